@@ -1,0 +1,141 @@
+// Text builder for one MLIR function on tensors: SSA naming, tensor types,
+// and the linalg.generic form that most lowerings reduce to.
+import { DataType } from '../onnx/model.js';
+import { dtypeName, mlirElementType, type TensorType } from '../ir/types.js';
+
+export class CodegenError extends Error {
+  override name = 'CodegenError';
+}
+
+export function elemType(dt: DataType): string {
+  const e = mlirElementType(dt);
+  if (e === null) throw new CodegenError(`codegen: dtype ${dtypeName(dt)} has no MLIR representation`);
+  return e;
+}
+
+export function tensorTypeOf(dt: DataType, shape: readonly number[]): string {
+  const e = elemType(dt);
+  return shape.length === 0 ? `tensor<${e}>` : `tensor<${shape.join('x')}x${e}>`;
+}
+
+export function tensorType(t: TensorType): string {
+  return tensorTypeOf(t.dataType, t.shape.map((d) => (typeof d === 'number' ? d : -1)));
+}
+
+/** `affine_map<(d0, d1) -> (d1, 0)>` from result expressions over `rank` dims. */
+export function affineMap(rank: number, results: readonly string[]): string {
+  const dims = Array.from({ length: rank }, (_, i) => `d${i}`);
+  return `affine_map<(${dims.join(', ')}) -> (${results.join(', ')})>`;
+}
+
+export function identityMap(rank: number): string {
+  return affineMap(rank, Array.from({ length: rank }, (_, i) => `d${i}`));
+}
+
+/**
+ * Map reading an operand of `shape` broadcast (numpy rules, right-aligned)
+ * into an iteration space of rank `outRank`: size-1 dims read index 0.
+ */
+export function broadcastMap(shape: readonly number[], outShape: readonly number[]): string {
+  const offset = outShape.length - shape.length;
+  const results = shape.map((d, i) => (d === 1 && outShape[i + offset] !== 1 ? '0' : `d${i + offset}`));
+  return affineMap(outShape.length, results);
+}
+
+export type IteratorKind = 'parallel' | 'reduction';
+
+export interface GenericOperand {
+  value: string;
+  type: string;
+  map: string;
+  elem: string;
+}
+
+export interface GenericSpec {
+  inputs: GenericOperand[];
+  /** Init tensors (outs); their block args follow the inputs'. */
+  outputs: GenericOperand[];
+  iterators: IteratorKind[];
+  /** Emits the body; receives block-argument names (ins then outs), returns yielded values. */
+  body: (b: FuncBuilder, args: string[]) => string[];
+}
+
+export class FuncBuilder {
+  private readonly lines: string[] = [];
+  private counter = 0;
+  private indent = '  ';
+
+  fresh(prefix = 'v'): string {
+    return `%${prefix}${this.counter++}`;
+  }
+
+  emit(line: string): void {
+    this.lines.push(this.indent + line);
+  }
+
+  /** `%x = <rhs>` with a fresh name. */
+  op(rhs: string, prefix = 'v'): string {
+    const name = this.fresh(prefix);
+    this.emit(`${name} = ${rhs}`);
+    return name;
+  }
+
+  body(): string[] {
+    return this.lines;
+  }
+
+  empty(type: string): string {
+    return this.op(`tensor.empty() : ${type}`, 'e');
+  }
+
+  constant(literal: string, type: string): string {
+    return this.op(`arith.constant ${literal} : ${type}`, 'c');
+  }
+
+  index(n: number): string {
+    return this.constant(String(n), 'index');
+  }
+
+  fill(scalar: string, elem: string, type: string): string {
+    const init = this.empty(type);
+    return this.op(`linalg.fill ins(${scalar} : ${elem}) outs(${init} : ${type}) -> ${type}`, 'f');
+  }
+
+  generic(spec: GenericSpec): string[] {
+    const name = this.fresh('g');
+    const count = spec.outputs.length;
+    const operands = [...spec.inputs, ...spec.outputs];
+    const maps = operands.map((o) => o.map).join(', ');
+    const iters = spec.iterators.map((k) => `"${k}"`).join(', ');
+    const ins = spec.inputs.length
+      ? ` ins(${spec.inputs.map((o) => o.value).join(', ')} : ${spec.inputs.map((o) => o.type).join(', ')})`
+      : '';
+    const outs = `outs(${spec.outputs.map((o) => o.value).join(', ')} : ${spec.outputs.map((o) => o.type).join(', ')})`;
+    this.emit(`${name}${count === 1 ? '' : `:${count}`} = linalg.generic {indexing_maps = [${maps}], iterator_types = [${iters}]}${ins} ${outs} {`);
+    const args = operands.map((_, i) => `${name}_a${i}`);
+    this.lines.push(`${this.indent}^bb0(${operands.map((o, i) => `${args[i]}: ${o.elem}`).join(', ')}):`);
+    const saved = this.indent;
+    this.indent += '  ';
+    const yielded = spec.body(this, args);
+    this.emit(`linalg.yield ${yielded.join(', ')} : ${spec.outputs.map((o) => o.elem).join(', ')}`);
+    this.indent = saved;
+    this.emit(`} -> ${spec.outputs.map((o) => o.type).join(', ')}`);
+    return count === 1 ? [name] : spec.outputs.map((_, i) => `${name}#${i}`);
+  }
+}
+
+/** Float literal MLIR accepts for any float type (hex for non-finite values). */
+export function floatLiteral(v: number, elem: string): string {
+  if (Number.isFinite(v)) {
+    const s = v.toString();
+    return /[.eE]/.test(s) ? s : `${s}.0`;
+  }
+  const bits: Record<string, [string, string, string]> = {
+    f32: ['0x7FC00000', '0x7F800000', '0xFF800000'],
+    f64: ['0x7FF8000000000000', '0x7FF0000000000000', '0xFFF0000000000000'],
+    f16: ['0x7E00', '0x7C00', '0xFC00'],
+    bf16: ['0x7FC0', '0x7F80', '0xFF80'],
+  };
+  const [nan, inf, ninf] = bits[elem] ?? bits.f32;
+  return Number.isNaN(v) ? nan : v > 0 ? inf : ninf;
+}

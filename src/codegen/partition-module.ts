@@ -1,0 +1,119 @@
+// Emits the MLIR module for one native partition: a single public function on
+// tensors whose arguments are the partition's runtime inputs followed by its
+// weights, returning its outputs. Bufferization later turns results into
+// trailing out-params (bare pointers), which is the ABI the runtime calls.
+import { DataType, elementCount, type OnnxTensor } from '../onnx/model.js';
+import { nodeLabel, type Graph, type Value } from '../ir/graph.js';
+import { dtypeName, isStatic, type TensorType } from '../ir/types.js';
+import { LowerContext } from '../import/lower-context.js';
+import { ImportError } from '../import/registry.js';
+import type { NodeStatus } from '../passes/infer-shapes.js';
+import type { Partition } from '../passes/partition-graph.js';
+import { CodegenError, FuncBuilder, tensorType, tensorTypeOf } from './mlir-builder.js';
+
+/** Constants up to this many elements are embedded as MLIR literals; larger ones are weight arguments. */
+export const MAX_EMBEDDED_ELEMENTS = 256;
+
+export type ArgRole = 'input' | 'weight' | 'output';
+
+export interface ArgSpec {
+  role: ArgRole;
+  /** ONNX value name. */
+  name: string;
+  dataType: DataType;
+  dims: number[];
+}
+
+export interface PartitionModule {
+  symbol: string;
+  mlir: string;
+  /** C argument order of the compiled function: inputs, weights, outputs. */
+  args: ArgSpec[];
+  /** Weight tensors, in the order of the weight arguments. */
+  weights: OnnxTensor[];
+}
+
+function argSpec(role: ArgRole, v: Value): ArgSpec {
+  const t = v.type;
+  if (!t || !isStatic(t.shape)) throw new CodegenError(`value '${v.name}' has no static type at a partition boundary`);
+  return { role, name: v.name, dataType: t.dataType, dims: t.shape };
+}
+
+function isEmbedded(v: Value): boolean {
+  return v.constant !== null && !v.isInitializer && elementCount(v.constant.dims) <= MAX_EMBEDDED_ELEMENTS;
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex').toUpperCase();
+}
+
+/** `arith.constant dense<...>` for a compile-time constant tensor. */
+function materialize(b: FuncBuilder, t: OnnxTensor, type: TensorType): string {
+  const mt = tensorType(type);
+  if (elementCount(t.dims) === 0) return b.empty(mt);
+  if (t.dataType === DataType.BOOL) {
+    const items = Array.from(t.data, (x) => (x ? 'true' : 'false'));
+    return b.constant(`dense<[${items.join(', ')}]>`, mt);
+  }
+  return b.constant(`dense<"0x${hex(t.data)}">`, mt);
+}
+
+export function emitPartitionModule(graph: Graph, p: Partition, status: ReadonlyMap<unknown, NodeStatus>, symbol: string): PartitionModule {
+  const b = new FuncBuilder();
+  const ssa = new Map<Value, string>();
+  const weightValues = p.constants.filter((v) => !isEmbedded(v));
+  const args = [...p.inputs.map((v) => argSpec('input', v)), ...weightValues.map((v) => argSpec('weight', v))];
+  const params = [...p.inputs, ...weightValues].map((v, i) => {
+    ssa.set(v, `%arg${i}`);
+    return `%arg${i}: ${tensorType(argType(v))} {bufferization.writable = false}`;
+  });
+  const resolve = (v: Value): string => {
+    const known = ssa.get(v);
+    if (known) return known;
+    if (v.constant && v.type) {
+      const name = materialize(b, v.constant, v.type);
+      ssa.set(v, name);
+      return name;
+    }
+    throw new CodegenError(`value '${v.name}' is used before it is defined in partition ${p.index}`);
+  };
+  for (const node of p.nodes) {
+    const s = status.get(node);
+    if (!s || s.kind !== 'compiled' || !s.def.lower) throw new CodegenError(`${nodeLabel(node)} is not compilable`);
+    const ctx = new LowerContext(node, graph.opsetOf(node.domain), b, resolve);
+    let results: string[];
+    try {
+      results = s.def.lower(ctx);
+    } catch (e) {
+      if (e instanceof ImportError) throw new CodegenError(e.message);
+      throw e;
+    }
+    node.outputs.forEach((v, i) => {
+      if (v && results[i] !== undefined) ssa.set(v, results[i]);
+    });
+  }
+  const outs = p.outputs.map((v) => argSpec('output', v));
+  const retTypes = p.outputs.map((v) => tensorType(argType(v)));
+  b.emit(`return ${p.outputs.map(resolve).join(', ')} : ${retTypes.join(', ')}`);
+  const mlir = [
+    `func.func @${symbol}(${params.join(', ')}) -> (${retTypes.join(', ')}) {`,
+    ...b.body(),
+    '}',
+    '',
+  ].join('\n');
+  return {
+    symbol,
+    mlir,
+    args: [...args, ...outs],
+    weights: weightValues.map((v) => v.constant).filter((t): t is OnnxTensor => t !== null),
+  };
+}
+
+function argType(v: Value): TensorType {
+  if (!v.type) throw new CodegenError(`value '${v.name}' has unknown type`);
+  return v.type;
+}
+
+export function describeArgs(args: readonly ArgSpec[]): string {
+  return args.map((a) => `${a.role} ${a.name}: ${tensorTypeOf(a.dataType, a.dims)} (${dtypeName(a.dataType)})`).join('\n');
+}

@@ -1,0 +1,61 @@
+// compileModel behind the on-disk cache: a hit skips the toolchain entirely;
+// a corrupt or truncated entry is detected by the module checksum and rebuilt.
+import { CompileCache, cacheKey } from '../toolchain/cache.js';
+import { Toolchain } from '../toolchain/tools.js';
+import { MODULE_FORMAT_VERSION, ModuleFormatError, deserializeModule, serializeModule, type CompiledModule } from '../module/format.js';
+import { compileModel, type CompileRequest } from './compile.js';
+
+/** Bumped whenever generated code for the same inputs may change. */
+export const COMPILER_VERSION = '0.1.0';
+
+const toolchainVersions = new Map<string, Promise<string>>();
+
+function toolchainVersion(home: string): Promise<string> {
+  let v = toolchainVersions.get(home);
+  if (!v) {
+    v = new Toolchain(home).version().catch(() => 'unavailable');
+    toolchainVersions.set(home, v);
+  }
+  return v;
+}
+
+async function keyFor(req: CompileRequest): Promise<string> {
+  const o = req.options;
+  const types = [...req.inputTypes].map(([n, t]) => `${n}:${t.dataType}:${t.shape.join('x')}`).sort().join('|');
+  const cpuTarget = o.targetCpu === 'host' ? `host:${process.arch}:${await hostCpuName(o.toolchainHome)}` : o.targetCpu;
+  return cacheKey([
+    COMPILER_VERSION, String(MODULE_FORMAT_VERSION), await toolchainVersion(o.toolchainHome),
+    req.modelBytes, types, cpuTarget, o.targetFeatures, String(o.optLevel), JSON.stringify(o.compileFlags), o.fallback,
+  ]);
+}
+
+let hostCpu: Promise<string> | null = null;
+
+/** llc's idea of the host CPU: a cache entry built for one CPU must not run on another. */
+function hostCpuName(home: string): Promise<string> {
+  hostCpu ??= new Toolchain(home).run('llc', ['--version']).then(
+    (r) => /Host CPU:\s*(\S+)/.exec(r.stdout)?.[1] ?? 'unknown',
+    () => 'unknown',
+  );
+  return hostCpu;
+}
+
+export async function compileWithCache(req: CompileRequest): Promise<CompiledModule> {
+  const dir = req.options.cacheDir;
+  if (!dir) return compileModel(req);
+  const cache = new CompileCache(dir);
+  const key = await keyFor(req);
+  const hit = await cache.get(key);
+  if (hit) {
+    try {
+      return deserializeModule(hit, `cache entry ${key}`);
+    } catch (e) {
+      if (!(e instanceof ModuleFormatError)) throw e;
+      await cache.remove(key);
+    }
+  }
+  const module = await compileModel(req);
+  // A full disk or read-only cache only costs the next session a recompile.
+  await cache.put(key, serializeModule(module));
+  return module;
+}

@@ -1,0 +1,180 @@
+// Broadcasting binary, variadic, comparison and logical elementwise ops.
+import { DataType } from '../../onnx/model.js';
+import { isFloat, isInteger } from '../../ir/types.js';
+import { Scalar, type CmpPredicate } from '../../codegen/scalar.js';
+import type { FuncBuilder } from '../../codegen/mlir-builder.js';
+import { registerOp } from '../registry.js';
+import { inferBroadcast, lowerElementwise } from '../elementwise.js';
+import type { NodeContext } from '../node-context.js';
+import type { LowerContext } from '../lower-context.js';
+
+type BinFormula = (s: Scalar, a: string, b: string, ctx: LowerContext) => string;
+
+function numeric(dt: DataType): boolean {
+  return isFloat(dt) || isInteger(dt);
+}
+
+function inferSameType(ctx: NodeContext, count: number, ok: (dt: DataType) => boolean, outDt?: DataType) {
+  const idx = Array.from({ length: count }, (_, i) => i);
+  const dt = ctx.dtype(0);
+  for (const i of idx) {
+    if (ctx.dtype(i) !== dt) ctx.unsupported(`input ${i} dtype differs from input 0`);
+  }
+  if (!ok(dt)) ctx.unsupported(`dtype ${DataType[dt]} is not supported`);
+  return [inferBroadcast(ctx, idx, outDt)];
+}
+
+function registerBinary(op: string, since: number, ok: (dt: DataType) => boolean, f: BinFormula, outDt?: DataType): void {
+  registerOp({
+    domain: '', op, since,
+    infer: (ctx) => inferSameType(ctx, 2, ok, outDt),
+    lower: (ctx) => [lowerElementwise(ctx, [0, 1], (b, [x, y]) => f(new Scalar(b, ctx.dtype(0)), x, y, ctx))],
+  });
+}
+
+registerBinary('Add', 7, numeric, (s, a, b) => s.add(a, b));
+registerBinary('Sub', 7, numeric, (s, a, b) => s.sub(a, b));
+registerBinary('Mul', 7, numeric, (s, a, b) => s.mul(a, b));
+registerBinary('Div', 7, numeric, (s, a, b) => s.div(a, b));
+registerBinary('Mod', 10, numeric, (s, a, b, ctx) => (ctx.int('fmod', 0) || s.float ? s.rem(a, b) : floorMod(s, a, b)));
+
+function floorMod(s: Scalar, a: string, b: string): string {
+  // Python-style modulo: the result takes the divisor's sign.
+  const r = s.rem(a, b);
+  if (s.unsigned) return r;
+  const nonzero = s.cmp('ne', r, s.zero());
+  const signsDiffer = s.b.op(`arith.xori ${s.cmp('lt', r, s.zero())}, ${s.cmp('lt', b, s.zero())} : i1`);
+  const fix = s.b.op(`arith.andi ${nonzero}, ${signsDiffer} : i1`);
+  return s.select(fix, s.add(r, b), r);
+}
+
+registerOp({
+  domain: '', op: 'Pow', since: 7,
+  infer: (ctx) => {
+    if (!isFloat(ctx.dtype(0)) || !numeric(ctx.dtype(1))) ctx.unsupported('Pow needs a float base');
+    return [inferBroadcast(ctx, [0, 1])];
+  },
+  lower: (ctx) => [lowerElementwise(ctx, [0, 1], (b, [x, y]) => {
+    const s = new Scalar(b, ctx.dtype(0));
+    const e = isFloat(ctx.dtype(1)) ? convertFloat(b, y, ctx.dtype(1), ctx.dtype(0)) : intToFloat(b, y, ctx.dtype(1), s.elem);
+    return s.math2('powf', x, e);
+  })],
+});
+
+function convertFloat(b: FuncBuilder, v: string, from: DataType, to: DataType): string {
+  if (from === to) return v;
+  const fe = new Scalar(b, from).elem;
+  const te = new Scalar(b, to).elem;
+  const wider = (t: DataType) => (t === DataType.DOUBLE ? 3 : t === DataType.FLOAT ? 2 : 1);
+  return b.op(`${wider(from) < wider(to) ? 'arith.extf' : 'arith.truncf'} ${v} : ${fe} to ${te}`);
+}
+
+function intToFloat(b: FuncBuilder, v: string, from: DataType, te: string): string {
+  const fe = new Scalar(b, from).elem;
+  const unsigned = from === DataType.UINT8 || from === DataType.UINT16 || from === DataType.UINT32 || from === DataType.UINT64;
+  return b.op(`${unsigned ? 'arith.uitofp' : 'arith.sitofp'} ${v} : ${fe} to ${te}`);
+}
+
+function registerVariadic(op: string, since: number, combine: (s: Scalar, a: string, b: string) => string, finish?: (s: Scalar, acc: string, n: number) => string): void {
+  registerOp({
+    domain: '', op, since,
+    infer: (ctx) => inferSameType(ctx, ctx.inputCount, numeric),
+    lower: (ctx) => {
+      const idx = Array.from({ length: ctx.inputCount }, (_, i) => i);
+      return [lowerElementwise(ctx, idx, (b, args) => {
+        const s = new Scalar(b, ctx.dtype(0));
+        const acc = args.slice(1).reduce((a, x) => combine(s, a, x), args[0]);
+        return finish ? finish(s, acc, args.length) : acc;
+      })];
+    },
+  });
+}
+
+registerVariadic('Sum', 8, (s, a, b) => s.add(a, b));
+registerVariadic('Max', 8, (s, a, b) => s.max(a, b));
+registerVariadic('Min', 8, (s, a, b) => s.min(a, b));
+registerVariadic('Mean', 8, (s, a, b) => s.add(a, b), (s, acc, n) => s.div(acc, s.const(n)));
+
+function registerCompare(op: string, since: number, pred: CmpPredicate): void {
+  registerBinary(op, since, (dt) => numeric(dt) || dt === DataType.BOOL, (s, a, b) => s.cmp(pred, a, b), DataType.BOOL);
+}
+
+registerCompare('Equal', 7, 'eq');
+registerCompare('Less', 7, 'lt');
+registerCompare('Greater', 7, 'gt');
+registerCompare('LessOrEqual', 12, 'le');
+registerCompare('GreaterOrEqual', 12, 'ge');
+
+function registerBitOp(op: string, since: number, arith: string, ok: (dt: DataType) => boolean): void {
+  registerBinary(op, since, ok, (s, a, b) => s.b.op(`${arith} ${a}, ${b} : ${s.elem}`));
+}
+
+const isBool = (dt: DataType) => dt === DataType.BOOL;
+registerBitOp('And', 7, 'arith.andi', isBool);
+registerBitOp('Or', 7, 'arith.ori', isBool);
+registerBitOp('Xor', 7, 'arith.xori', isBool);
+registerBitOp('BitwiseAnd', 18, 'arith.andi', isInteger);
+registerBitOp('BitwiseOr', 18, 'arith.ori', isInteger);
+registerBitOp('BitwiseXor', 18, 'arith.xori', isInteger);
+
+registerOp({
+  domain: '', op: 'BitShift', since: 11,
+  infer: (ctx) => inferSameType(ctx, 2, isInteger),
+  lower: (ctx) => {
+    const op = ctx.string('direction') === 'LEFT' ? 'arith.shli' : 'arith.shrui';
+    return [lowerElementwise(ctx, [0, 1], (b, [x, y]) => b.op(`${op} ${x}, ${y} : ${new Scalar(b, ctx.dtype(0)).elem}`))];
+  },
+});
+
+function registerNot(op: string, since: number, ok: (dt: DataType) => boolean): void {
+  registerOp({
+    domain: '', op, since,
+    infer: (ctx) => inferSameType(ctx, 1, ok),
+    lower: (ctx) => [lowerElementwise(ctx, [0], (b, [x]) => {
+      const s = new Scalar(b, ctx.dtype(0));
+      return b.op(`arith.xori ${x}, ${s.const(-1)} : ${s.elem}`);
+    })],
+  });
+}
+registerNot('Not', 1, isBool);
+registerNot('BitwiseNot', 18, isInteger);
+
+registerOp({
+  domain: '', op: 'Where', since: 9,
+  infer: (ctx) => {
+    if (ctx.dtype(0) !== DataType.BOOL) ctx.unsupported('condition must be bool');
+    if (ctx.dtype(1) !== ctx.dtype(2)) ctx.unsupported('X and Y dtypes differ');
+    return [inferBroadcast(ctx, [0, 1, 2], ctx.dtype(1))];
+  },
+  lower: (ctx) => [lowerElementwise(ctx, [0, 1, 2], (b, [c, x, y]) => new Scalar(b, ctx.dtype(1)).select(c, x, y))],
+});
+
+registerOp({
+  domain: '', op: 'PRelu', since: 7,
+  infer: (ctx) => inferSameType(ctx, 2, numeric),
+  lower: (ctx) => [lowerElementwise(ctx, [0, 1], (b, [x, slope]) => {
+    const s = new Scalar(b, ctx.dtype(0));
+    return s.select(s.cmp('lt', x, s.zero()), s.mul(x, slope), x);
+  })],
+});
+
+registerOp({
+  domain: '', op: 'IsNaN', since: 9,
+  infer: (ctx) => inferSameType(ctx, 1, isFloat, DataType.BOOL),
+  lower: (ctx) => [lowerElementwise(ctx, [0], (b, [x]) => b.op(`arith.cmpf uno, ${x}, ${x} : ${new Scalar(b, ctx.dtype(0)).elem}`))],
+});
+
+registerOp({
+  domain: '', op: 'IsInf', since: 10,
+  infer: (ctx) => inferSameType(ctx, 1, isFloat, DataType.BOOL),
+  lower: (ctx) => [lowerElementwise(ctx, [0], (b, [x]) => {
+    const s = new Scalar(b, ctx.dtype(0));
+    const pos = s.cmp('eq', x, s.const(Infinity));
+    const neg = s.cmp('eq', x, s.const(-Infinity));
+    const dp = ctx.int('detect_positive', 1);
+    const dn = ctx.int('detect_negative', 1);
+    if (dp && dn) return b.op(`arith.ori ${pos}, ${neg} : i1`);
+    if (dp) return pos;
+    return dn ? neg : b.constant('false', 'i1');
+  })],
+});

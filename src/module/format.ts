@@ -1,0 +1,130 @@
+// The compiled-module file (the analog of IREE's VMFB): a versioned,
+// checksummed container of the execution plan (JSON), the native library and
+// the weights, each blob 64-byte aligned so it can be used in place.
+//
+// Layout: MAGIC(8) | formatVersion u32 | headerLength u32 | sha256(32) of all
+// bytes after it | header JSON (padded) | blobs...
+import { createHash } from 'node:crypto';
+import type { DataType } from '../onnx/model.js';
+
+export const MODULE_MAGIC = 'ORTMLIR\0';
+export const MODULE_FORMAT_VERSION = 1;
+export const BLOB_ALIGNMENT = 64;
+const MAGIC_BYTES = 8;
+const U32_BYTES = 4;
+const SHA256_BYTES = 32;
+const PREFIX_BYTES = MAGIC_BYTES + 2 * U32_BYTES + SHA256_BYTES;
+
+export class ModuleFormatError extends Error {
+  override name = 'ModuleFormatError';
+}
+
+export interface TensorSignature {
+  name: string;
+  dataType: DataType;
+  /** Static dims; symbolic dims keep their name. */
+  dims: (number | string)[];
+}
+
+export interface NativeArg {
+  role: 'input' | 'weight' | 'output';
+  name: string;
+  dataType: DataType;
+  dims: number[];
+  /** For weights: index into blobs. */
+  blob?: number;
+}
+
+export type PlanStep =
+  | { kind: 'native'; symbol: string; nodes: string[]; args: NativeArg[]; flops: number }
+  | { kind: 'cpu'; model: number; nodes: string[]; inputs: string[]; outputs: string[] };
+
+export interface ConstantValue {
+  name: string;
+  dataType: DataType;
+  dims: number[];
+  blob: number;
+}
+
+export interface ExecutionPlan {
+  inputs: TensorSignature[];
+  outputs: TensorSignature[];
+  steps: PlanStep[];
+  /** Compile-time constants the runtime needs (graph outputs, cpu partition feeds). */
+  constants: ConstantValue[];
+  /** Blob index of the shared library; -1 when nothing was compiled. */
+  library: number;
+  /** Node accounting for reports. */
+  report: { totalNodes: number; compiledNodes: number; fallbackNodes: number; fallbackReasons: string[] };
+  /** Toolchain and target the native code was built with. */
+  target: { triple: string; cpu: string; toolchain: string };
+}
+
+export interface CompiledModule {
+  plan: ExecutionPlan;
+  blobs: Uint8Array[];
+}
+
+interface Header {
+  plan: ExecutionPlan;
+  blobs: { offset: number; length: number }[];
+}
+
+function align(n: number): number {
+  return Math.ceil(n / BLOB_ALIGNMENT) * BLOB_ALIGNMENT;
+}
+
+export function serializeModule(m: CompiledModule): Uint8Array {
+  // Offsets depend on the header length, which depends on the offsets: settle it in two passes.
+  let headerBytes = 0;
+  let header: Header = { plan: m.plan, blobs: [] };
+  let json = new Uint8Array();
+  for (let pass = 0; pass < 2; pass++) {
+    let offset = align(PREFIX_BYTES + headerBytes);
+    header = { plan: m.plan, blobs: m.blobs.map((b) => { const e = { offset, length: b.byteLength }; offset = align(offset + b.byteLength); return e; }) };
+    json = new TextEncoder().encode(JSON.stringify(header));
+    headerBytes = align(json.byteLength + BLOB_ALIGNMENT);
+  }
+  const last = header.blobs[header.blobs.length - 1];
+  const total = last ? last.offset + last.length : align(PREFIX_BYTES + headerBytes);
+  const out = new Uint8Array(total);
+  out.set(new TextEncoder().encode(MODULE_MAGIC), 0);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(MAGIC_BYTES, MODULE_FORMAT_VERSION, true);
+  dv.setUint32(MAGIC_BYTES + U32_BYTES, json.byteLength, true);
+  out.set(json, PREFIX_BYTES);
+  m.blobs.forEach((b, i) => out.set(b, header.blobs[i].offset));
+  out.set(checksum(out), MAGIC_BYTES + 2 * U32_BYTES);
+  return out;
+}
+
+function checksum(file: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(file.subarray(PREFIX_BYTES)).digest());
+}
+
+/** Parses and verifies a module; blobs are zero-copy views into `file`. */
+export function deserializeModule(file: Uint8Array, source = 'module'): CompiledModule {
+  if (file.byteLength < PREFIX_BYTES) throw new ModuleFormatError(`${source}: truncated (${file.byteLength} bytes)`);
+  const magic = new TextDecoder().decode(file.subarray(0, MAGIC_BYTES));
+  if (magic !== MODULE_MAGIC) throw new ModuleFormatError(`${source}: not an onnxruntime-ep-mlir module (bad magic)`);
+  const dv = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  const version = dv.getUint32(MAGIC_BYTES, true);
+  if (version !== MODULE_FORMAT_VERSION) {
+    throw new ModuleFormatError(`${source}: format version ${version}, this runtime reads version ${MODULE_FORMAT_VERSION}`);
+  }
+  const stored = file.subarray(MAGIC_BYTES + 2 * U32_BYTES, PREFIX_BYTES);
+  const actual = checksum(file);
+  if (!stored.every((b, i) => b === actual[i])) throw new ModuleFormatError(`${source}: checksum mismatch (corrupt or truncated)`);
+  const headerLength = dv.getUint32(MAGIC_BYTES + U32_BYTES, true);
+  let header: Header;
+  try {
+    header = JSON.parse(new TextDecoder().decode(file.subarray(PREFIX_BYTES, PREFIX_BYTES + headerLength)));
+  } catch {
+    throw new ModuleFormatError(`${source}: unreadable header`);
+  }
+  const blobs = header.blobs.map((b, i) => {
+    if (b.offset + b.length > file.byteLength) throw new ModuleFormatError(`${source}: blob ${i} extends past the end of the file`);
+    return file.subarray(b.offset, b.offset + b.length);
+  });
+  return { plan: header.plan, blobs };
+}

@@ -1,0 +1,82 @@
+// Propagates static types through the graph for concrete input shapes,
+// folding small constant computations (shape arithmetic) on the way, and
+// records for every node whether the compiler can take it.
+import type { OnnxType, OnnxTensor } from '../onnx/model.js';
+import { nodeLabel, type Graph, type IrNode } from '../ir/graph.js';
+import { isStatic, type TensorType } from '../ir/types.js';
+import { NodeContext } from '../import/node-context.js';
+import { ImportError, lookupOp, type OpDef } from '../import/registry.js';
+import { isSmallConstant } from '../import/tensor-data.js';
+
+export type NodeStatus =
+  | { kind: 'folded' }
+  | { kind: 'compiled'; def: OpDef }
+  | { kind: 'fallback'; reason: string };
+
+export interface InferenceResult {
+  status: Map<IrNode, NodeStatus>;
+}
+
+function fromOnnxType(t: OnnxType): TensorType | null {
+  if (t.kind !== 'tensor' || t.shape === null) return null;
+  const shape = t.shape;
+  if (!shape.every((d): d is number => typeof d === 'number')) return null;
+  return { dataType: t.elemType, shape };
+}
+
+/** Declared (value_info / output) types, used for values the compiler cannot infer. */
+function declaredTypes(graph: Graph): Map<string, TensorType> {
+  const out = new Map<string, TensorType>();
+  for (const vi of [...graph.onnx.valueInfo, ...graph.onnx.outputs]) {
+    const t = fromOnnxType(vi.type);
+    if (t) out.set(vi.name, t);
+  }
+  return out;
+}
+
+function tryFold(def: OpDef, ctx: NodeContext, node: IrNode): OnnxTensor[] | null {
+  if (!def.fold) return null;
+  const inputs = node.inputs.map((v) => v?.constant ?? null);
+  if (node.inputs.some((v, i) => v !== null && (inputs[i] === null || !isSmallConstant(inputs[i]!)))) return null;
+  return def.fold(ctx, inputs);
+}
+
+function inferNode(node: IrNode, graph: Graph, declared: Map<string, TensorType>): NodeStatus {
+  const def = lookupOp(node.domain, node.op, graph.opsetOf(node.domain));
+  if (!def) {
+    for (const v of node.outputs) if (v) v.type = declared.get(v.name) ?? null;
+    return { kind: 'fallback', reason: `no lowering for ${node.domain || 'ai.onnx'}.${node.op} at opset ${graph.opsetOf(node.domain)}` };
+  }
+  const ctx = new NodeContext(node, graph.opsetOf(node.domain));
+  try {
+    const folded = tryFold(def, ctx, node);
+    if (folded) {
+      node.outputs.forEach((v, i) => {
+        if (!v) return;
+        v.constant = { ...folded[i], name: v.name };
+        v.type = { dataType: folded[i].dataType, shape: [...folded[i].dims] };
+      });
+      return { kind: 'folded' };
+    }
+    const types = def.infer(ctx);
+    node.outputs.forEach((v, i) => {
+      if (v) v.type = types[i] ?? null;
+    });
+    if (!def.lower) return { kind: 'fallback', reason: `${nodeLabel(node)}: only foldable on constants` };
+    if (!types.every((t) => isStatic(t.shape))) return { kind: 'fallback', reason: `${nodeLabel(node)}: dynamic output shape` };
+    return { kind: 'compiled', def };
+  } catch (e) {
+    if (!(e instanceof ImportError)) throw e;
+    for (const v of node.outputs) if (v) v.type = declared.get(v.name) ?? v.type;
+    return { kind: 'fallback', reason: e.message };
+  }
+}
+
+/** Assigns `inputTypes` to the graph inputs and infers every node in order. */
+export function inferShapes(graph: Graph, inputTypes: ReadonlyMap<string, TensorType>): InferenceResult {
+  const declared = declaredTypes(graph);
+  for (const v of graph.inputs) v.type = inputTypes.get(v.name) ?? null;
+  const status = new Map<IrNode, NodeStatus>();
+  for (const node of graph.nodes) status.set(node, inferNode(node, graph, declared));
+  return { status };
+}

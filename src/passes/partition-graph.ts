@@ -1,0 +1,56 @@
+// Cuts the node list into an ordered sequence of partitions, each run either
+// as compiled native code or on onnxruntime-node's CPU EP. Consecutive nodes
+// (in topological order) with the same placement share a partition, so the
+// sequence is trivially acyclic.
+import type { Graph, IrNode, Value } from '../ir/graph.js';
+import type { NodeStatus } from './infer-shapes.js';
+
+export type Placement = 'native' | 'cpu';
+
+export interface Partition {
+  readonly index: number;
+  readonly placement: Placement;
+  readonly nodes: IrNode[];
+  /** Runtime values consumed from outside (graph inputs or earlier partitions). */
+  readonly inputs: Value[];
+  /** Compile-time constants consumed (initializers and folded values). */
+  readonly constants: Value[];
+  /** Values produced here and needed later or as graph outputs. */
+  readonly outputs: Value[];
+}
+
+function collectIo(nodes: IrNode[], graphOutputs: ReadonlySet<Value>, laterUse: (v: Value) => boolean) {
+  const produced = new Set<Value>();
+  for (const n of nodes) for (const v of n.outputs) if (v) produced.add(v);
+  const inputs: Value[] = [];
+  const constants: Value[] = [];
+  const seen = new Set<Value>();
+  for (const n of nodes) {
+    for (const v of [...n.inputs, ...n.captures]) {
+      if (!v || produced.has(v) || seen.has(v)) continue;
+      seen.add(v);
+      (v.constant ? constants : inputs).push(v);
+    }
+  }
+  const outputs = [...produced].filter((v) => !v.constant && (graphOutputs.has(v) || laterUse(v)));
+  return { inputs, constants, outputs };
+}
+
+export function partitionGraph(graph: Graph, status: ReadonlyMap<IrNode, NodeStatus>): Partition[] {
+  const groups: { placement: Placement; nodes: IrNode[] }[] = [];
+  for (const node of graph.nodes) {
+    const s = status.get(node);
+    if (!s || s.kind === 'folded') continue;
+    const placement: Placement = s.kind === 'compiled' ? 'native' : 'cpu';
+    const last = groups[groups.length - 1];
+    if (last && last.placement === placement) last.nodes.push(node);
+    else groups.push({ placement, nodes: [node] });
+  }
+  const graphOutputs = new Set(graph.outputs);
+  const position = new Map<IrNode, number>();
+  groups.forEach((g, gi) => g.nodes.forEach((n) => position.set(n, gi)));
+  return groups.map((g, index) => {
+    const laterUse = (v: Value) => v.users.some((u) => (position.get(u) ?? -1) > index);
+    return { index, placement: g.placement, nodes: g.nodes, ...collectIo(g.nodes, graphOutputs, laterUse) };
+  });
+}
