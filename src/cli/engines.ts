@@ -1,8 +1,7 @@
 // The two ways the CLI can run a model: compiled by the mlir EP, or entirely
 // on onnxruntime-node's CPU EP (the reference).
 import { DataType } from '../onnx/model.js';
-import { CpuSession } from '../ep/cpu-session.js';
-import { isOrtRepresentable } from '../ep/ort-tensor.js';
+import { CpuSession, cpuSessionSupports } from '../ep/cpu-session.js';
 import type { MlirSessionApi } from '../ep/session-api.js';
 import { CliError } from './errors.js';
 
@@ -26,7 +25,7 @@ export function parseEngineName(raw: string | undefined, fallback: EngineName): 
 const cpuEngine: Engine = {
   name: 'cpu',
   createSession: (model) => CpuSession.create(model),
-  supportsDataType: isOrtRepresentable,
+  supportsDataType: cpuSessionSupports,
 };
 
 async function mlirEngine(options: Record<string, unknown>): Promise<Engine> {

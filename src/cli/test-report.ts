@@ -107,11 +107,12 @@ function shorten(text: string): string {
   return oneLine.length <= MAX_REASON_CHARS ? oneLine : `${oneLine.slice(0, MAX_REASON_CHARS)}…`;
 }
 
-/** `name: status: reason`, one line. */
-export function formatCaseLine(r: CaseResult): string {
-  const label = r.status === 'passed' && r.fallbackNodes > 0 ? 'passed with fallback' : STATUS_LABELS[r.status];
+/** `name: status: reason`, one line; with mlir also how many nodes were compiled. */
+export function formatCaseLine(r: CaseResult, engine: EngineName): string {
+  const mlir = engine === 'mlir';
+  const label = mlir && r.status === 'passed' && r.fallbackNodes > 0 ? 'passed with fallback' : STATUS_LABELS[r.status];
   const reason = r.reason ? `: ${shorten(r.reason)}` : '';
-  const nodes = r.totalNodes > 0 ? ` [${r.compiled}/${r.totalNodes} nodes compiled]` : '';
+  const nodes = mlir && r.totalNodes > 0 ? ` [${r.compiled}/${r.totalNodes} nodes compiled]` : '';
   return `${r.name}: ${label}${reason}${nodes} (${r.ms} ms)`;
 }
 

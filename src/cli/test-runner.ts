@@ -101,7 +101,7 @@ function report(r: CaseResult, opts: TestRunOptions, io: CliIo, progress: Progre
   const show = opts.verbose || r.status !== 'passed';
   if (!show) return;
   progress.clear();
-  io.stdout(`${formatCaseLine(r)}\n`);
+  io.stdout(`${formatCaseLine(r, opts.engine)}\n`);
   if (opts.verbose && r.fallbackNodes > 0 && opts.engine === 'mlir') {
     for (const reason of r.fallbackReasons) io.stdout(`    fallback ${reason}\n`);
   }

@@ -4,14 +4,14 @@ import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { decodeModel } from '../onnx/decode.js';
-import type { OnnxNode } from '../onnx/model.js';
+import { DataType, type OnnxNode } from '../onnx/model.js';
 import type { HostTensor } from '../runtime/host-tensor.js';
 import { EpError } from './errors.js';
-import { hostToOrt, ortToHost } from './ort-tensor.js';
+import { hostToOrt, isOrtRepresentable, ortToHost, ortTypeToDataType } from './ort-tensor.js';
 import type { MlirSessionApi, SessionReport } from './session-api.js';
 
-/** ORT's 'error' severity: keeps optimizer warnings off the test runner's stderr. */
-const DEFAULT_LOG_SEVERITY = 3;
+/** ORT's 'fatal' severity: run errors reach the caller as exceptions, so ORT's own log of them is noise. */
+const DEFAULT_LOG_SEVERITY = 4;
 const FALLBACK_REASON = 'runs on the CPU EP (no mlir compilation requested)';
 
 function describeModel(model: string | Uint8Array): string {
@@ -20,6 +20,31 @@ function describeModel(model: string | Uint8Array): string {
 
 function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * onnxruntime-common's Tensor has int4/uint4, but onnxruntime-node 1.30's
+ * binding rejects them as inputs and aborts the whole process (V8 OOM in
+ * OrtValueToNapiValue) when returning them, so models using them are refused up front.
+ */
+const BINDING_UNSUPPORTED: ReadonlySet<DataType> = new Set([DataType.INT4, DataType.UINT4]);
+
+/** Whether a CpuSession can take and return tensors of `dt`. */
+export function cpuSessionSupports(dt: DataType): boolean {
+  return isOrtRepresentable(dt) && !BINDING_UNSUPPORTED.has(dt);
+}
+
+function unsupportedValue(session: ort.InferenceSession, model: string | Uint8Array): string | null {
+  const values = [
+    ...session.inputMetadata.map((m) => ({ m, role: 'input' })),
+    ...session.outputMetadata.map((m) => ({ m, role: 'output' })),
+  ];
+  for (const { m, role } of values) {
+    if (m.isTensor && !cpuSessionSupports(ortTypeToDataType(m.type))) {
+      return `model ${describeModel(model)}: ${role} '${m.name}' is ${m.type}, which onnxruntime-node cannot carry`;
+    }
+  }
+  return null;
 }
 
 export class CpuSession implements MlirSessionApi {
@@ -40,14 +65,20 @@ export class CpuSession implements MlirSessionApi {
       ...sessionOptions,
       executionProviders: ['cpu'],
     };
+    let session: ort.InferenceSession;
     try {
-      const session = typeof model === 'string'
+      session = typeof model === 'string'
         ? await ort.InferenceSession.create(model, options)
         : await ort.InferenceSession.create(model, options);
-      return new CpuSession(session, model);
     } catch (e) {
       throw new EpError(`CPU EP failed to load model ${describeModel(model)}: ${errorMessage(e)}`, { cause: e });
     }
+    const problem = unsupportedValue(session, model);
+    if (problem !== null) {
+      await session.release();
+      throw new EpError(problem);
+    }
+    return new CpuSession(session, model);
   }
 
   get inputNames(): readonly string[] {

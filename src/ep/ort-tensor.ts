@@ -2,7 +2,7 @@
 // HostTensor. Both sides are little-endian byte buffers, so in the common case
 // the conversion is a view over the same ArrayBuffer; a copy happens only when
 // HostTensor bytes sit at an offset the element type cannot be viewed at.
-import { Tensor } from 'onnxruntime-common';
+import { Tensor } from './ort-common.js';
 import { DataType, byteLength, elementCount } from '../onnx/model.js';
 import type { HostTensor } from '../runtime/host-tensor.js';
 import { EpError } from './errors.js';

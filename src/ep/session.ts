@@ -13,6 +13,7 @@ import type { MlirSessionApi, SessionReport } from './session-api.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
 import { CpuSession } from './cpu-session.js';
 import { EpError } from './errors.js';
+import type { Logger } from './logger.js';
 
 /** Distinct input-shape signatures kept compiled per session (LRU beyond that). */
 export const MAX_SIGNATURES = 8;
@@ -21,6 +22,7 @@ export interface SessionInit {
   /** onnxruntime session options forwarded to fallback sessions and used for thread counts. */
   intraOpNumThreads?: number;
   freeDimensionOverrides?: Readonly<Record<string, number>>;
+  log?: Logger;
 }
 
 const cpuFallback: FallbackFactory = async (model) => CpuSession.create(model);

@@ -1,0 +1,123 @@
+// ORT glue: the `mlir` backend registered on onnxruntime-common, and the
+// session handler that converts ORT tensors to the runtime's HostTensors.
+import type { Backend, InferenceSession, InferenceSessionHandler, OnnxValue, SessionHandler } from 'onnxruntime-common';
+import { Tensor } from './ort-common.js';
+import { DataType, type OnnxValueInfo } from '../onnx/model.js';
+import type { HostTensor } from '../runtime/host-tensor.js';
+import { MlirSession } from './session.js';
+import { EpError } from './errors.js';
+import { dataTypeToOrtType, hostToOrt, isOrtRepresentable, ortToHost } from './ort-tensor.js';
+import { Profiler } from './profiler.js';
+import { Logger } from './logger.js';
+
+export const BACKEND_NAME = 'mlir';
+/** Negative: ORT never picks this backend unless the user names it. */
+export const BACKEND_PRIORITY = -10;
+
+function epOptions(options: InferenceSession.SessionOptions | undefined): Record<string, unknown> {
+  for (const ep of options?.executionProviders ?? []) {
+    if (typeof ep === 'string') {
+      if (ep === BACKEND_NAME) return {};
+    } else if (ep.name === BACKEND_NAME) {
+      const { name: _name, ...rest } = { ...ep };
+      return rest;
+    }
+  }
+  return {};
+}
+
+function metadataOf(vi: { name: string; dataType: DataType; dims: (number | string)[] }): InferenceSession.ValueMetadata {
+  if (!isOrtRepresentable(vi.dataType)) return { name: vi.name, isTensor: false };
+  return { name: vi.name, isTensor: true, type: dataTypeToOrtType(vi.dataType), shape: vi.dims };
+}
+
+function fromValueInfo(vi: OnnxValueInfo): { name: string; dataType: DataType; dims: (number | string)[] } {
+  if (vi.type.kind !== 'tensor') return { name: vi.name, dataType: DataType.UNDEFINED, dims: [] };
+  return { name: vi.name, dataType: vi.type.elemType, dims: (vi.type.shape ?? []).map((d, i) => d ?? `unk__${i}`) };
+}
+
+function isTensor(v: OnnxValue | null | undefined): v is Tensor {
+  return v instanceof Tensor;
+}
+
+export class MlirSessionHandler implements InferenceSessionHandler {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  readonly inputMetadata: readonly InferenceSession.ValueMetadata[];
+  readonly outputMetadata: readonly InferenceSession.ValueMetadata[];
+  private profiler: Profiler | null = null;
+
+  constructor(private readonly session: MlirSession, private readonly options: InferenceSession.SessionOptions, private readonly log: Logger) {
+    this.inputNames = session.inputNames;
+    this.outputNames = session.outputNames;
+    this.inputMetadata = session.modelInputs.map((vi) => metadataOf(fromValueInfo(vi)));
+    this.outputMetadata = session.modelOutputs.map((vi) => metadataOf(fromValueInfo(vi)));
+    if (options.enableProfiling) this.startProfiling();
+  }
+
+  startProfiling(): void {
+    this.profiler ??= new Profiler(this.options.profileFilePrefix ?? 'onnxruntime_profile');
+    this.session.observer = this.profiler;
+  }
+
+  endProfiling(): void {
+    if (!this.profiler) return;
+    const path = this.profiler.end();
+    this.log.info(`profile written to ${path}`);
+    this.profiler = null;
+    this.session.observer = undefined;
+  }
+
+  async run(feeds: SessionHandler.FeedsType, fetches: SessionHandler.FetchesType, _options: InferenceSession.RunOptions): Promise<SessionHandler.ReturnType> {
+    const hostFeeds = new Map<string, HostTensor>();
+    for (const [name, v] of Object.entries(feeds)) {
+      if (!isTensor(v)) throw new EpError(`input '${name}': expected an onnxruntime Tensor`);
+      hostFeeds.set(name, ortToHost(v));
+    }
+    const start = performance.now();
+    const outputs = await this.session.run(hostFeeds);
+    this.profiler?.onRun(start, performance.now());
+    const result: SessionHandler.ReturnType = {};
+    for (const [name, pre] of Object.entries(fetches)) {
+      const t = outputs.get(name);
+      if (!t) throw new EpError(`output '${name}' is not an output of this model (outputs: ${this.outputNames.join(', ')})`);
+      result[name] = isTensor(pre) ? fillPreallocated(name, pre, t) : hostToOrt(t);
+    }
+    return result;
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.dispose();
+  }
+}
+
+/** Copies into a caller-provided output tensor after checking it fits. */
+function fillPreallocated(name: string, pre: Tensor, t: HostTensor): Tensor {
+  const dst = ortToHost(pre);
+  if (dst.dataType !== t.dataType || dst.data.byteLength !== t.data.byteLength) {
+    throw new EpError(`preallocated output '${name}': expected ${DataType[t.dataType]}[${t.dims.join(',')}], got ${pre.type}[${pre.dims.join(',')}]`);
+  }
+  dst.data.set(t.data);
+  return pre;
+}
+
+export class MlirBackend implements Backend {
+  async init(_backendName: string): Promise<void> {}
+
+  async createInferenceSessionHandler(uriOrBuffer: string | Uint8Array, options?: InferenceSession.SessionOptions): Promise<InferenceSessionHandler> {
+    const opts = options ?? {};
+    const log = new Logger(opts.logSeverityLevel ?? Logger.DEFAULT_LEVEL, opts.logId ?? 'onnxruntime-ep-mlir');
+    const start = performance.now();
+    const session = await MlirSession.create(uriOrBuffer, epOptions(opts), {
+      intraOpNumThreads: opts.intraOpNumThreads,
+      freeDimensionOverrides: opts.freeDimensionOverrides,
+      log,
+    });
+    const r = session.report();
+    log.info(`session created in ${(performance.now() - start).toFixed(1)} ms: ${r.compiledNodes}/${r.totalNodes} nodes compiled`);
+    for (const reason of r.fallbackReasons) log.warning(`fallback to CPU: ${reason}`);
+    return new MlirSessionHandler(session, opts, log);
+  }
+}
+
+export const mlirBackend = new MlirBackend();
