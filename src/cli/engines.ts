@@ -5,8 +5,8 @@ import { CpuSession, cpuSessionSupports } from '../ep/cpu-session.js';
 import type { MlirSessionApi } from '../ep/session-api.js';
 import { CliError } from './errors.js';
 
-export const ENGINE_NAMES = ['mlir', 'cpu'] as const satisfies readonly string[];
-export type EngineName = (typeof ENGINE_NAMES)[number];
+export type EngineName = 'mlir' | 'cpu';
+export const ENGINE_NAMES: readonly EngineName[] = ['mlir', 'cpu'];
 
 export interface Engine {
   name: EngineName;

@@ -3,6 +3,7 @@ import { CliError } from './errors.js';
 import { processIo, type CliIo } from './io.js';
 import { runCommand, RUN_USAGE } from './run-command.js';
 import { testCommand, TEST_USAGE } from './test-runner.js';
+import { compileCommand, COMPILE_USAGE } from './compile-command.js';
 
 type Command = (argv: readonly string[], io: CliIo) => Promise<number>;
 
@@ -15,6 +16,7 @@ interface CommandEntry {
 const COMMANDS: ReadonlyMap<string, CommandEntry> = new Map([
   ['test', { run: testCommand, usage: TEST_USAGE, summary: 'run ONNX test cases (onnx_test_runner compatible)' }],
   ['run', { run: runCommand, usage: RUN_USAGE, summary: 'run a model once and print its outputs and session report' }],
+  ['compile', { run: compileCommand, usage: COMPILE_USAGE, summary: 'precompile a model into a module file (runs without the toolchain)' }],
 ]);
 
 const EXIT_OK = 0;

@@ -48,7 +48,7 @@ export function errorMessage(e: unknown): string {
 }
 
 function describeType(t: OnnxType): string {
-  return t.kind === 'optional' ? `optional ${describeType(t.elem)}` : t.kind;
+  return t.kind === 'optional' || t.kind === 'sequence' ? `${t.kind}(${describeType(t.elem)})` : t.kind;
 }
 
 /** Why `engine` cannot carry the model's inputs/outputs, or null if it can. */
@@ -61,7 +61,7 @@ function signatureProblem(info: ModelInfo, engine: Engine): string | null {
     const t = v.type.kind === 'optional' ? v.type.elem : v.type;
     if (t.kind === 'unknown') continue;
     if (t.kind !== 'tensor') {
-      return `${role} '${v.name}' is a ${describeType(v.type)}; the session API carries tensors only`;
+      return `${role} '${v.name}' has type ${describeType(v.type)}; the session API carries tensors only`;
     }
     if (!engine.supportsDataType(t.elemType)) {
       return `${role} '${v.name}' has dtype ${dataTypeName(t.elemType)}, which the ${engine.name} engine cannot carry`;

@@ -33,7 +33,7 @@ ${formatOptions(RUN_OPTIONS)}`;
 
 const EXIT_OK = 0;
 const RANDOM_INT_LIMIT = 10;
-const RANDOM_NIBBLE_LIMIT = 8;
+const BITS_PER_BYTE = 8;
 /** Below 0x78 every FP8 format's byte is finite (their NaN/Inf codes sit above). */
 const FP8_FINITE_LIMIT = 0x78;
 const FP8_SIGN = 0x80;
@@ -52,7 +52,10 @@ const BF16_SHIFT = 16;
 const MAX_STRINGS_SHOWN = 4;
 const STAT_DIGITS = 6;
 const PRNG_INCREMENT = 0x6d2b79f5;
-const PRNG_SHIFTS = [15, 7, 14] as const satisfies readonly number[];
+const PRNG_SHIFT_A = 15;
+const PRNG_SHIFT_B = 7;
+const PRNG_SHIFT_C = 14;
+const PRNG_ODD_C = 61;
 const UINT32_RANGE = 2 ** 32;
 
 /** mulberry32: small, seedable, good enough for test inputs. */
@@ -61,9 +64,9 @@ export function seededRandom(seed: number): () => number {
   return () => {
     a = (a + PRNG_INCREMENT) >>> 0;
     let t = a;
-    t = Math.imul(t ^ (t >>> PRNG_SHIFTS[0]), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> PRNG_SHIFTS[1]), t | 61);
-    return ((t ^ (t >>> PRNG_SHIFTS[2])) >>> 0) / UINT32_RANGE;
+    t = Math.imul(t ^ (t >>> PRNG_SHIFT_A), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> PRNG_SHIFT_B), t | PRNG_ODD_C);
+    return ((t ^ (t >>> PRNG_SHIFT_C)) >>> 0) / UINT32_RANGE;
   };
 }
 
@@ -120,22 +123,29 @@ function bf16Bits(x: number): number {
   return bf16Scratch.getUint32(0, true) >>> BF16_SHIFT;
 }
 
-/** Fills packed 4-bit tensors, two elements per byte, low nibble first. */
-function randomNibbles(count: number, rand: () => number, limit: number): Uint8Array {
-  const data = new Uint8Array(Math.ceil(count / 2));
-  for (let i = 0; i < count; i++) data[i >> 1] |= Math.floor(rand() * limit) << (i % 2 === 0 ? 0 : 4);
+/** Fills packed sub-byte tensors (`bits` per element, first element in the lowest bits). */
+function randomPacked(count: number, bits: number, rand: () => number): Uint8Array {
+  const perByte = BITS_PER_BYTE / bits;
+  const data = new Uint8Array(Math.ceil(count / perByte));
+  for (let i = 0; i < count; i++) {
+    const slot = Math.floor(i / perByte);
+    data[slot] = (data[slot] ?? 0) | (Math.floor(rand() * 2 ** bits) << ((i % perByte) * bits));
+  }
   return data;
 }
+
+const PACKED_BITS: ReadonlyMap<DataType, number> = new Map([
+  [DataType.INT4, 4], [DataType.UINT4, 4], [DataType.FLOAT4E2M1, 4], [DataType.INT2, 2], [DataType.UINT2, 2],
+]);
 
 export function randomTensor(dt: DataType, dims: number[], rand: () => number): HostTensor {
   const count = elementCount(dims);
   if (dt === DataType.STRING) {
     return { dataType: dt, dims, data: new Uint8Array(0), strings: Array.from({ length: count }, (_, i) => `s${i}`) };
   }
-  if (dt === DataType.INT4 || dt === DataType.UINT4 || dt === DataType.FLOAT4E2M1) {
-    const limit = dt === DataType.FLOAT4E2M1 ? 2 * RANDOM_NIBBLE_LIMIT : RANDOM_NIBBLE_LIMIT;
-    return { dataType: dt, dims, data: randomNibbles(count, rand, limit) };
-  }
+  const bits = PACKED_BITS.get(dt);
+  // Every bit pattern of the packed formats is a finite value.
+  if (bits !== undefined) return { dataType: dt, dims, data: randomPacked(count, bits, rand) };
   const fill = randomFiller(dt, rand);
   if (fill === null) throw new CliError(`cannot generate random values of dtype ${dataTypeName(dt)}`);
   const data = new Uint8Array(byteLength(dt, count));

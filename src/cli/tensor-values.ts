@@ -17,10 +17,9 @@ const HALF_EXP_BITS = 5;
 const HALF_MANT_BITS = 10;
 const HALF_BIAS = 15;
 const BF16_SHIFT = 16;
-const NIBBLE_MASK = 0x0f;
 const NIBBLE_BITS = 4;
-const INT4_SIGN = 0x08;
-const INT4_RANGE = 16;
+const CRUMB_BITS = 2;
+const BITS_PER_BYTE = 8;
 const E8M0_NAN = 0xff;
 const E8M0_BIAS = 127;
 const FNUZ_NAN = 0x80;
@@ -94,9 +93,15 @@ function view(t: HostTensor): DataView {
   return new DataView(t.data.buffer, t.data.byteOffset, t.data.byteLength);
 }
 
+/** Element `i` of a packed sub-byte tensor; the first element sits in the lowest bits. */
+export function packedElement(bytes: Uint8Array, i: number, bits: number): number {
+  const perByte = BITS_PER_BYTE / bits;
+  const byte = bytes[Math.floor(i / perByte)] ?? 0;
+  return (byte >> ((i % perByte) * bits)) & ((1 << bits) - 1);
+}
+
 function nibble(bytes: Uint8Array, i: number): number {
-  const byte = bytes[i >> 1] ?? 0;
-  return i % 2 === 0 ? byte & NIBBLE_MASK : (byte >> NIBBLE_BITS) & NIBBLE_MASK;
+  return packedElement(bytes, i, NIBBLE_BITS);
 }
 
 function readAll(count: number, read: (i: number) => number): Float64Array {
@@ -134,10 +139,11 @@ function readMiniFloat(t: HostTensor, count: number, f: MiniFloat): Float64Array
   return readAll(count, (i) => decodeMiniFloat(t.data[i] ?? 0, f));
 }
 
-function readInt4(t: HostTensor, count: number, signed: boolean): Float64Array {
+function readPackedInts(t: HostTensor, count: number, bits: number, signed: boolean): Float64Array {
+  const signBit = 1 << (bits - 1);
   return readAll(count, (i) => {
-    const n = nibble(t.data, i);
-    return signed && n & INT4_SIGN ? n - INT4_RANGE : n;
+    const n = packedElement(t.data, i, bits);
+    return signed && n & signBit ? n - 2 * signBit : n;
   });
 }
 
@@ -166,8 +172,10 @@ export function tensorValues(t: HostTensor): TensorValues {
     case DataType.STRING: return { kind: 'string', values: t.strings ?? [] };
     case DataType.INT64: return { kind: 'bigint', values: readBigInts(t, count, true) };
     case DataType.UINT64: return { kind: 'bigint', values: readBigInts(t, count, false) };
-    case DataType.INT4: return { kind: 'int', values: readInt4(t, count, true) };
-    case DataType.UINT4: return { kind: 'int', values: readInt4(t, count, false) };
+    case DataType.INT4: return { kind: 'int', values: readPackedInts(t, count, NIBBLE_BITS, true) };
+    case DataType.UINT4: return { kind: 'int', values: readPackedInts(t, count, NIBBLE_BITS, false) };
+    case DataType.INT2: return { kind: 'int', values: readPackedInts(t, count, CRUMB_BITS, true) };
+    case DataType.UINT2: return { kind: 'int', values: readPackedInts(t, count, CRUMB_BITS, false) };
     default: break;
   }
   const mini = MINI_FLOATS.get(t.dataType);

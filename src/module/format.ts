@@ -104,9 +104,11 @@ function checksum(file: Uint8Array): Uint8Array {
 
 /** Parses and verifies a module; blobs are zero-copy views into `file`. */
 export function deserializeModule(file: Uint8Array, source = 'module'): CompiledModule {
-  if (file.byteLength < PREFIX_BYTES) throw new ModuleFormatError(`${source}: truncated (${file.byteLength} bytes)`);
   const magic = new TextDecoder().decode(file.subarray(0, MAGIC_BYTES));
-  if (magic !== MODULE_MAGIC) throw new ModuleFormatError(`${source}: not an onnxruntime-ep-mlir module (bad magic)`);
+  if (file.byteLength >= MAGIC_BYTES && magic !== MODULE_MAGIC) {
+    throw new ModuleFormatError(`${source}: not an onnxruntime-ep-mlir module (bad magic)`);
+  }
+  if (file.byteLength < PREFIX_BYTES) throw new ModuleFormatError(`${source}: truncated (${file.byteLength} bytes)`);
   const dv = new DataView(file.buffer, file.byteOffset, file.byteLength);
   const version = dv.getUint32(MAGIC_BYTES, true);
   if (version !== MODULE_FORMAT_VERSION) {

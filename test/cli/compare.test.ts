@@ -132,11 +132,15 @@ describe('small float decoding', () => {
     }
   });
 
-  it('decodes packed float4 and int4 nibbles, low nibble first', () => {
+  it('decodes packed float4, int4 and int2, first element in the lowest bits', () => {
     const fp4 = tensorValues({ dataType: DataType.FLOAT4E2M1, dims: [3], data: Uint8Array.of(0xf2, 0x07) });
     assert.deepEqual(fp4.kind === 'float' ? [...fp4.values] : [], [1, -6, 6]);
     assert.equal(decodeMiniFloat(0x1, { expBits: 2, mantBits: 1, bias: 1, specials: 'none' }), 0.5);
     const i4 = tensorValues({ dataType: DataType.INT4, dims: [3], data: Uint8Array.of(0x8f, 0x07) });
     assert.deepEqual(i4.kind === 'int' ? [...i4.values] : [], [-1, -8, 7]);
+    const i2 = tensorValues({ dataType: DataType.INT2, dims: [5], data: Uint8Array.of(0b10_01_00_11, 0b01) });
+    assert.deepEqual(i2.kind === 'int' ? [...i2.values] : [], [-1, 0, 1, -2, 1]);
+    const u2 = tensorValues({ dataType: DataType.UINT2, dims: [4], data: Uint8Array.of(0b11_10_01_00) });
+    assert.deepEqual(u2.kind === 'int' ? [...u2.values] : [], [0, 1, 2, 3]);
   });
 });

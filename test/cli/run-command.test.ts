@@ -44,7 +44,7 @@ describe('random inputs', () => {
     const rand = seededRandom(1);
     for (const dt of [DataType.FLOAT, DataType.DOUBLE, DataType.FLOAT16, DataType.BFLOAT16, DataType.FLOAT8E4M3FN,
       DataType.FLOAT8E4M3FNUZ, DataType.FLOAT8E5M2, DataType.FLOAT8E5M2FNUZ, DataType.FLOAT8E8M0, DataType.FLOAT4E2M1,
-      DataType.INT4, DataType.UINT4, DataType.INT8, DataType.INT64, DataType.BOOL]) {
+      DataType.INT4, DataType.UINT4, DataType.INT2, DataType.UINT2, DataType.INT8, DataType.INT64, DataType.BOOL]) {
       const t = randomTensor(dt, [5, 3], rand);
       const v = tensorValues(t);
       assert.ok(v.kind !== 'string');

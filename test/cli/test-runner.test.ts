@@ -6,7 +6,11 @@ import { DataType } from '../../src/onnx/model.js';
 import { main } from '../../src/cli/main.js';
 import { bufferIo } from '../../src/cli/io.js';
 import { parseCaseConfig, discoverTestCases } from '../../src/cli/test-data.js';
-import { runPool } from '../../src/cli/test-runner.js';
+import { parseTestOptions, runPool, runTests } from '../../src/cli/test-runner.js';
+import { runCase } from '../../src/cli/run-case.js';
+import { formatSummary, summarize } from '../../src/cli/test-report.js';
+import type { Engine } from '../../src/cli/engines.js';
+import type { MlirSessionApi } from '../../src/ep/session-api.js';
 import { floatTensor, singleNodeModel, tempDir, tensorInfo, writeCase } from './fixtures.js';
 
 const addModel = singleNodeModel('Add',
@@ -119,5 +123,57 @@ describe('test-data helpers', () => {
     });
     assert.deepEqual(out, [50, 10, 30, 20]);
     assert.equal(peak, 2);
+  });
+});
+
+/** An engine whose sessions echo input 'a' as output 'y', with a chosen report. */
+function echoEngine(fallbackNodes: number, loadDelayMs = 0): Engine {
+  const session = (): MlirSessionApi => ({
+    inputNames: ['a', 'b'],
+    outputNames: ['y'],
+    run: async (feeds) => {
+      const a = feeds.get('a');
+      return a === undefined ? new Map() : new Map([['y', a]]);
+    },
+    report: () => ({ totalNodes: 1, compiledNodes: 1 - fallbackNodes, fallbackNodes, fallbackReasons: fallbackNodes ? ['Add(Add_0): test'] : [] }),
+    dispose: async () => undefined,
+  });
+  return {
+    name: 'mlir',
+    createSession: async () => {
+      await new Promise((r) => setTimeout(r, loadDelayMs));
+      return session();
+    },
+    supportsDataType: () => true,
+  };
+}
+
+describe('mlir-style accounting (fake engine)', () => {
+  let root = '';
+  before(async () => {
+    root = await tempDir('ort-mlir-fake-');
+    await writeCase(root, 'test_echo', { model: addModel, inputs: [A, B], outputs: [floatTensor('y', [3], [1, 2, 3])] });
+  });
+
+  it('counts only fully compiled successes as passed', async () => {
+    const cases = await discoverTestCases([root]);
+    const opts = parseTestOptions([root, '-e', 'mlir', '--verbose']);
+    assert.ok(opts !== 'help');
+    for (const [fallback, passed] of [[0, 1], [1, 0]]) {
+      const io = bufferIo();
+      const results = await runTests(cases, echoEngine(fallback ?? 0), opts, io);
+      const text = formatSummary(summarize(results, 'mlir'), 'mlir');
+      assert.match(text, new RegExp(`Compiled fully: ${1 - (fallback ?? 0)} {2}Passed with fallback: ${fallback}\\n${passed} passed, ${1 - (passed ?? 0)} failed$`));
+      if (fallback) assert.match(io.out.join(''), /test_echo: passed with fallback \[0\/1 nodes compiled\].*\n {4}fallback Add\(Add_0\): test\n/);
+    }
+  });
+
+  it('reports a case that exceeds --timeout as failed', async () => {
+    const [tc] = await discoverTestCases([root]);
+    assert.ok(tc !== undefined);
+    const r = await runCase(tc, echoEngine(0, 200), 20);
+    assert.equal(r.status, 'timeout');
+    assert.match(r.reason, /timed out after 0\.02 s/);
+    assert.match(formatSummary(summarize([r], 'mlir'), 'mlir'), /Other reason: 1\n[\s\S]*Failed: test_echo\n[\s\S]*0 passed, 1 failed$/);
   });
 });

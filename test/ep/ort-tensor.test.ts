@@ -46,7 +46,7 @@ describe('ort-tensor type maps', () => {
 
   it('rejects dtypes ORT JS lacks, naming them', () => {
     for (const dt of [DataType.BFLOAT16, DataType.FLOAT8E4M3FN, DataType.FLOAT8E5M2FNUZ, DataType.FLOAT4E2M1,
-      DataType.COMPLEX64, DataType.FLOAT8E8M0]) {
+      DataType.COMPLEX64, DataType.FLOAT8E8M0, DataType.INT2, DataType.UINT2]) {
       assert.equal(isOrtRepresentable(dt), false);
       assert.throws(() => dataTypeToOrtType(dt), (e: unknown) => e instanceof EpError && e.message.includes(DataType[dt]));
       const t: HostTensor = { dataType: dt, dims: [1], data: new Uint8Array(byteLength(dt, 1)) };

@@ -2,3 +2,4 @@
 import './unary.js';
 import './binary.js';
 import './cast.js';
+import './reduce.js';

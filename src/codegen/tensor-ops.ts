@@ -1,0 +1,176 @@
+// Tensor-level building blocks shared by the compute-heavy lowerings (matmul,
+// conv, pooling, normalisation): typed SSA tensors, reshapes, padding, slices,
+// dtype conversion and broadcasting copies.
+//
+// Padding and strided slices are deliberately built from fill + extract_slice
+// + linalg.copy + insert_slice rather than tensor.pad / strided insert_slice:
+// those bufferize into memref.copy on strided layouts, which lowers to a call
+// of the `memrefCopy` runtime function that our shared libraries do not have.
+// The matched extract/insert pair bufferizes in place and linalg.copy becomes
+// plain loops.
+import type { DataType } from '../onnx/model.js';
+import { convertScalar } from './scalar.js';
+import { FuncBuilder, affineMap, elemType, identityMap, tensorTypeOf } from './mlir-builder.js';
+
+/** An SSA tensor with its static type. */
+export interface Tensor {
+  value: string;
+  dt: DataType;
+  shape: number[];
+}
+
+export function typeOf(t: Tensor): string {
+  return tensorTypeOf(t.dt, t.shape);
+}
+
+export function elemOf(t: Tensor): string {
+  return elemType(t.dt);
+}
+
+/** `[a, b, c]` for MLIR static index lists. */
+export function indexList(values: readonly number[]): string {
+  return `[${values.join(', ')}]`;
+}
+
+/** `dense<[..]> : tensor<Nxi64>`, the attribute form of strides / dilations. */
+export function denseI64(values: readonly number[]): string {
+  return `dense<${indexList(values)}> : tensor<${values.length}xi64>`;
+}
+
+/** A fresh tensor of `shape` filled with `scalar` (an SSA value of dtype `dt`). */
+export function filled(b: FuncBuilder, dt: DataType, shape: number[], scalar: string): Tensor {
+  const type = tensorTypeOf(dt, shape);
+  return { value: b.fill(scalar, elemType(dt), type), dt, shape };
+}
+
+function reassociationText(groups: readonly number[][]): string {
+  return `[${groups.map((g) => indexList(g)).join(', ')}]`;
+}
+
+/** tensor.expand_shape with explicit groups (each group of result dims forms one source dim). */
+export function expandShape(b: FuncBuilder, t: Tensor, groups: number[][], shape: number[]): Tensor {
+  const out: Tensor = { value: '', dt: t.dt, shape };
+  if (sameShape(t.shape, shape)) return t;
+  out.value = b.op(`tensor.expand_shape ${t.value} ${reassociationText(groups)} output_shape ${indexList(shape)} : ${typeOf(t)} into ${typeOf(out)}`, 'r');
+  return out;
+}
+
+/** tensor.collapse_shape with explicit groups (each group of source dims becomes one result dim). */
+export function collapseShape(b: FuncBuilder, t: Tensor, groups: number[][]): Tensor {
+  const shape = groups.map((g) => g.reduce((p, i) => p * t.shape[i], 1));
+  if (sameShape(t.shape, shape)) return t;
+  const out: Tensor = { value: '', dt: t.dt, shape };
+  out.value = b.op(`tensor.collapse_shape ${t.value} ${reassociationText(groups)} : ${typeOf(t)} into ${typeOf(out)}`, 'r');
+  return out;
+}
+
+function sameShape(a: readonly number[], c: readonly number[]): boolean {
+  return a.length === c.length && a.every((d, i) => d === c[i]);
+}
+
+/**
+ * Groups for removing the unit dims `drop` from a tensor of rank `rank`: each
+ * dropped dim joins the next kept dim (or the previous one at the end).
+ */
+function unitDimGroups(rank: number, drop: readonly number[]): number[][] {
+  const kept = Array.from({ length: rank }, (_, i) => i).filter((i) => !drop.includes(i));
+  if (kept.length === 0) return [];
+  const groups = kept.map((k) => [k]);
+  for (const d of drop) {
+    const next = kept.findIndex((k) => k > d);
+    const g = next >= 0 ? groups[next] : groups[groups.length - 1];
+    g.push(d);
+    g.sort((x, y) => x - y);
+  }
+  return groups;
+}
+
+/** Removes unit dims (by index) with a collapse_shape. */
+export function dropUnitDims(b: FuncBuilder, t: Tensor, drop: readonly number[]): Tensor {
+  if (drop.length === 0) return t;
+  return collapseShape(b, t, unitDimGroups(t.shape.length, drop));
+}
+
+/** Inserts unit dims so that they sit at indices `at` of the result. */
+export function insertUnitDims(b: FuncBuilder, t: Tensor, at: readonly number[]): Tensor {
+  if (at.length === 0) return t;
+  const rank = t.shape.length + at.length;
+  const shape: number[] = [];
+  let src = 0;
+  for (let i = 0; i < rank; i++) shape.push(at.includes(i) ? 1 : t.shape[src++]);
+  return expandShape(b, t, unitDimGroups(rank, at), shape);
+}
+
+/**
+ * `t` surrounded by `lo` / `hi` elements of `padScalar` per dim (non-negative).
+ * Returns `t` unchanged when no padding is needed.
+ */
+export function padTensor(b: FuncBuilder, t: Tensor, lo: readonly number[], hi: readonly number[], padScalar: string): Tensor {
+  if (lo.every((v) => v === 0) && hi.every((v) => v === 0)) return t;
+  const shape = t.shape.map((d, i) => d + lo[i] + hi[i]);
+  const dest = filled(b, t.dt, shape, padScalar);
+  return insertSlice(b, t, dest, lo, t.shape.map(() => 1));
+}
+
+/** Writes `src` into `dest` at `offsets` with `strides` (see the file comment for the form). */
+export function insertSlice(b: FuncBuilder, src: Tensor, dest: Tensor, offsets: readonly number[], strides: readonly number[]): Tensor {
+  const pos = `${indexList(offsets)} ${indexList(src.shape)} ${indexList(strides)}`;
+  const window = b.op(`tensor.extract_slice ${dest.value}${pos} : ${typeOf(dest)} to ${typeOf(src)}`, 's');
+  const copied = b.op(`linalg.copy ins(${src.value} : ${typeOf(src)}) outs(${window} : ${typeOf(src)}) -> ${typeOf(src)}`, 'k');
+  const value = b.op(`tensor.insert_slice ${copied} into ${dest.value}${pos} : ${typeOf(src)} into ${typeOf(dest)}`, 's');
+  return { value, dt: dest.dt, shape: dest.shape };
+}
+
+/**
+ * A (possibly strided) slice of `t`, copied into a fresh contiguous tensor so
+ * that later reshapes and the function boundary never see a strided view.
+ */
+export function extractSlice(b: FuncBuilder, t: Tensor, offsets: readonly number[], sizes: number[], strides?: readonly number[]): Tensor {
+  const st = strides ?? sizes.map(() => 1);
+  if (offsets.every((o) => o === 0) && st.every((s) => s === 1) && sameShape(sizes, t.shape)) return t;
+  const out: Tensor = { value: '', dt: t.dt, shape: sizes };
+  const view = b.op(`tensor.extract_slice ${t.value}${indexList(offsets)} ${indexList(sizes)} ${indexList(st)} : ${typeOf(t)} to ${typeOf(out)}`, 's');
+  const init = b.empty(typeOf(out));
+  out.value = b.op(`linalg.copy ins(${view} : ${typeOf(out)}) outs(${init} : ${typeOf(out)}) -> ${typeOf(out)}`, 'k');
+  return out;
+}
+
+/** Elementwise dtype conversion with ONNX Cast semantics; identity when `to` is `t.dt`. */
+export function convertTensor(b: FuncBuilder, t: Tensor, to: DataType): Tensor {
+  if (t.dt === to) return t;
+  const out: Tensor = { value: '', dt: to, shape: t.shape };
+  const rank = t.shape.length;
+  [out.value] = b.generic({
+    inputs: [{ value: t.value, type: typeOf(t), map: identityMap(rank), elem: elemOf(t) }],
+    outputs: [{ value: b.empty(typeOf(out)), type: typeOf(out), map: identityMap(rank), elem: elemOf(out) }],
+    iterators: t.shape.map(() => 'parallel'),
+    body: (bb, [x]) => [convertScalar(bb, x, t.dt, to)],
+  });
+  return out;
+}
+
+/**
+ * A tensor of `shape` and dtype `dt` whose element at index d equals `src`
+ * read through `srcMap` (an affine map over the result dims), converted to
+ * `dt`; used to seed accumulators with a broadcast bias.
+ */
+export function broadcastTo(b: FuncBuilder, src: Tensor, srcMap: string, shape: number[], dt: DataType): Tensor {
+  const out: Tensor = { value: '', dt, shape };
+  [out.value] = b.generic({
+    inputs: [{ value: src.value, type: typeOf(src), map: srcMap, elem: elemOf(src) }],
+    outputs: [{ value: b.empty(typeOf(out)), type: typeOf(out), map: identityMap(shape.length), elem: elemOf(out) }],
+    iterators: shape.map(() => 'parallel'),
+    body: (bb, [x]) => [convertScalar(bb, x, src.dt, dt)],
+  });
+  return out;
+}
+
+/** Map reading a rank-1 operand along dim `dim` of a rank-`rank` iteration space. */
+export function vectorMap(rank: number, dim: number): string {
+  return affineMap(rank, [`d${dim}`]);
+}
+
+/** Map reading a scalar-like operand (rank 0, or all dims 1) from any iteration space. */
+export function scalarMap(rank: number, operandRank: number): string {
+  return affineMap(rank, Array.from({ length: operandRank }, () => '0'));
+}

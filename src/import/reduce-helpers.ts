@@ -1,0 +1,148 @@
+// Shared machinery for reductions and normalisations: reduction masks from
+// ONNX axes, identity elements, and linalg.generic emitters for "reduce into a
+// keepdims-shaped accumulator" and "elementwise over explicitly mapped operands".
+import { DataType } from '../onnx/model.js';
+import { bitWidth, isFloat, isUnsignedInt } from '../ir/types.js';
+import { affineMap, broadcastMap, elemType, floatLiteral, identityMap, tensorTypeOf, type FuncBuilder, type GenericOperand } from '../codegen/mlir-builder.js';
+import type { NodeContext } from './node-context.js';
+
+/** A tensor SSA value with its static type. */
+export interface TensorRef {
+  value: string;
+  dt: DataType;
+  shape: number[];
+}
+
+/** A generic input: a tensor and the affine map reading it from the iteration space. */
+export interface Operand {
+  ref: TensorRef;
+  map: string;
+}
+
+export function typeOf(t: TensorRef): string {
+  return tensorTypeOf(t.dt, t.shape);
+}
+
+/** Half-precision floats accumulate in f32 so long sums keep their precision. */
+export function accumulatorDtype(dt: DataType): DataType {
+  return dt === DataType.FLOAT16 || dt === DataType.BFLOAT16 ? DataType.FLOAT : dt;
+}
+
+/** Normalises axes against `rank` into a per-dim mask, declining out-of-range or repeated axes. */
+export function reducedMask(ctx: NodeContext, rank: number, axes: readonly number[]): boolean[] {
+  const mask = new Array<boolean>(rank).fill(false);
+  for (const a of axes) {
+    const n = ctx.axis(a, rank);
+    if (mask[n]) ctx.unsupported(`axis ${a} is repeated in axes [${axes.join(', ')}]`);
+    mask[n] = true;
+  }
+  return mask;
+}
+
+/** Mask reducing every dim at and after `axis` (the coerce-to-2D ops of opset < 13). */
+export function trailingMask(rank: number, axis: number): boolean[] {
+  return Array.from({ length: rank }, (_, i) => i >= axis);
+}
+
+export function keptShape(shape: readonly number[], reduced: readonly boolean[]): number[] {
+  return shape.map((d, i) => (reduced[i] ? 1 : d));
+}
+
+export function droppedShape(shape: readonly number[], reduced: readonly boolean[]): number[] {
+  return shape.filter((_, i) => !reduced[i]);
+}
+
+/** Number of elements folded into each accumulator cell. */
+export function reducedCount(shape: readonly number[], reduced: readonly boolean[]): number {
+  return shape.reduce((n, d, i) => (reduced[i] ? n * d : n), 1);
+}
+
+/** Reads a tensor of `ref`'s shape broadcast into the iteration space `space`. */
+export function broadcastRead(ref: TensorRef, space: readonly number[]): Operand {
+  return { ref, map: broadcastMap(ref.shape, space) };
+}
+
+/**
+ * Reads a keepdims-shaped tensor from the iteration space of the kept dims
+ * only (the keepdims=0 output): reduced dims read index 0.
+ */
+export function squeezedRead(ref: TensorRef, reduced: readonly boolean[]): Operand {
+  let k = 0;
+  const results = reduced.map((r) => (r ? '0' : `d${k++}`));
+  return { ref, map: affineMap(k, results) };
+}
+
+export type IdentityKind = 'zero' | 'one' | 'lowest' | 'highest';
+
+/** Exact MLIR literal of an identity element of `dt` (integers as two's-complement bit patterns). */
+export function identityLiteral(kind: IdentityKind, dt: DataType): string {
+  const elem = elemType(dt);
+  if (isFloat(dt)) {
+    const v = { zero: 0, one: 1, lowest: -Infinity, highest: Infinity }[kind];
+    return floatLiteral(v, elem);
+  }
+  if (dt === DataType.BOOL) return kind === 'one' || kind === 'highest' ? 'true' : 'false';
+  if (kind === 'zero') return '0';
+  if (kind === 'one') return '1';
+  const w = BigInt(bitWidth(dt));
+  if (isUnsignedInt(dt)) return kind === 'lowest' ? '0' : '-1';
+  const half = 1n << (w - 1n);
+  return kind === 'lowest' ? (-half).toString() : (half - 1n).toString();
+}
+
+export function filled(b: FuncBuilder, literal: string, dt: DataType, shape: readonly number[]): TensorRef {
+  const elem = elemType(dt);
+  const c = b.constant(literal, elem);
+  return { value: b.fill(c, elem, tensorTypeOf(dt, shape)), dt, shape: [...shape] };
+}
+
+function genericInput(o: Operand): GenericOperand {
+  return { value: o.ref.value, type: typeOf(o.ref), map: o.map, elem: elemType(o.ref.dt) };
+}
+
+/** Map writing the keepdims accumulator from the full iteration space. */
+export function keepdimsMap(reduced: readonly boolean[]): string {
+  return affineMap(reduced.length, reduced.map((r, i) => (r ? '0' : `d${i}`)));
+}
+
+export interface ReduceSpec {
+  /** Iteration space (the shape being reduced). */
+  space: number[];
+  reduced: boolean[];
+  inputs: Operand[];
+  accDt: DataType;
+  identity: IdentityKind;
+  /** New accumulator from the input scalars and the old accumulator. */
+  step: (b: FuncBuilder, args: string[], acc: string) => string;
+}
+
+/** Reduces into a keepdims-shaped accumulator initialised with the identity. */
+export function reduceGeneric(b: FuncBuilder, spec: ReduceSpec): TensorRef {
+  const acc = filled(b, identityLiteral(spec.identity, spec.accDt), spec.accDt, keptShape(spec.space, spec.reduced));
+  const [value] = b.generic({
+    inputs: spec.inputs.map(genericInput),
+    outputs: [{ value: acc.value, type: typeOf(acc), map: keepdimsMap(spec.reduced), elem: elemType(acc.dt) }],
+    iterators: spec.reduced.map((r) => (r ? 'reduction' : 'parallel')),
+    body: (fb, args) => [spec.step(fb, args.slice(0, spec.inputs.length), args[spec.inputs.length])],
+  });
+  return { ...acc, value };
+}
+
+/** An elementwise generic over `shape` reading explicitly mapped operands. */
+export function mapGeneric(b: FuncBuilder, dt: DataType, shape: readonly number[], inputs: Operand[], body: (b: FuncBuilder, args: string[]) => string): TensorRef {
+  const type = tensorTypeOf(dt, shape);
+  const init = b.empty(type);
+  const [value] = b.generic({
+    inputs: inputs.map(genericInput),
+    outputs: [{ value: init, type, map: identityMap(shape.length), elem: elemType(dt) }],
+    iterators: shape.map(() => 'parallel'),
+    body: (fb, args) => [body(fb, args.slice(0, inputs.length))],
+  });
+  return { value, dt, shape: [...shape] };
+}
+
+/** `linalg.index` of loop `dim` as an i64 scalar (for index outputs). */
+export function loopIndexI64(b: FuncBuilder, dim: number): string {
+  const i = b.op(`linalg.index ${dim} : index`);
+  return b.op(`arith.index_cast ${i} : index to i64`);
+}
