@@ -24,6 +24,11 @@ export interface OpDef {
   infer(ctx: NodeContext): TensorType[];
   /** Evaluates the node on constant inputs (small tensors only); null = not foldable. */
   fold?(ctx: NodeContext, inputs: readonly (OnnxTensor | null)[]): OnnxTensor[] | null;
+  /**
+   * fold() reads only input types (Shape, Size): it is tried even when inputs
+   * are not constant, receiving null for them.
+   */
+  readonly foldsOnTypes?: boolean;
   /** Emits MLIR for the node; returns one SSA tensor per output. */
   lower?(ctx: LowerContext): string[];
 }

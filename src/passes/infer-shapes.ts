@@ -37,7 +37,7 @@ function declaredTypes(graph: Graph): Map<string, TensorType> {
 function tryFold(def: OpDef, ctx: NodeContext, node: IrNode): OnnxTensor[] | null {
   if (!def.fold) return null;
   const inputs = node.inputs.map((v) => v?.constant ?? null);
-  if (node.inputs.some((v, i) => v !== null && (inputs[i] === null || !isSmallConstant(inputs[i]!)))) return null;
+  if (!def.foldsOnTypes && node.inputs.some((v, i) => v !== null && (inputs[i] === null || !isSmallConstant(inputs[i]!)))) return null;
   return def.fold(ctx, inputs);
 }
 
