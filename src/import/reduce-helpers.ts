@@ -81,7 +81,8 @@ export function identityLiteral(kind: IdentityKind, dt: DataType): string {
     const v = { zero: 0, one: 1, lowest: -Infinity, highest: Infinity }[kind];
     return floatLiteral(v, elem);
   }
-  if (dt === DataType.BOOL) return kind === 'one' || kind === 'highest' ? 'true' : 'false';
+  // i1 literals are written as integers: 'true : i1' does not parse.
+  if (dt === DataType.BOOL) return kind === 'one' || kind === 'highest' ? '-1' : '0';
   if (kind === 'zero') return '0';
   if (kind === 'one') return '1';
   const w = BigInt(bitWidth(dt));
