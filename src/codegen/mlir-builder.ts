@@ -119,7 +119,9 @@ export class FuncBuilder {
     const yielded = spec.body(this, args);
     this.emit(`linalg.yield ${yielded.join(', ')} : ${spec.outputs.map((o) => o.elem).join(', ')}`);
     this.indent = saved;
-    this.emit(`} -> ${spec.outputs.map((o) => o.type).join(', ')}`);
+    const results = spec.outputs.map((o) => o.type).join(', ');
+    // Several result types must be parenthesised, or the parser binds only the first.
+    this.emit(`} -> ${count === 1 ? results : `(${results})`}`);
     return count === 1 ? [name] : spec.outputs.map((_, i) => `${name}#${i}`);
   }
 }
@@ -128,7 +130,9 @@ export class FuncBuilder {
 export function floatLiteral(v: number, elem: string): string {
   if (Number.isFinite(v)) {
     const s = v.toString();
-    return /[.eE]/.test(s) ? s : `${s}.0`;
+    // MLIR float literals need a '.' in the mantissa: 1e-9 must read 1.0e-9.
+    if (s.includes('.')) return s;
+    return /e/.test(s) ? s.replace('e', '.0e') : `${s}.0`;
   }
   const bits: Record<string, [string, string, string]> = {
     f32: ['0x7FC00000', '0x7F800000', '0xFF800000'],

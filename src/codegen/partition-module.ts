@@ -4,12 +4,13 @@
 // trailing out-params (bare pointers), which is the ABI the runtime calls.
 import { DataType, elementCount, type OnnxTensor } from '../onnx/model.js';
 import { nodeLabel, type Graph, type Value } from '../ir/graph.js';
-import { dtypeName, isStatic, type TensorType } from '../ir/types.js';
+import { dtypeName, isStatic, subByteBits, type TensorType } from '../ir/types.js';
 import { LowerContext } from '../import/lower-context.js';
 import { ImportError } from '../import/registry.js';
 import type { NodeStatus } from '../passes/infer-shapes.js';
 import type { Partition } from '../passes/partition-graph.js';
 import { CodegenError, FuncBuilder, tensorType, tensorTypeOf } from './mlir-builder.js';
+import { boundaryTensorType, packResult, unpackArgument, unpackConstant } from './int4.js';
 
 /** Constants up to this many elements are embedded as MLIR literals; larger ones are weight arguments. */
 export const MAX_EMBEDDED_ELEMENTS = 256;
@@ -55,7 +56,8 @@ function materialize(b: FuncBuilder, t: OnnxTensor, type: TensorType): string {
     const items = Array.from(t.data, (x) => (x ? 'true' : 'false'));
     return b.constant(`dense<[${items.join(', ')}]>`, mt);
   }
-  return b.constant(`dense<"0x${hex(t.data)}">`, mt);
+  const bytes = subByteBits(t.dataType) === null ? t.data : unpackConstant(t);
+  return b.constant(`dense<"0x${hex(bytes)}">`, mt);
 }
 
 export function emitPartitionModule(graph: Graph, p: Partition, status: ReadonlyMap<unknown, NodeStatus>, symbol: string): PartitionModule {
@@ -65,8 +67,14 @@ export function emitPartitionModule(graph: Graph, p: Partition, status: Readonly
   const args = [...p.inputs.map((v) => argSpec('input', v)), ...weightValues.map((v) => argSpec('weight', v))];
   const params = [...p.inputs, ...weightValues].map((v, i) => {
     ssa.set(v, `%arg${i}`);
-    return `%arg${i}: ${tensorType(argType(v))} {bufferization.writable = false}`;
+    return `%arg${i}: ${boundaryType(v)} {bufferization.writable = false}`;
   });
+  // Packed sub-byte arguments are unpacked once, on entry (see codegen/int4.ts).
+  for (const v of [...p.inputs, ...weightValues]) {
+    const t = argType(v);
+    const arg = ssa.get(v);
+    if (arg && subByteBits(t.dataType) !== null && isStatic(t.shape)) ssa.set(v, unpackArgument(b, arg, t.dataType, t.shape));
+  }
   const resolve = (v: Value): string => {
     const known = ssa.get(v);
     if (known) return known;
@@ -93,8 +101,12 @@ export function emitPartitionModule(graph: Graph, p: Partition, status: Readonly
     });
   }
   const outs = p.outputs.map((v) => argSpec('output', v));
-  const retTypes = p.outputs.map((v) => tensorType(argType(v)));
-  b.emit(`return ${p.outputs.map(resolve).join(', ')} : ${retTypes.join(', ')}`);
+  const retTypes = p.outputs.map(boundaryType);
+  const results = p.outputs.map((v) => {
+    const t = argType(v);
+    return subByteBits(t.dataType) !== null && isStatic(t.shape) ? packResult(b, resolve(v), t.dataType, t.shape) : resolve(v);
+  });
+  b.emit(`return ${results.join(', ')} : ${retTypes.join(', ')}`);
   const mlir = [
     `func.func @${symbol}(${params.join(', ')}) -> (${retTypes.join(', ')}) {`,
     ...b.body(),
@@ -107,6 +119,12 @@ export function emitPartitionModule(graph: Graph, p: Partition, status: Readonly
     args: [...args, ...outs],
     weights: weightValues.map((v) => v.constant).filter((t): t is OnnxTensor => t !== null),
   };
+}
+
+/** MLIR type of `v` as a function argument or result: sub-byte types stay packed there. */
+function boundaryType(v: Value): string {
+  const t = argType(v);
+  return isStatic(t.shape) ? boundaryTensorType(t.dataType, t.shape) : tensorType(t);
 }
 
 function argType(v: Value): TensorType {

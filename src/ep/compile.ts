@@ -1,7 +1,8 @@
 // The compiler driver: decoded model + concrete input types → CompiledModule
 // (execution plan, native library, weights, fallback subgraph models).
 import { elementCount, type OnnxModel } from '../onnx/model.js';
-import { buildGraph, nodeLabel, type Graph, type Value } from '../ir/graph.js';
+import { buildGraph, nodeLabel, type Graph, type IrNode, type Value } from '../ir/graph.js';
+import { indexSubgraphs } from '../ir/subgraph-key.js';
 import { isStatic, type TensorType } from '../ir/types.js';
 import '../import/ops/index.js';
 import { inferShapes, type NodeStatus } from '../passes/infer-shapes.js';
@@ -13,6 +14,8 @@ import { Toolchain, ToolchainError } from '../toolchain/tools.js';
 import { compileToLibrary, targetTriple } from '../toolchain/pipeline.js';
 import { writeReproducer } from '../toolchain/repro.js';
 import type { CompiledModule, ExecutionPlan, NativeArg, PlanStep, TensorSignature } from '../module/format.js';
+import type { BodyInfo } from '../passes/infer-control-flow.js';
+import { controlStep, type BodyPlanner } from './control-steps.js';
 import type { ResolvedOptions } from './options.js';
 import { EpError } from './errors.js';
 
@@ -23,22 +26,25 @@ export interface CompileRequest {
   options: ResolvedOptions;
   /** Called with progress in [0, 1] on long compiles. */
   onProgress?: (fraction: number, what: string) => void;
+  /** When `model` is a subgraph cut out of a root model: its key there (ir/subgraph-key.ts). */
+  subgraphKey?: string;
 }
 
-class BlobTable {
+export class BlobTable {
   readonly blobs: Uint8Array[] = [];
-  private readonly byName = new Map<string, number>();
+  /** Keyed by the tensor's bytes, not its name: bodies may shadow names with different data. */
+  private readonly byData = new Map<Uint8Array, number>();
 
   add(bytes: Uint8Array): number {
     this.blobs.push(bytes);
     return this.blobs.length - 1;
   }
 
-  named(name: string, bytes: () => Uint8Array): number {
-    let i = this.byName.get(name);
+  shared(data: Uint8Array): number {
+    let i = this.byData.get(data);
     if (i === undefined) {
-      i = this.add(bytes());
-      this.byName.set(name, i);
+      i = this.add(data);
+      this.byData.set(data, i);
     }
     return i;
   }
@@ -56,7 +62,7 @@ function workEstimate(p: Partition): number {
 
 function signature(v: Value, fallback: TensorType | undefined): TensorSignature {
   const t = v.type ?? fallback;
-  if (!t) throw new EpError(`graph value '${v.name}' has no known type`);
+  if (!t) throw new CodegenError(`graph value '${v.name}' has no known type`);
   return { name: v.name, dataType: t.dataType, dims: [...t.shape] };
 }
 
@@ -88,42 +94,90 @@ function wholeModelOnCpu(req: CompileRequest, graph: Graph, reasons: string[]): 
   return { plan, blobs: blobs.blobs };
 }
 
-interface NativeOutcome {
+/**
+ * A graph (the model's or a control-flow body's) inferred, partitioned and
+ * emitted, before the toolchain runs: every draft of a model compiles into
+ * one shared library.
+ */
+export interface Draft {
+  graph: Graph;
+  status: ReadonlyMap<IrNode, NodeStatus>;
+  partitions: Partition[];
+  /** Emitted native partitions; removed again when their unit fails to compile. */
   modules: Map<Partition, PartitionModule>;
+  /** Bodies of control-flow partitions: null when compiled on first use. */
+  bodies: Map<Partition, { info: BodyInfo; draft: Draft | null }[]>;
+  /** Fallback reasons, the bodies' ones included (prefixed with where they are). */
+  reasons: string[];
+}
+
+/** Symbol-safe prefix for the partitions of the graph at subgraph key `key`. */
+function symbolPrefix(key: string): string {
+  return key === '' ? 'ortmlir_' : `ortmlir_${key.replace(/[^A-Za-z0-9]+/g, '_')}_`;
+}
+
+function draftGraph(graph: Graph, status: ReadonlyMap<IrNode, NodeStatus>, key: string): Draft {
+  const reasons = fallbackReasons(status, graph);
+  const partitions = partitionGraph(graph, status);
+  const modules = new Map<Partition, PartitionModule>();
+  const bodies = new Map<Partition, { info: BodyInfo; draft: Draft | null }[]>();
+  for (const p of partitions) {
+    if (p.placement === 'native') {
+      try {
+        modules.set(p, emitPartitionModule(graph, p, status, `${symbolPrefix(key)}p${p.index}`));
+      } catch (e) {
+        if (!(e instanceof CodegenError)) throw e;
+        reasons.push(`partition ${p.index} (${p.nodes.map(nodeLabel).join(', ')}): ${e.message}`);
+      }
+    } else if (p.placement === 'control') {
+      const s = status.get(p.nodes[0]);
+      if (s?.kind !== 'control') continue;
+      const drafts = s.control.bodies.map((info) => ({ info, draft: info.status ? draftGraph(info.body.graph, info.status, info.key) : null }));
+      for (const { info, draft } of drafts) {
+        const where = `${nodeLabel(p.nodes[0])}/${info.attr}`;
+        if (draft) reasons.push(...draft.reasons.map((r) => `${where}: ${r}`));
+      }
+      bodies.set(p, drafts);
+    }
+  }
+  return { graph, status, partitions, modules, bodies, reasons };
+}
+
+function* allDrafts(d: Draft): Generator<Draft> {
+  yield d;
+  for (const list of d.bodies.values()) for (const b of list) if (b.draft) yield* allDrafts(b.draft);
+}
+
+interface NativeOutcome {
   library: Uint8Array | null;
   toolchain: string;
 }
 
-async function compileNative(req: CompileRequest, graph: Graph, status: ReadonlyMap<unknown, NodeStatus>, parts: Partition[], reasons: string[]): Promise<NativeOutcome> {
-  const modules = new Map<Partition, PartitionModule>();
-  for (const p of parts) {
-    try {
-      modules.set(p, emitPartitionModule(graph, p, status, `ortmlir_p${p.index}`));
-    } catch (e) {
-      if (!(e instanceof CodegenError)) throw e;
-      reasons.push(`partition ${p.index} (${p.nodes.map(nodeLabel).join(', ')}): ${e.message}`);
-    }
-  }
-  if (modules.size === 0) return { modules, library: null, toolchain: '' };
+/** Compiles every emitted partition of the draft tree into one library; failed units fall back to the CPU EP. */
+async function compileNative(req: CompileRequest, root: Draft): Promise<NativeOutcome> {
+  const owners = new Map<string, { draft: Draft; p: Partition; m: PartitionModule }>();
+  for (const d of allDrafts(root)) for (const [p, m] of d.modules) owners.set(m.symbol, { draft: d, p, m });
+  if (owners.size === 0) return { library: null, toolchain: '' };
   const tc = new Toolchain(req.options.toolchainHome);
   tc.check();
   const toolchain = await tc.version();
   const o = req.options;
-  req.onProgress?.(0.1, `compiling ${modules.size} partition(s)`);
-  const units = [...modules.entries()].map(([p, m]) => ({ id: `p${p.index}`, mlir: m.mlir }));
+  req.onProgress?.(0.1, `compiling ${owners.size} partition(s)`);
+  const units = [...owners.values()].map(({ m }) => ({ id: m.symbol, mlir: m.mlir }));
   const result = await compileToLibrary(tc, { cpu: o.targetCpu, features: o.targetFeatures, optLevel: o.optLevel, extraFlags: o.compileFlags }, units, `model-${Date.now()}`);
   for (const f of result.failures) {
-    const p = parts.find((x) => `p${x.index}` === f.id);
-    if (!p) continue;
-    modules.delete(p);
+    const owner = owners.get(f.id);
+    if (!owner) continue;
+    const { draft, p } = owner;
+    draft.modules.delete(p);
     const nodes = p.nodes.map(nodeLabel);
     const dir = await writeReproducer({ label: f.id, nodes, mlir: f.mlir, commands: f.commands, error: f.error.message, toolchainVersion: toolchain, onnxModel: safeCut(req.model, p) });
     const msg = `partition ${p.index} (${nodes.join(', ')}): ${f.error.message}${dir ? `; reproducer in ${dir}` : ''}`;
     if (o.fallback === 'error') throw new EpError(`mlir EP: compile failed for ${msg}`);
-    reasons.push(msg);
+    root.reasons.push(msg);
   }
   req.onProgress?.(1, 'linked');
-  return { modules, library: result.library, toolchain };
+  return { library: result.library, toolchain };
 }
 
 function safeCut(model: OnnxModel, p: Partition): Uint8Array | null {
@@ -134,67 +188,110 @@ function safeCut(model: OnnxModel, p: Partition): Uint8Array | null {
   }
 }
 
+/** Whether anything of the model runs other than on the CPU EP. */
+function hasWork(d: Draft): boolean {
+  return d.modules.size > 0 || d.bodies.size > 0;
+}
+
 export async function compileModel(req: CompileRequest): Promise<CompiledModule> {
+  indexSubgraphs(req.model.graph, req.subgraphKey ?? '');
   const graph = buildGraph(req.model.graph, req.model.opsetImports);
   const { status } = inferShapes(graph, req.inputTypes);
-  const reasons = fallbackReasons(status, graph);
-  if (req.options.fallback === 'error' && reasons.length) {
-    throw new EpError(`mlir EP: ${reasons.length} node(s) cannot be compiled and fallback is 'error':\n  ${reasons.join('\n  ')}`);
+  const root = draftGraph(graph, status, req.subgraphKey ?? '');
+  if (req.options.fallback === 'error' && root.reasons.length) {
+    throw new EpError(`mlir EP: ${root.reasons.length} node(s) cannot be compiled and fallback is 'error':\n  ${root.reasons.join('\n  ')}`);
   }
-  const partitions = partitionGraph(graph, status);
-  const nativeParts = partitions.filter((p) => p.placement === 'native');
-  if (nativeParts.length === 0) return wholeModelOnCpu(req, graph, reasons);
-  const native = await compileNative(req, graph, status, nativeParts, reasons);
+  if (!hasWork(root)) return wholeModelOnCpu(req, graph, root.reasons);
+  const native = await compileNative(req, root);
   try {
-    return assemble(req, graph, partitions, native, reasons);
+    const blobs = new BlobTable();
+    const library = native.library ? blobs.add(native.library) : -1;
+    const plan = assemble({ req, blobs, library, toolchain: native.toolchain }, root);
+    return { plan: { ...plan, report: { ...plan.report, fallbackReasons: root.reasons } }, blobs: blobs.blobs };
   } catch (e) {
-    if (e instanceof CodegenError) return wholeModelOnCpu(req, graph, [...reasons, e.message]);
+    if (e instanceof CodegenError) return wholeModelOnCpu(req, graph, [...root.reasons, e.message]);
     throw e;
   }
 }
 
-function assemble(req: CompileRequest, graph: Graph, partitions: Partition[], native: NativeOutcome, reasons: string[]): CompiledModule {
-  const blobs = new BlobTable();
-  const library = native.library ? blobs.add(native.library) : -1;
+interface AssemblyContext {
+  req: CompileRequest;
+  blobs: BlobTable;
+  library: number;
+  toolchain: string;
+}
+
+interface NodeCounts {
+  total: number;
+  compiled: number;
+  fallback: number;
+}
+
+function assemble(ac: AssemblyContext, d: Draft): ExecutionPlan {
+  const { req, blobs } = ac;
   const steps: PlanStep[] = [];
-  let compiledNodes = 0;
-  for (const p of partitions) {
-    const m = native.modules.get(p);
+  const counts: NodeCounts = { total: d.graph.nodes.length, compiled: 0, fallback: 0 };
+  const runtimeConstants: Value[] = [];
+  const planBody: BodyPlanner = (body) => assemble(ac, body);
+  for (const p of d.partitions) {
+    const m = d.modules.get(p);
+    const bodies = d.bodies.get(p);
     const nodes = p.nodes.map(nodeLabel);
     if (m) {
-      compiledNodes += p.nodes.length;
+      counts.compiled += p.nodes.length;
       const args: NativeArg[] = m.args.map((a) => (a.role === 'weight' ? { ...a, blob: weightBlob(blobs, m, a.name) } : a));
       steps.push({ kind: 'native', symbol: m.symbol, nodes, args, flops: workEstimate(p) });
+    } else if (bodies) {
+      counts.compiled += p.nodes.length;
+      for (const b of bodies) if (b.draft) addCounts(counts, planCounts(b.draft));
+      steps.push(controlStep(p.nodes[0], d.status, bodies, blobs, planBody));
+      // The runtime reads a control step's inputs by name: constant ones must be in the plan.
+      runtimeConstants.push(...p.constants);
     } else {
+      counts.fallback += p.nodes.length;
       steps.push({ kind: 'cpu', model: blobs.add(cutFallbackModel(req.model, p)), nodes, inputs: p.inputs.map((v) => v.name), outputs: p.outputs.map((v) => v.name) });
     }
   }
-  const constants = graph.outputs.filter((v) => v.constant).map((v) => {
+  const constantValues = [...new Set([...d.graph.outputs.filter((v) => v.constant), ...runtimeConstants])];
+  const constants = constantValues.map((v) => {
     const t = v.constant!;
-    return { name: v.name, dataType: t.dataType, dims: [...t.dims], blob: blobs.named(v.name, () => t.data) };
+    return { name: v.name, dataType: t.dataType, dims: [...t.dims], blob: blobs.shared(t.data) };
   });
-  const declared = new Map(req.model.graph.outputs.flatMap((vi) => (vi.type.kind === 'tensor' && vi.type.shape && isStatic(vi.type.shape.map((d) => d ?? '?')) ? [[vi.name, { dataType: vi.type.elemType, shape: vi.type.shape.map((d) => d ?? 0) }] as const] : [])));
-  const plan: ExecutionPlan = {
-    inputs: graph.inputs.map((v) => signature(v, req.inputTypes.get(v.name))),
-    outputs: graph.outputs.map((v) => signature(v, declared.get(v.name))),
+  const declared = new Map(d.graph.onnx.outputs.flatMap((vi) => (vi.type.kind === 'tensor' && vi.type.shape && isStatic(vi.type.shape.map((x) => x ?? '?')) ? [[vi.name, { dataType: vi.type.elemType, shape: vi.type.shape.map((x) => x ?? 0) }] as const] : [])));
+  return {
+    inputs: d.graph.inputs.map((v) => signature(v, req.inputTypes.get(v.name))),
+    outputs: d.graph.outputs.map((v) => signature(v, declared.get(v.name))),
     steps,
     constants,
-    library,
-    report: { totalNodes: graph.nodes.length, compiledNodes, fallbackNodes: graph.nodes.length - compiledNodes - foldedCount(partitions, graph), fallbackReasons: reasons },
-    target: { triple: targetTriple(), cpu: req.options.targetCpu, toolchain: native.toolchain },
+    library: ac.library,
+    report: { totalNodes: counts.total, compiledNodes: counts.compiled, fallbackNodes: counts.fallback, fallbackReasons: d.reasons },
+    target: { triple: targetTriple(), cpu: req.options.targetCpu, toolchain: ac.toolchain },
   };
-  return { plan, blobs: blobs.blobs };
 }
 
-function foldedCount(partitions: Partition[], graph: Graph): number {
-  const placed = new Set(partitions.flatMap((p) => p.nodes));
-  return graph.nodes.filter((n) => !placed.has(n)).length;
+/** Node counts of a body draft, nested bodies included (what its plan's report says). */
+function planCounts(d: Draft): NodeCounts {
+  const counts: NodeCounts = { total: d.graph.nodes.length, compiled: 0, fallback: 0 };
+  for (const p of d.partitions) {
+    const bodies = d.bodies.get(p);
+    if (d.modules.has(p) || bodies) counts.compiled += p.nodes.length;
+    else counts.fallback += p.nodes.length;
+    for (const b of bodies ?? []) if (b.draft) addCounts(counts, planCounts(b.draft));
+  }
+  return counts;
+}
+
+function addCounts(into: NodeCounts, c: NodeCounts): void {
+  into.total += c.total;
+  into.compiled += c.compiled;
+  into.fallback += c.fallback;
 }
 
 function weightBlob(blobs: BlobTable, m: PartitionModule, name: string): number {
-  const t = m.weights.find((w) => w.name === name);
+  const i = m.args.filter((a) => a.role === 'weight').findIndex((a) => a.name === name);
+  const t = m.weights[i];
   if (!t) throw new EpError(`weight '${name}' missing from partition ${m.symbol}`);
-  return blobs.named(name, () => t.data);
+  return blobs.shared(t.data);
 }
 
 export { ToolchainError };

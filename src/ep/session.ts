@@ -4,10 +4,10 @@
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { decodeModel } from '../onnx/decode.js';
-import { DataType, type OnnxModel, type OnnxValueInfo } from '../onnx/model.js';
+import { DataType, byteLength, elementCount, type OnnxModel, type OnnxValueInfo } from '../onnx/model.js';
 import type { TensorType } from '../ir/types.js';
 import { deserializeModule, type CompiledModule } from '../module/format.js';
-import { Executor, type FallbackFactory, type StepObserver } from '../runtime/executor.js';
+import { Executor, type ExecutorHooks, type FallbackFactory, type StepObserver } from '../runtime/executor.js';
 import type { HostTensor } from '../runtime/host-tensor.js';
 import type { MlirSessionApi, SessionReport } from './session-api.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
@@ -125,7 +125,7 @@ export class MlirSession implements MlirSessionApi {
     }
     const model = this.model;
     ex = this.compile(model, this.bytes, types, this.options).then(async (m) => {
-      const e = await Executor.load(m, cpuFallback);
+      const e = await Executor.load(m, cpuFallback, bodyCompileHooks(model, this.options));
       this.lastReport = m.plan.report;
       return e;
     });
@@ -152,6 +152,7 @@ export class MlirSession implements MlirSessionApi {
     for (const name of feeds.keys()) {
       if (!this.inputNames.includes(name)) throw new EpError(`mlir session: '${name}' is not an input of this model (inputs: ${this.inputNames.join(', ')})`);
     }
+    for (const [name, t] of feeds) checkFeedData(name, t);
     const types = new Map([...feeds].map(([n, t]) => [n, { dataType: t.dataType, shape: [...t.dims] }]));
     this.checkDeclared(types);
     const executor = await this.executorFor(types);
@@ -182,6 +183,40 @@ export class MlirSession implements MlirSessionApi {
     this.executors.clear();
     await Promise.all(all.map((p) => p.then((e) => e.dispose()).catch(() => undefined)));
   }
+}
+
+/**
+ * A feed must describe itself consistently before its dims may select (and
+ * compile) an executor: known dtype, non-negative integer dims, and exactly
+ * the bytes (or strings) those dims imply.
+ */
+function checkFeedData(name: string, t: HostTensor): void {
+  const what = `mlir session: input '${name}'`;
+  if (typeof DataType[t.dataType] !== 'string' || t.dataType === DataType.UNDEFINED) {
+    throw new EpError(`${what}: unknown data type ${String(t.dataType)}`);
+  }
+  if (!Array.isArray(t.dims) || !t.dims.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw new EpError(`${what}: dims must be non-negative integers, got [${String(t.dims)}]`);
+  }
+  const count = elementCount(t.dims);
+  const shape = `${DataType[t.dataType]}[${t.dims.join(',')}]`;
+  if (t.dataType === DataType.STRING) {
+    if (t.strings?.length !== count) throw new EpError(`${what}: ${shape} needs ${count} strings, got ${t.strings?.length ?? 0}`);
+    return;
+  }
+  if (!(t.data instanceof Uint8Array)) throw new EpError(`${what}: data must be a Uint8Array`);
+  const need = byteLength(t.dataType, count);
+  if (t.data.byteLength !== need) throw new EpError(`${what}: data has ${t.data.byteLength} bytes, expected ${need} for ${shape}`);
+}
+
+/** Lets control-flow bodies compile input shapes not specialised ahead of time (compiler code loaded on demand). */
+function bodyCompileHooks(model: OnnxModel, options: ResolvedOptions): ExecutorHooks {
+  return {
+    compileBody: async (req) => {
+      const { compileSubgraph } = await import('./compile-subgraph.js');
+      return compileSubgraph(model, req, options);
+    },
+  };
 }
 
 function signatureKeyOf(sig: { name: string; dataType: DataType; dims: readonly (number | string)[] }[]): string {

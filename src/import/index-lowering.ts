@@ -4,9 +4,9 @@
 // scatter-style updates.
 import { DataType, elementCount, type OnnxTensor } from '../onnx/model.js';
 import { bitWidth, isFloat, isUnsignedInt } from '../ir/types.js';
-import { elemType, tensorTypeOf, type FuncBuilder } from '../codegen/mlir-builder.js';
+import { elemType, identityMap, tensorTypeOf, type FuncBuilder } from '../codegen/mlir-builder.js';
 import type { LowerContext } from './lower-context.js';
-import { elementBytes } from './fold-helpers.js';
+import { elementBytes, type DimSlice } from './fold-helpers.js';
 
 /** An SSA tensor with its ONNX dtype and static shape. */
 export interface TensorRef {
@@ -184,4 +184,74 @@ export function forNest(b: FuncBuilder, bounds: readonly number[], init: string,
     return res;
   };
   return level(0, init);
+}
+
+// ---- slices ----
+
+/**
+ * Whether the slice is one contiguous run of the row-major input: then any
+ * copy bufferization makes of it is a memcpy. (memref.copy of a strided view
+ * lowers to a call to the `memrefCopy` runtime helper, which compiled modules
+ * do not link, so non-contiguous slices are copied by a linalg.generic.)
+ */
+function isContiguous(shape: readonly number[], slices: readonly DimSlice[]): boolean {
+  let expected = 1;
+  let stride = 1;
+  for (let k = shape.length - 1; k >= 0; k--) {
+    const { size, step } = slices[k];
+    if (size > 1 && stride * step !== expected) return false;
+    expected *= size;
+    stride *= shape[k];
+  }
+  return true;
+}
+
+function extractSlice(b: FuncBuilder, x: TensorRef, slices: readonly DimSlice[]): TensorRef {
+  const sizes = slices.map((s) => s.size);
+  if (slices.every((s, i) => s.start === 0 && s.size === x.shape[i] && (s.step === 1 || s.size === 1))) return x;
+  const offsets = slices.map((s) => s.start).join(', ');
+  const strides = slices.map((s) => (s.size <= 1 ? 1 : s.step)).join(', ');
+  const value = b.op(`tensor.extract_slice ${x.value}[${offsets}] [${sizes.join(', ')}] [${strides}] : ${refType(x)} to ${tensorTypeOf(x.dtype, sizes)}`);
+  return { value, dtype: x.dtype, shape: sizes };
+}
+
+/**
+ * Element k of output dim i reads input index slices[i].start + k*slices[i].step
+ * (any step sign): a tensor.extract_slice view when that is contiguous, else a
+ * generic computing the source coordinates. (Not a generic over the view: an
+ * identity copy of a view canonicalises back to the bare strided view.)
+ */
+export function emitSlice(b: FuncBuilder, x: TensorRef, slices: readonly DimSlice[]): string {
+  const sizes = slices.map((s) => s.size);
+  const outT = tensorTypeOf(x.dtype, sizes);
+  if (elementCount(sizes) === 0) return b.empty(outT);
+  const forward = slices.every((s) => s.step > 0 || s.size <= 1);
+  if (forward && isContiguous(x.shape, slices)) return extractSlice(b, x, slices).value;
+  const [y] = b.generic({
+    inputs: [],
+    outputs: [{ value: b.empty(outT), type: outT, map: identityMap(sizes.length), elem: elemType(x.dtype) }],
+    iterators: sizes.map(() => 'parallel'),
+    body: (bb) => {
+      const coords = slices.map((s, k) => {
+        if (s.size <= 1) return bb.index(s.start);
+        const scaled = indexArith(bb, 'muli', loopIndex(bb, k), bb.index(s.step));
+        return s.start === 0 ? scaled : indexArith(bb, 'addi', scaled, bb.index(s.start));
+      });
+      return [extract(bb, x, coords)];
+    },
+  });
+  return y;
+}
+
+/**
+ * Writes `part` into `dest` at `offsets` in destination-passing style
+ * (extract_slice → linalg.copy → insert_slice), which bufferizes in place
+ * with loop copies rather than a strided memref.copy.
+ */
+export function emitInsert(b: FuncBuilder, dest: string, destType: string, part: TensorRef, offsets: readonly number[]): string {
+  const partT = refType(part);
+  const where = `[${offsets.join(', ')}] [${part.shape.join(', ')}] [${part.shape.map(() => 1).join(', ')}]`;
+  const slot = b.op(`tensor.extract_slice ${dest}${where} : ${destType} to ${partT}`);
+  const filled = b.op(`linalg.copy ins(${part.value} : ${partT}) outs(${slot} : ${partT}) -> ${partT}`);
+  return b.op(`tensor.insert_slice ${filled} into ${dest}${where} : ${partT} into ${destType}`);
 }

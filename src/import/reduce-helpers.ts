@@ -4,6 +4,7 @@
 import { DataType } from '../onnx/model.js';
 import { bitWidth, isFloat, isUnsignedInt } from '../ir/types.js';
 import { affineMap, broadcastMap, elemType, floatLiteral, identityMap, tensorTypeOf, type FuncBuilder, type GenericOperand } from '../codegen/mlir-builder.js';
+import { Scalar } from '../codegen/scalar.js';
 import type { NodeContext } from './node-context.js';
 
 /** A tensor SSA value with its static type. */
@@ -146,4 +147,61 @@ export function mapGeneric(b: FuncBuilder, dt: DataType, shape: readonly number[
 export function loopIndexI64(b: FuncBuilder, dim: number): string {
   const i = b.op(`linalg.index ${dim} : index`);
   return b.op(`arith.index_cast ${i} : index to i64`);
+}
+
+/** Map writing a reduced result without the reduced dims (keepdims=0). */
+export function droppedMap(reduced: readonly boolean[]): string {
+  return affineMap(reduced.length, reduced.flatMap((r, i) => (r ? [] : [`d${i}`])));
+}
+
+export interface ArgReduceSpec {
+  x: TensorRef;
+  reduced: boolean[];
+  /** ArgMax (true) or ArgMin (false). */
+  largest: boolean;
+  /** On ties keep the last index rather than the first. */
+  selectLast: boolean;
+  keepdims: boolean;
+}
+
+/** Row-major linear index over the reduced loops, as an i64 scalar. */
+export function reducedLinearIndex(b: FuncBuilder, shape: readonly number[], reduced: readonly boolean[]): string {
+  let linear: string | null = null;
+  for (let d = 0; d < shape.length; d++) {
+    if (!reduced[d]) continue;
+    const i = loopIndexI64(b, d);
+    linear = linear === null ? i : b.op(`arith.addi ${b.op(`arith.muli ${linear}, ${b.constant(String(shape[d]), 'i64')} : i64`)}, ${i} : i64`);
+  }
+  return linear ?? b.constant('0', 'i64');
+}
+
+/**
+ * Index (i64, linear over the reduced dims in row-major order) of the max or
+ * min element. Loops run in row-major order, so a strict comparison keeps the
+ * first extreme and a non-strict one the last.
+ */
+export function argReduce(b: FuncBuilder, spec: ArgReduceSpec): TensorRef {
+  const { x, reduced } = spec;
+  const kept = keptShape(x.shape, reduced);
+  const outShape = spec.keepdims ? kept : droppedShape(x.shape, reduced);
+  const best = filled(b, identityLiteral(spec.largest ? 'lowest' : 'highest', x.dt), x.dt, outShape);
+  const index = filled(b, '0', DataType.INT64, outShape);
+  const outMap = spec.keepdims ? keepdimsMap(reduced) : droppedMap(reduced);
+  const elem = elemType(x.dt);
+  const pred = spec.largest ? (spec.selectLast ? 'ge' : 'gt') : (spec.selectLast ? 'le' : 'lt');
+  const [, idx] = b.generic({
+    inputs: [genericInput(broadcastRead(x, x.shape))],
+    outputs: [
+      { value: best.value, type: typeOf(best), map: outMap, elem },
+      { value: index.value, type: typeOf(index), map: outMap, elem: 'i64' },
+    ],
+    iterators: reduced.map((r) => (r ? 'reduction' : 'parallel')),
+    body: (fb, [v, accV, accI]) => {
+      const s = new Scalar(fb, x.dt);
+      const take = s.cmp(pred, v, accV);
+      const i = reducedLinearIndex(fb, x.shape, reduced);
+      return [s.select(take, v, accV), fb.op(`arith.select ${take}, ${i}, ${accI} : i64`)];
+    },
+  });
+  return { value: idx, dt: DataType.INT64, shape: outShape };
 }

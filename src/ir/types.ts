@@ -23,8 +23,8 @@ export function staticShape(t: TensorType, what: string): number[] {
 }
 
 const FLOATS = new Set([DataType.FLOAT, DataType.DOUBLE, DataType.FLOAT16, DataType.BFLOAT16]);
-const SIGNED = new Set([DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64, DataType.INT4]);
-const UNSIGNED = new Set([DataType.UINT8, DataType.UINT16, DataType.UINT32, DataType.UINT64, DataType.UINT4]);
+const SIGNED = new Set([DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64, DataType.INT4, DataType.INT2]);
+const UNSIGNED = new Set([DataType.UINT8, DataType.UINT16, DataType.UINT32, DataType.UINT64, DataType.UINT4, DataType.UINT2]);
 const FP8 = new Set([DataType.FLOAT8E4M3FN, DataType.FLOAT8E4M3FNUZ, DataType.FLOAT8E5M2, DataType.FLOAT8E5M2FNUZ, DataType.FLOAT8E8M0]);
 
 /** Floating types that MLIR arith computes on natively. */
@@ -42,6 +42,25 @@ export function isInteger(t: DataType): boolean {
 }
 export function isFp8(t: DataType): boolean {
   return FP8.has(t);
+}
+
+/** Element widths of the types ONNX packs several to a byte (low bits first). */
+const SUB_BYTE_BITS: ReadonlyMap<DataType, number> = new Map([
+  [DataType.INT4, 4],
+  [DataType.UINT4, 4],
+  [DataType.FLOAT4E2M1, 4],
+  [DataType.INT2, 2],
+  [DataType.UINT2, 2],
+]);
+
+/** Bits per element of a packed sub-byte type, or null for byte-sized and wider types. */
+export function subByteBits(t: DataType): number | null {
+  return SUB_BYTE_BITS.get(t) ?? null;
+}
+
+/** FP8 (incl. E8M0) and FP4: floats that generated code handles as integer bit patterns. */
+export function isSmallFloat(t: DataType): boolean {
+  return FP8.has(t) || t === DataType.FLOAT4E2M1;
 }
 
 const MLIR_ELEMENT: ReadonlyMap<DataType, string> = new Map([
@@ -65,6 +84,14 @@ const MLIR_ELEMENT: ReadonlyMap<DataType, string> = new Map([
   [DataType.FLOAT8E5M2, 'i8'],
   [DataType.FLOAT8E5M2FNUZ, 'i8'],
   [DataType.FLOAT8E8M0, 'i8'],
+  // Sub-byte types are packed in ONNX buffers but unpacked inside generated
+  // code: one element per i8 (sign-extended for INT4/INT2, the raw 4-bit code
+  // for FLOAT4E2M1). Partition boundaries pack and unpack (codegen/int4.ts).
+  [DataType.INT4, 'i8'],
+  [DataType.UINT4, 'i8'],
+  [DataType.FLOAT4E2M1, 'i8'],
+  [DataType.INT2, 'i8'],
+  [DataType.UINT2, 'i8'],
 ]);
 
 /** The MLIR element type used for a dtype, or null when codegen cannot hold it. */

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { DataType } from '../onnx/model.js';
 
 export const MODULE_MAGIC = 'ORTMLIR\0';
-export const MODULE_FORMAT_VERSION = 1;
+export const MODULE_FORMAT_VERSION = 2;
 export const BLOB_ALIGNMENT = 64;
 const MAGIC_BYTES = 8;
 const U32_BYTES = 4;
@@ -35,9 +35,50 @@ export interface NativeArg {
   blob?: number;
 }
 
+/**
+ * A subgraph (If branch, Loop/Scan body) run by the runtime's control flow.
+ * Its plans are specialised per input signature; a signature not compiled
+ * ahead of time is compiled on first use when the session can compile.
+ */
+export interface BodyRef {
+  /** Locates the subgraph in the root model (see ir/subgraph-key) for on-demand compilation. */
+  key: string;
+  /** The body's formal inputs (Loop: iteration, condition, carried; Scan: state, slices). */
+  formals: string[];
+  /** Outer-scope values the body reads at run time, fed after the formals. */
+  captures: string[];
+  /** Outer-scope compile-time constants the body reads (baked into its plans). */
+  constants: ConstantValue[];
+  /** Specialisations; each plan's inputs are formals then captures. */
+  variants: ExecutionPlan[];
+}
+
+/** Element type and per-iteration dims of a Loop/Scan scan output (used when there are zero iterations). */
+export interface ScanElement {
+  dataType: DataType;
+  /** Static dims, null when unknown. */
+  dims: number[] | null;
+}
+
+/** An output slot of a control-flow step; '' marks an omitted optional output. */
+export type OutputName = string;
+
 export type PlanStep =
   | { kind: 'native'; symbol: string; nodes: string[]; args: NativeArg[]; flops: number }
-  | { kind: 'cpu'; model: number; nodes: string[]; inputs: string[]; outputs: string[] };
+  | { kind: 'cpu'; model: number; nodes: string[]; inputs: string[]; outputs: string[] }
+  | { kind: 'if'; nodes: string[]; cond: string; thenBranch: BodyRef; elseBranch: BodyRef; outputs: OutputName[] }
+  | {
+    kind: 'loop'; nodes: string[]; tripCount: string | null; cond: string | null; initial: string[];
+    body: BodyRef; outputs: OutputName[]; scanElements: ScanElement[];
+  }
+  | {
+    kind: 'scan'; nodes: string[]; state: string[]; scanInputs: string[]; body: BodyRef; outputs: OutputName[];
+    inputAxes: number[]; inputReverse: boolean[]; outputAxes: number[]; outputReverse: boolean[]; scanElements: ScanElement[];
+    /** Opset 8 Scan: every input and output carries a leading batch dimension. */
+    batched: boolean;
+  };
+
+export type ControlStep = Extract<PlanStep, { kind: 'if' | 'loop' | 'scan' }>;
 
 export interface ConstantValue {
   name: string;

@@ -22,6 +22,9 @@ type KoffiFn = ReturnType<ReturnType<typeof koffi.load>['func']>;
 export class NativeLibrary {
   private lib: ReturnType<typeof koffi.load> | null;
   private readonly dir: string;
+  /** Set by close(): no new calls; the unload waits for async calls still running on worker threads. */
+  private closing = false;
+  private asyncCalls = 0;
 
   /** dlopen needs a file: the bytes go to a private (0700) temp dir, removed on close. */
   constructor(bytes: Uint8Array) {
@@ -44,20 +47,43 @@ export class NativeLibrary {
     } catch (e) {
       throw new NativeError(`symbol ${symbol} not found in compiled library: ${e instanceof Error ? e.message : String(e)}`);
     }
+    // Calling into an unloaded library would crash the process: every call checks first.
+    const live = () => {
+      if (this.closing) throw new NativeError(`${symbol}: the compiled library was closed (session disposed)`);
+    };
     return {
       symbol,
       callSync: (args) => {
+        live();
         fn(...args);
       },
       callAsync: (args) =>
         new Promise<void>((resolve, reject) => {
-          fn.async(...args, (err: unknown) => (err ? reject(err) : resolve()));
+          live();
+          this.asyncCalls++;
+          fn.async(...args, (err: unknown) => {
+            this.asyncCalls--;
+            if (this.closing) this.unloadIfIdle();
+            if (err) reject(err);
+            else resolve();
+          });
         }),
     };
   }
 
+  /** Whether the library is still mapped (close() defers the unload while async calls run). */
+  get loaded(): boolean {
+    return this.lib !== null;
+  }
+
+  /** Refuses new calls at once; unloads and removes the file once no call is running. */
   close(): void {
-    if (!this.lib) return;
+    this.closing = true;
+    this.unloadIfIdle();
+  }
+
+  private unloadIfIdle(): void {
+    if (!this.lib || this.asyncCalls > 0) return;
     this.lib.unload();
     this.lib = null;
     rmSync(this.dir, { recursive: true, force: true });

@@ -81,7 +81,7 @@ function isExternal(m: Msg): boolean {
 }
 
 function payload(m: Msg, name: string, t: DataType, count: number, opts: TensorDecodeOptions): Uint8Array {
-  if (isExternal(m)) return readExternal(m, name, opts.baseDir);
+  if (isExternal(m)) return readExternal(m, name, byteLength(t, count), opts.baseDir);
   const field = storageOf(t);
   const used = TYPED_FIELDS.find((f) => list(m, f).length > 0);
   // protobufjs hands out raw_data as a view into the input: zero-copy. An
@@ -193,7 +193,7 @@ function parseExtInt(v: string | undefined, key: string, what: string): number |
   return Number(v);
 }
 
-function readExternal(m: Msg, name: string, baseDir: string | undefined): Uint8Array {
+function readExternal(m: Msg, name: string, expected: number, baseDir: string | undefined): Uint8Array {
   const what = label(name);
   const entries = externalEntries(m, what);
   const location = entries.get('location');
@@ -204,7 +204,7 @@ function readExternal(m: Msg, name: string, baseDir: string | undefined): Uint8A
     throw new OnnxDecodeError(`${what}: data is in external file '${location}' but no baseDir was given`);
   }
   const path = resolveExternalPath(baseDir, location, what);
-  return readRange(path, offset, length, what);
+  return readRange(path, offset, length, expected, what);
 }
 
 /** Keeps `location` inside `baseDir`, also through symlinks. */
@@ -234,7 +234,7 @@ function escapes(base: string, path: string): boolean {
   return rel === '..' || rel.startsWith(`..${posix.sep}`) || rel.startsWith(`..${win32.sep}`) || isAbsolute(rel);
 }
 
-function readRange(path: string, offset: number, length: number | undefined, what: string): Uint8Array {
+function readRange(path: string, offset: number, length: number | undefined, expected: number, what: string): Uint8Array {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -247,6 +247,8 @@ function readRange(path: string, offset: number, length: number | undefined, wha
     if (offset > size || n < 0 || offset + n > size) {
       throw new OnnxDecodeError(`${what}: external data range [${offset}, ${offset + n}) exceeds ${path} (${size} bytes)`);
     }
+    // Checked before allocating, so a bogus length cannot exhaust memory.
+    if (n !== expected) throw new OnnxDecodeError(`${what}: needs ${expected} bytes of data, external file range has ${n}`);
     const out = new Uint8Array(n);
     let done = 0;
     while (done < n) {

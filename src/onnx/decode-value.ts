@@ -3,7 +3,7 @@
 
 import { DataType, OnnxDecodeError, type OnnxTensor, type OnnxType } from './model.js';
 import {
-  bytesList, dataTypeOf, decodeMessage, int, list, MapProto, OptionalProto, SequenceProto, str, sub, subs, TensorProto,
+  bytesList, dataTypeOf, decodeMessage, guardDecode, int, list, MapProto, OptionalProto, SequenceProto, str, sub, subs, TensorProto,
   toBigInt, utf8Decode, type Msg,
 } from './proto.js';
 import { decodeSparseTensor, decodeTensorProtoMessage, type TensorDecodeOptions } from './decode-tensor.js';
@@ -19,7 +19,7 @@ enum ElemKind { UNDEFINED = 0, TENSOR = 1, SPARSE_TENSOR = 2, SEQUENCE = 3, MAP 
 
 /** A SequenceProto file whose elements are tensors. */
 export function decodeSequence(bytes: Uint8Array, opts: TensorDecodeOptions = {}): OnnxTensor[] {
-  const seq = sequenceValue(decodeMessage(SequenceProto, bytes, 'sequence file'), opts);
+  const seq = guardDecode('sequence file', () => sequenceValue(decodeMessage(SequenceProto, bytes, 'sequence file'), opts));
   return seq.elems.map((e, i) => {
     if (e.kind !== 'tensor') throw new OnnxDecodeError(`sequence element #${i} is a ${e.kind}, not a tensor`);
     return e.tensor;
@@ -28,11 +28,15 @@ export function decodeSequence(bytes: Uint8Array, opts: TensorDecodeOptions = {}
 
 /** An OptionalProto file; null when the optional is empty. */
 export function decodeOptional(bytes: Uint8Array, opts: TensorDecodeOptions = {}): OnnxValue | null {
-  return optionalValue(decodeMessage(OptionalProto, bytes, 'optional file'), opts).value;
+  return guardDecode('optional file', () => optionalValue(decodeMessage(OptionalProto, bytes, 'optional file'), opts).value);
 }
 
 /** Decodes a test-data file according to the graph input/output type it feeds. */
 export function decodeValue(bytes: Uint8Array, type: OnnxType, opts: TensorDecodeOptions = {}): OnnxValue {
+  return guardDecode('value file', () => valueOfType(bytes, type, opts));
+}
+
+function valueOfType(bytes: Uint8Array, type: OnnxType, opts: TensorDecodeOptions): OnnxValue {
   switch (type.kind) {
     case 'sequence': return sequenceValue(decodeMessage(SequenceProto, bytes, 'sequence file'), opts);
     case 'optional': return optionalValue(decodeMessage(OptionalProto, bytes, 'optional file'), opts);

@@ -7,7 +7,7 @@ import {
   type OnnxNode, type OnnxTensor, type OnnxType, type OnnxValueInfo,
 } from './model.js';
 import {
-  bytesList, bytesOf, dataTypeOf, decodeMessage, floats, has, int, ints, list, ModelProto, normaliseDomain, str, strs,
+  bytesList, bytesOf, dataTypeOf, decodeMessage, floats, guardDecode, has, int, ints, list, ModelProto, normaliseDomain, str, strs,
   sub, subs, TensorProto, toSafeNumber, utf8Decode, type Msg,
 } from './proto.js';
 import { decodeSparseTensor, decodeTensorProtoMessage, type TensorDecodeOptions } from './decode-tensor.js';
@@ -21,7 +21,15 @@ export interface DecodeOptions {
 }
 
 export function decodeModel(bytes: Uint8Array, opts: DecodeOptions = {}): OnnxModel {
-  const m = decodeMessage(ModelProto, bytes, 'model');
+  return guardDecode('model', () => decodeModelMessage(decodeMessage(ModelProto, bytes, 'model'), opts));
+}
+
+/** A standalone TensorProto file, e.g. test_data_set_0/input_0.pb. */
+export function decodeTensor(bytes: Uint8Array, opts: TensorDecodeOptions = {}): OnnxTensor {
+  return guardDecode('tensor file', () => decodeTensorProtoMessage(decodeMessage(TensorProto, bytes, 'tensor file'), opts));
+}
+
+function decodeModelMessage(m: Msg, opts: DecodeOptions): OnnxModel {
   const graph = sub(m, 'graph');
   if (!graph) throw new OnnxDecodeError('model: ModelProto has no graph');
   const ctx: Ctx = { baseDir: opts.baseDir };
@@ -33,11 +41,6 @@ export function decodeModel(bytes: Uint8Array, opts: DecodeOptions = {}): OnnxMo
     functions: subs(m, 'functions', 'model').map((f) => decodeFunction(f, ctx)),
     metadata: decodeStringMap(m, 'metadata_props', 'model'),
   };
-}
-
-/** A standalone TensorProto file, e.g. test_data_set_0/input_0.pb. */
-export function decodeTensor(bytes: Uint8Array, opts: TensorDecodeOptions = {}): OnnxTensor {
-  return decodeTensorProtoMessage(decodeMessage(TensorProto, bytes, 'tensor file'), opts);
 }
 
 interface Ctx {

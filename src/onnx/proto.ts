@@ -44,6 +44,19 @@ export function decodeMessage(type: protobuf.Type, bytes: Uint8Array, what: stri
   return decoded;
 }
 
+/**
+ * Runs a decode step, reporting resource failures (stack overflow on absurdly
+ * nested graphs, typed arrays too large to allocate) as OnnxDecodeError too.
+ */
+export function guardDecode<T>(what: string, run: () => T): T {
+  try {
+    return run();
+  } catch (e) {
+    if (e instanceof RangeError) throw new OnnxDecodeError(`${what}: ${e.message}`, { cause: e });
+    throw e;
+  }
+}
+
 /** proto2 presence: protobufjs sets only the fields present on the wire as own properties. */
 export function has(m: Msg, field: string): boolean {
   return Object.prototype.hasOwnProperty.call(m, field) && m[field] !== undefined && m[field] !== null;

@@ -7,10 +7,14 @@ import { isStatic, type TensorType } from '../ir/types.js';
 import { NodeContext } from '../import/node-context.js';
 import { ImportError, lookupOp, type OpDef } from '../import/registry.js';
 import { isSmallConstant } from '../import/tensor-data.js';
+import { inferControlFlow, isControlFlow, type ControlFlow } from './infer-control-flow.js';
+import { inlineConstantIf } from './inline-constant-if.js';
 
 export type NodeStatus =
   | { kind: 'folded' }
   | { kind: 'compiled'; def: OpDef }
+  /** If/Loop/Scan run by the runtime, with their bodies inferred (see infer-control-flow.ts). */
+  | { kind: 'control'; control: ControlFlow }
   | { kind: 'fallback'; reason: string };
 
 export interface InferenceResult {
@@ -42,6 +46,7 @@ function tryFold(def: OpDef, ctx: NodeContext, node: IrNode): OnnxTensor[] | nul
 }
 
 function inferNode(node: IrNode, graph: Graph, declared: Map<string, TensorType>): NodeStatus {
+  if (isControlFlow(node)) return inferControlFlow(node, graph, (body, types) => inferShapes(body, types).status);
   const def = lookupOp(node.domain, node.op, graph.opsetOf(node.domain));
   if (!def) {
     for (const v of node.outputs) if (v) v.type = declared.get(v.name) ?? null;
@@ -77,6 +82,14 @@ export function inferShapes(graph: Graph, inputTypes: ReadonlyMap<string, Tensor
   const declared = declaredTypes(graph);
   for (const v of graph.inputs) v.type = inputTypes.get(v.name) ?? null;
   const status = new Map<IrNode, NodeStatus>();
-  for (const node of graph.nodes) status.set(node, inferNode(node, graph, declared));
+  // Index-based: an If whose condition has just folded is replaced in place by its branch's nodes.
+  for (let i = 0; i < graph.nodes.length; i++) {
+    if (inlineConstantIf(graph, i)) {
+      i--;
+      continue;
+    }
+    const node = graph.nodes[i];
+    status.set(node, inferNode(node, graph, declared));
+  }
   return { status };
 }

@@ -1,11 +1,12 @@
 // Cuts the node list into an ordered sequence of partitions, each run either
 // as compiled native code or on onnxruntime-node's CPU EP. Consecutive nodes
 // (in topological order) with the same placement share a partition, so the
-// sequence is trivially acyclic.
+// sequence is trivially acyclic. Control flow (If/Loop/Scan run by the
+// runtime) always forms a partition of its own.
 import type { Graph, IrNode, Value } from '../ir/graph.js';
 import type { NodeStatus } from './infer-shapes.js';
 
-export type Placement = 'native' | 'cpu';
+export type Placement = 'native' | 'cpu' | 'control';
 
 export interface Partition {
   readonly index: number;
@@ -41,9 +42,9 @@ export function partitionGraph(graph: Graph, status: ReadonlyMap<IrNode, NodeSta
   for (const node of graph.nodes) {
     const s = status.get(node);
     if (!s || s.kind === 'folded') continue;
-    const placement: Placement = s.kind === 'compiled' ? 'native' : 'cpu';
+    const placement: Placement = s.kind === 'compiled' ? 'native' : s.kind === 'control' ? 'control' : 'cpu';
     const last = groups[groups.length - 1];
-    if (last && last.placement === placement) last.nodes.push(node);
+    if (last && last.placement === placement && placement !== 'control') last.nodes.push(node);
     else groups.push({ placement, nodes: [node] });
   }
   const graphOutputs = new Set(graph.outputs);

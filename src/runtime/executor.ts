@@ -1,10 +1,12 @@
 // Runs an execution plan: native partitions through the compiled library,
-// fallback partitions through injected runners (onnxruntime-node sessions).
-// Loads compiled modules only; never imports compiler code.
+// fallback partitions through injected runners (onnxruntime-node sessions),
+// control flow (If/Loop/Scan) through runtime/control-flow.ts with body plans
+// bound the same way. Loads compiled modules only; never imports compiler code.
 import { DataType, byteLength, elementCount } from '../onnx/model.js';
-import type { CompiledModule, ExecutionPlan, NativeArg, PlanStep, TensorSignature } from '../module/format.js';
+import type { BodyRef, CompiledModule, ConstantValue, ControlStep, ExecutionPlan, NativeArg, PlanStep, TensorSignature } from '../module/format.js';
 import { NativeLibrary, type Kernel } from '../native/library.js';
 import type { HostTensor } from './host-tensor.js';
+import { bindControlStep, type BodyHost, type BodyRunner, type ControlRunner } from './control-flow.js';
 
 export class ExecutionError extends Error {
   override name = 'ExecutionError';
@@ -23,10 +25,26 @@ export const SYNC_CALL_MAX_FLOPS = 200_000;
 
 type BoundStep =
   | { kind: 'native'; step: Extract<PlanStep, { kind: 'native' }>; kernel: Kernel }
-  | { kind: 'cpu'; step: Extract<PlanStep, { kind: 'cpu' }>; runner: FallbackRunner };
+  | { kind: 'cpu'; step: Extract<PlanStep, { kind: 'cpu' }>; runner: FallbackRunner }
+  | { kind: 'control'; step: ControlStep; runner: ControlRunner };
 
 export interface StepObserver {
   onStep(label: string, kind: 'native' | 'cpu', startMs: number, endMs: number): void;
+}
+
+/** A body signature the module was not compiled for, to be compiled on demand. */
+export interface BodyCompileRequest {
+  body: BodyRef;
+  inputs: TensorSignature[];
+  /** The body's outer-scope compile-time constants, by name. */
+  constants: ReadonlyMap<string, HostTensor>;
+}
+
+/** Injected by the EP layer when it can compile (never in runtime-only sessions). */
+export type BodyCompiler = (req: BodyCompileRequest) => Promise<CompiledModule>;
+
+export interface ExecutorHooks {
+  compileBody?: BodyCompiler;
 }
 
 function dimsMatch(expected: readonly (number | string)[], actual: readonly number[]): boolean {
@@ -37,35 +55,121 @@ function sigString(s: TensorSignature): string {
   return `${DataType[s.dataType]}[${s.dims.join(',')}]`;
 }
 
+/** What every plan of one module shares: its blobs, its library and how to reach the outside. */
+interface ModuleEnv {
+  blobs: Uint8Array[];
+  library: NativeLibrary | null;
+  fallback: FallbackFactory;
+  hooks: ExecutorHooks;
+}
+
+/** One plan (the model's or a body variant's) bound to kernels, fallback sessions and control-flow runners. */
+class PlanRunner {
+  private constructor(readonly plan: ExecutionPlan, private readonly env: ModuleEnv, private readonly steps: BoundStep[]) {}
+
+  static async bind(plan: ExecutionPlan, env: ModuleEnv): Promise<PlanRunner> {
+    const steps: BoundStep[] = [];
+    try {
+      for (const step of plan.steps) steps.push(await bindStep(step, env));
+    } catch (e) {
+      await disposeSteps(steps);
+      throw e;
+    }
+    return new PlanRunner(plan, env, steps);
+  }
+
+  async run(feeds: ReadonlyMap<string, HostTensor>, observer?: StepObserver): Promise<Map<string, HostTensor>> {
+    const values = new Map<string, HostTensor>(feeds);
+    for (const c of this.plan.constants) values.set(c.name, constantTensor(c, this.env.blobs));
+    for (const s of this.steps) {
+      const start = performance.now();
+      if (s.kind === 'native') await runNative(s.step, s.kernel, values, this.env.blobs);
+      else if (s.kind === 'cpu') for (const [k, v] of await s.runner.run(pick(values, s.step.inputs))) values.set(k, v);
+      else await s.runner.run(values, observer);
+      if (s.kind !== 'control') observer?.onStep(s.kind === 'native' ? s.step.symbol : `fallback: ${s.step.nodes.join(', ')}`, s.kind, start, performance.now());
+    }
+    return values;
+  }
+
+  async dispose(): Promise<void> {
+    await disposeSteps(this.steps);
+  }
+}
+
+async function bindStep(step: PlanStep, env: ModuleEnv): Promise<BoundStep> {
+  switch (step.kind) {
+    case 'native':
+      if (!env.library) throw new ExecutionError(`plan has a native step ${step.symbol} but no library`);
+      return { kind: 'native', step, kernel: env.library.kernel(step.symbol, step.args.length) };
+    case 'cpu':
+      return { kind: 'cpu', step, runner: await env.fallback(env.blobs[step.model], step.nodes.join(', ')) };
+    default:
+      return { kind: 'control', step, runner: await bindControlStep(step, bodyHost(env)) };
+  }
+}
+
+async function disposeSteps(steps: readonly BoundStep[]): Promise<void> {
+  await Promise.all(steps.map((s) => (s.kind === 'native' ? undefined : s.runner.dispose())));
+}
+
+function constantTensor(c: ConstantValue, blobs: readonly Uint8Array[]): HostTensor {
+  return { dataType: c.dataType, dims: c.dims, data: blobs[c.blob] };
+}
+
+function bodyRunner(runner: PlanRunner, dispose: () => Promise<void>): BodyRunner {
+  return {
+    plan: runner.plan,
+    async run(feeds, observer) {
+      const values = await runner.run(feeds, observer);
+      return runner.plan.outputs.map((o) => {
+        const v = values.get(o.name);
+        if (!v) throw new ExecutionError(`body output '${o.name}' was not produced`);
+        return v;
+      });
+    },
+    dispose,
+  };
+}
+
+/** Control-flow bodies: precompiled variants share the module; others are compiled through the hook into modules of their own. */
+function bodyHost(env: ModuleEnv): BodyHost {
+  const compileBody = env.hooks.compileBody;
+  return {
+    async bind(plan) {
+      const runner = await PlanRunner.bind(plan, env);
+      return bodyRunner(runner, () => runner.dispose());
+    },
+    compile: compileBody
+      ? async (body, inputs) => {
+        const constants = new Map(body.constants.map((c) => [c.name, constantTensor(c, env.blobs)]));
+        const module = await compileBody({ body, inputs, constants });
+        const ex = await Executor.load(module, env.fallback, env.hooks);
+        return bodyRunner(ex.runner, () => ex.dispose());
+      }
+      : null,
+  };
+}
+
 export class Executor {
   private disposed = false;
 
   private constructor(
     readonly plan: ExecutionPlan,
-    private readonly blobs: Uint8Array[],
-    private readonly steps: BoundStep[],
+    /** @internal the bound root plan. */
+    readonly runner: PlanRunner,
     private readonly library: NativeLibrary | null,
   ) {}
 
-  static async load(module: CompiledModule, fallback: FallbackFactory): Promise<Executor> {
+  static async load(module: CompiledModule, fallback: FallbackFactory, hooks: ExecutorHooks = {}): Promise<Executor> {
     const { plan, blobs } = module;
     const library = plan.library >= 0 ? new NativeLibrary(blobs[plan.library]) : null;
-    const steps: BoundStep[] = [];
     try {
-      for (const step of plan.steps) {
-        if (step.kind === 'native') {
-          if (!library) throw new ExecutionError(`plan has a native step ${step.symbol} but no library`);
-          steps.push({ kind: 'native', step, kernel: library.kernel(step.symbol, step.args.length) });
-        } else {
-          steps.push({ kind: 'cpu', step, runner: await fallback(blobs[step.model], step.nodes.join(', ')) });
-        }
-      }
+      const runner = await PlanRunner.bind(plan, { blobs, library, fallback, hooks });
+      return new Executor(plan, runner, library);
     } catch (e) {
-      await Promise.all(steps.map((s) => (s.kind === 'cpu' ? s.runner.dispose() : undefined)));
       library?.close();
       throw e;
     }
-    return new Executor(plan, blobs, steps, library);
   }
 
   /** Checks every feed against the compiled signature before any native call. */
@@ -86,16 +190,7 @@ export class Executor {
   async run(feeds: ReadonlyMap<string, HostTensor>, observer?: StepObserver): Promise<Map<string, HostTensor>> {
     if (this.disposed) throw new ExecutionError('session is disposed');
     this.validateFeeds(feeds);
-    const values = new Map<string, HostTensor>(feeds);
-    for (const c of this.plan.constants) {
-      values.set(c.name, { dataType: c.dataType, dims: c.dims, data: this.blobs[c.blob] });
-    }
-    for (const s of this.steps) {
-      const start = performance.now();
-      if (s.kind === 'native') await this.runNative(s.step, s.kernel, values);
-      else for (const [k, v] of await s.runner.run(pick(values, s.step.inputs))) values.set(k, v);
-      observer?.onStep(s.kind === 'native' ? s.step.symbol : `fallback: ${s.step.nodes.join(', ')}`, s.kind, start, performance.now());
-    }
+    const values = await this.runner.run(feeds, observer);
     const out = new Map<string, HostTensor>();
     for (const o of this.plan.outputs) {
       const v = values.get(o.name);
@@ -105,30 +200,30 @@ export class Executor {
     return out;
   }
 
-  private async runNative(step: Extract<PlanStep, { kind: 'native' }>, kernel: Kernel, values: Map<string, HostTensor>): Promise<void> {
-    const outputs: [NativeArg, HostTensor][] = [];
-    const args = step.args.map((a) => {
-      if (a.role === 'weight') return this.blobs[a.blob ?? -1];
-      if (a.role === 'input') {
-        const v = values.get(a.name);
-        if (!v) throw new ExecutionError(`${step.symbol}: value '${a.name}' is not available`);
-        return v.data;
-      }
-      const t: HostTensor = { dataType: a.dataType, dims: a.dims, data: new Uint8Array(byteLength(a.dataType, elementCount(a.dims))) };
-      outputs.push([a, t]);
-      return t.data;
-    });
-    if (step.flops <= SYNC_CALL_MAX_FLOPS) kernel.callSync(args);
-    else await kernel.callAsync(args);
-    for (const [a, t] of outputs) values.set(a.name, t);
-  }
-
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    await Promise.all(this.steps.map((s) => (s.kind === 'cpu' ? s.runner.dispose() : undefined)));
+    await this.runner.dispose();
     this.library?.close();
   }
+}
+
+async function runNative(step: Extract<PlanStep, { kind: 'native' }>, kernel: Kernel, values: Map<string, HostTensor>, blobs: readonly Uint8Array[]): Promise<void> {
+  const outputs: [NativeArg, HostTensor][] = [];
+  const args = step.args.map((a) => {
+    if (a.role === 'weight') return blobs[a.blob ?? -1];
+    if (a.role === 'input') {
+      const v = values.get(a.name);
+      if (!v) throw new ExecutionError(`${step.symbol}: value '${a.name}' is not available`);
+      return v.data;
+    }
+    const t: HostTensor = { dataType: a.dataType, dims: a.dims, data: new Uint8Array(byteLength(a.dataType, elementCount(a.dims))) };
+    outputs.push([a, t]);
+    return t.data;
+  });
+  if (step.flops <= SYNC_CALL_MAX_FLOPS) kernel.callSync(args);
+  else await kernel.callAsync(args);
+  for (const [a, t] of outputs) values.set(a.name, t);
 }
 
 function pick(values: ReadonlyMap<string, HostTensor>, names: readonly string[]): Map<string, HostTensor> {

@@ -231,6 +231,21 @@ describe('decodeModel errors', () => {
     }
   });
 
+  test('absurdly deep subgraph nesting is an OnnxDecodeError, not a crash', () => {
+    const varint = (n: number): number[] => {
+      const out: number[] = [];
+      for (; n > 0x7f; n >>>= 7) out.push((n & 0x7f) | 0x80);
+      return [...out, n];
+    };
+    const field = (no: number, body: number[]): number[] => [(no << 3) | 2, ...varint(body.length), ...body];
+    let graph: number[] = [];
+    for (let depth = 0; depth < 20000; depth++) {
+      const attribute = [...field(1, [0x67]), 0xa0, 0x01, 0x05, ...field(6, graph)];
+      graph = field(1, [...field(4, [0x49, 0x66]), ...field(5, attribute)]);
+    }
+    assert.throws(() => decodeModel(Uint8Array.from(field(7, graph))), OnnxDecodeError);
+  });
+
   test('bad initializer is named', () => {
     rejects(rawModel({ initializer: [{ name: 'weights', data_type: 1, dims: [4], raw_data: new Uint8Array(3) }] }), /tensor 'weights'/);
   });

@@ -79,7 +79,7 @@ describe('external data', () => {
 
   test('ranges must lie within the file and match the tensor size', () => {
     rejects(externalTensor('r1', [3], { location: 'weights.bin', offset: '20', length: '12' }), /tensor 'r1'.*exceeds/);
-    rejects(externalTensor('r2', [3], { location: 'weights.bin' }), /tensor 'r2'.*needs 12 bytes.*found 28/);
+    rejects(externalTensor('r2', [3], { location: 'weights.bin' }), /tensor 'r2'.*needs 12 bytes.*has 28/);
     rejects(externalTensor('r3', [3], { location: 'weights.bin', offset: '-4' }), /tensor 'r3'.*offset '-4'/);
   });
 

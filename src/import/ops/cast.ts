@@ -1,7 +1,11 @@
 // Identity, Cast/CastLike and Clip, plus Constant (folded at compile time).
+// Casts cover every dtype generated code holds, the small types included
+// (FP8, E8M0, FP4, INT4/UINT4, INT2/UINT2; see codegen/convert.ts).
 import { DataType, type OnnxTensor } from '../../onnx/model.js';
-import { isFloat, isInteger, mlirElementType, isFp8 } from '../../ir/types.js';
-import { Scalar, convertScalar } from '../../codegen/scalar.js';
+import { dtypeName, isFloat, isInteger, mlirElementType } from '../../ir/types.js';
+import { Scalar } from '../../codegen/scalar.js';
+import { convertValue, type CastOptions } from '../../codegen/convert.js';
+import { E8M0_ROUND_MODES, type E8M0RoundMode } from '../../codegen/small-floats.js';
 import { registerOp } from '../registry.js';
 import { inferBroadcast, lowerElementwise } from '../elementwise.js';
 import type { NodeContext } from '../node-context.js';
@@ -15,16 +19,28 @@ registerOp({
 });
 
 function castable(dt: DataType): boolean {
-  return mlirElementType(dt) !== null && !isFp8(dt);
+  return mlirElementType(dt) !== null;
 }
 
 function castTarget(ctx: NodeContext): DataType {
   return ctx.node.op === 'CastLike' ? ctx.dtype(1) : ctx.int('to');
 }
 
+function isRoundMode(s: string): s is E8M0RoundMode {
+  return E8M0_ROUND_MODES.some((m) => m === s);
+}
+
+/** `saturate` (opset 19+) and `round_mode` (opset 25+); absent attributes take the defaults. */
+function castOptions(ctx: NodeContext): CastOptions {
+  const mode = ctx.string('round_mode', 'up');
+  if (!isRoundMode(mode)) return ctx.unsupported(`round_mode '${mode}' is not one of ${E8M0_ROUND_MODES.join(', ')}`);
+  return { saturate: ctx.int('saturate', 1) !== 0, roundMode: mode };
+}
+
 function inferCast(ctx: NodeContext) {
   const to = castTarget(ctx);
-  if (!castable(ctx.dtype(0)) || !castable(to)) ctx.unsupported(`cast ${DataType[ctx.dtype(0)]} → ${DataType[to]} is not supported`);
+  if (!castable(ctx.dtype(0)) || !castable(to)) ctx.unsupported(`cast ${dtypeName(ctx.dtype(0))} → ${dtypeName(to)} is not supported (expected numeric or bool types)`);
+  castOptions(ctx);
   return [{ dataType: to, shape: ctx.shape(0) }];
 }
 
@@ -40,7 +56,10 @@ for (const [op, since] of [['Cast', 6], ['CastLike', 15]] as const) {
     domain: '', op, since,
     infer: inferCast,
     fold: foldCast,
-    lower: (ctx) => [lowerElementwise(ctx, [0], (b, [x]) => convertScalar(b, x, ctx.dtype(0), castTarget(ctx)))],
+    lower: (ctx) => {
+      const opts = castOptions(ctx);
+      return [lowerElementwise(ctx, [0], (b, [x]) => convertValue(b, x, ctx.dtype(0), castTarget(ctx), opts))];
+    },
   });
 }
 
