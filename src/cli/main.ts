@@ -4,6 +4,7 @@ import { processIo, type CliIo } from './io.js';
 import { runCommand, RUN_USAGE } from './run-command.js';
 import { testCommand, TEST_USAGE } from './test-runner.js';
 import { compileCommand, COMPILE_USAGE } from './compile-command.js';
+import { perfCommand, PERF_USAGE } from './perf-command.js';
 
 type Command = (argv: readonly string[], io: CliIo) => Promise<number>;
 
@@ -17,6 +18,7 @@ const COMMANDS: ReadonlyMap<string, CommandEntry> = new Map([
   ['test', { run: testCommand, usage: TEST_USAGE, summary: 'run ONNX test cases (onnx_test_runner compatible)' }],
   ['run', { run: runCommand, usage: RUN_USAGE, summary: 'run a model once and print its outputs and session report' }],
   ['compile', { run: compileCommand, usage: COMPILE_USAGE, summary: 'precompile a model into a module file (runs without the toolchain)' }],
+  ['perf', { run: perfCommand, usage: PERF_USAGE, summary: 'time a model on the mlir EP against onnxruntime-node CPU (ratio)' }],
 ]);
 
 const EXIT_OK = 0;

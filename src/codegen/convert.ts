@@ -3,10 +3,10 @@
 // (codegen/small-floats.ts), sub-byte integers through codegen/int4.ts, and
 // everything else through convertScalar.
 import { DataType } from '../onnx/model.js';
-import { isSmallFloat, subByteBits } from '../ir/types.js';
-import type { FuncBuilder } from './mlir-builder.js';
+import { bitWidth, isSmallFloat, subByteBits } from '../ir/types.js';
+import { elemType, type FuncBuilder } from './mlir-builder.js';
 import { convertScalar } from './scalar.js';
-import { storageIntType, toSubByteInt } from './int4.js';
+import { normalizeSubByte, storageIntType, toSubByteInt } from './int4.js';
 import {
   decodeE8M0, decodeMiniFloat, encodeE8M0, encodeMiniFloat, encoderSource, miniFloat, type E8M0RoundMode,
 } from './small-floats.js';
@@ -18,6 +18,8 @@ export interface CastOptions {
 }
 
 export const DEFAULT_CAST: CastOptions = { saturate: true, roundMode: 'up' };
+
+const BYTE_BITS = 8;
 
 /** f32 value of a small-float code (exact). */
 export function smallFloatToF32(b: FuncBuilder, v: string, dt: DataType): string {
@@ -47,4 +49,24 @@ export function convertValue(b: FuncBuilder, v: string, from: DataType, to: Data
   if (isSmallFloat(to)) return toSmallFloat(b, x, src, to, opts);
   if (subByteBits(to) !== null) return toSubByteInt(b, x, src, to);
   return convertScalar(b, x, src, to);
+}
+
+/** Storage bits of one element as BitCast counts them (bool is a byte). */
+export function storageBits(dt: DataType): number {
+  if (dt === DataType.BOOL) return BYTE_BITS;
+  return subByteBits(dt) ?? bitWidth(dt);
+}
+
+/** Reinterprets the bits of scalar `v` (BitCast); `from` and `to` have the same storage width. */
+export function bitcastValue(b: FuncBuilder, v: string, from: DataType, to: DataType): string {
+  if (to === DataType.BOOL && from !== DataType.BOOL) {
+    // Any nonzero byte reads as true.
+    return b.op(`arith.cmpi ne, ${v}, ${b.constant('0', 'i8')} : i8`);
+  }
+  if (from === DataType.BOOL && to !== DataType.BOOL) return b.op(`arith.extui ${v} : i1 to i8`);
+  // Sub-byte values are held sign- or zero-extended; re-extend the low bits for the target.
+  if (subByteBits(to) !== null) return normalizeSubByte(b, v, to);
+  const fe = elemType(from);
+  const te = elemType(to);
+  return fe === te ? v : b.op(`arith.bitcast ${v} : ${fe} to ${te}`);
 }

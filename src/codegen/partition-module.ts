@@ -106,7 +106,7 @@ export function emitPartitionModule(graph: Graph, p: Partition, status: Readonly
     const t = argType(v);
     return subByteBits(t.dataType) !== null && isStatic(t.shape) ? packResult(b, resolve(v), t.dataType, t.shape) : resolve(v);
   });
-  b.emit(`return ${results.join(', ')} : ${retTypes.join(', ')}`);
+  b.emit(`return ${distinctResults(b, results, retTypes).join(', ')} : ${retTypes.join(', ')}`);
   const mlir = [
     `func.func @${symbol}(${params.join(', ')}) -> (${retTypes.join(', ')}) {`,
     ...b.body(),
@@ -125,6 +125,22 @@ export function emitPartitionModule(graph: Graph, p: Partition, status: Readonly
 function boundaryType(v: Value): string {
   const t = argType(v);
   return isStatic(t.shape) ? boundaryTensorType(t.dataType, t.shape) : tensorType(t);
+}
+
+/**
+ * One SSA value returned twice (y and Identity(y) both live out) crashes
+ * buffer-results-to-out-params: repeats are returned through a copy.
+ */
+function distinctResults(b: FuncBuilder, results: readonly string[], types: readonly string[]): string[] {
+  const seen = new Set<string>();
+  return results.map((r, i) => {
+    if (!seen.has(r)) {
+      seen.add(r);
+      return r;
+    }
+    const t = types[i];
+    return b.op(`linalg.copy ins(${r} : ${t}) outs(${b.empty(t)} : ${t}) -> ${t}`, 'cp');
+  });
 }
 
 function argType(v: Value): TensorType {

@@ -2,12 +2,12 @@
 // conv, pooling, normalisation): typed SSA tensors, reshapes, padding, slices,
 // dtype conversion and broadcasting copies.
 //
-// Padding and strided slices are deliberately built from fill + extract_slice
-// + linalg.copy + insert_slice rather than tensor.pad / strided insert_slice:
-// those bufferize into memref.copy on strided layouts, which lowers to a call
-// of the `memrefCopy` runtime function that our shared libraries do not have.
-// The matched extract/insert pair bufferizes in place and linalg.copy becomes
-// plain loops.
+// Padding and strided placement are deliberately a gather-form linalg.generic
+// rather than tensor.pad / tensor.insert_slice: those bufferize into
+// memref.copy on strided layouts, which lowers to a call of the `memrefCopy`
+// runtime function that our shared libraries do not have (and fill +
+// insert_slice patterns stop bufferizing in place once CSE merges equal
+// fills). Slices are views copied out with linalg.copy, which becomes loops.
 import type { DataType } from '../onnx/model.js';
 import { convertScalar } from './scalar.js';
 import { FuncBuilder, affineMap, elemType, identityMap, tensorTypeOf } from './mlir-builder.js';
@@ -108,17 +108,52 @@ export function insertUnitDims(b: FuncBuilder, t: Tensor, at: readonly number[])
 export function padTensor(b: FuncBuilder, t: Tensor, lo: readonly number[], hi: readonly number[], padScalar: string): Tensor {
   if (lo.every((v) => v === 0) && hi.every((v) => v === 0)) return t;
   const shape = t.shape.map((d, i) => d + lo[i] + hi[i]);
-  const dest = filled(b, t.dt, shape, padScalar);
-  return insertSlice(b, t, dest, lo, t.shape.map(() => 1));
+  return placeStrided(b, t, shape, lo, t.shape.map(() => 1), padScalar);
 }
 
-/** Writes `src` into `dest` at `offsets` with `strides` (see the file comment for the form). */
-export function insertSlice(b: FuncBuilder, src: Tensor, dest: Tensor, offsets: readonly number[], strides: readonly number[]): Tensor {
-  const pos = `${indexList(offsets)} ${indexList(src.shape)} ${indexList(strides)}`;
-  const window = b.op(`tensor.extract_slice ${dest.value}${pos} : ${typeOf(dest)} to ${typeOf(src)}`, 's');
-  const copied = b.op(`linalg.copy ins(${src.value} : ${typeOf(src)}) outs(${window} : ${typeOf(src)}) -> ${typeOf(src)}`, 'k');
-  const value = b.op(`tensor.insert_slice ${copied} into ${dest.value}${pos} : ${typeOf(src)} into ${typeOf(dest)}`, 's');
-  return { value, dt: dest.dt, shape: dest.shape };
+/**
+ * A tensor of `shape` holding t[q] at offsets[i] + q[i] * strides[i] and
+ * `padScalar` everywhere else (padding, and the holes of a strided
+ * placement such as ConvTranspose's input dilation).
+ */
+export function placeStrided(b: FuncBuilder, t: Tensor, shape: number[], offsets: readonly number[], strides: readonly number[], padScalar: string): Tensor {
+  const out: Tensor = { value: '', dt: t.dt, shape };
+  const rank = shape.length;
+  [out.value] = b.generic({
+    inputs: [],
+    outputs: [{ value: b.empty(typeOf(out)), type: typeOf(out), map: identityMap(rank), elem: elemOf(out) }],
+    iterators: shape.map(() => 'parallel'),
+    body: (bb) => {
+      const zero = bb.index(0);
+      const src: string[] = [];
+      const inside: string[] = [];
+      shape.forEach((_, i) => {
+        const p = bb.op(`linalg.index ${i} : index`);
+        if (offsets[i] === 0 && strides[i] === 1 && shape[i] === t.shape[i]) {
+          src.push(p);
+          return;
+        }
+        const q = offsets[i] === 0 ? p : bb.op(`arith.subi ${p}, ${bb.index(offsets[i])} : index`);
+        // Unsigned compare: q < 0 wraps around and fails too.
+        const extent = (t.shape[i] - 1) * strides[i] + 1;
+        inside.push(bb.op(`arith.cmpi ult, ${q}, ${bb.index(extent)} : index`));
+        if (strides[i] === 1) {
+          src.push(q);
+          return;
+        }
+        const s = bb.index(strides[i]);
+        inside.push(bb.op(`arith.cmpi eq, ${bb.op(`arith.remsi ${q}, ${s} : index`)}, ${zero} : index`));
+        src.push(bb.op(`arith.divsi ${q}, ${s} : index`));
+      });
+      if (inside.length === 0) return [bb.op(`tensor.extract ${t.value}[${src.join(', ')}] : ${typeOf(t)}`)];
+      const ok = inside.reduce((a, c) => bb.op(`arith.andi ${a}, ${c} : i1`));
+      // Out-of-range positions read element 0 (always valid) and discard it.
+      const safe = src.map((v) => bb.op(`arith.select ${ok}, ${v}, ${zero} : index`));
+      const v = bb.op(`tensor.extract ${t.value}[${safe.join(', ')}] : ${typeOf(t)}`);
+      return [bb.op(`arith.select ${ok}, ${v}, ${padScalar} : ${elemOf(t)}`)];
+    },
+  });
+  return out;
 }
 
 /**

@@ -1,7 +1,8 @@
 // compileModel behind the on-disk cache: a hit skips the toolchain entirely;
 // a corrupt or truncated entry is detected by the module checksum and rebuilt.
 import { CompileCache, cacheKey } from '../toolchain/cache.js';
-import { Toolchain } from '../toolchain/tools.js';
+import { Toolchain, ToolchainError } from '../toolchain/tools.js';
+import { verifyLibrary } from './toolchain-failure.js';
 import { MODULE_FORMAT_VERSION, ModuleFormatError, deserializeModule, serializeModule, type CompiledModule } from '../module/format.js';
 import { compileModel, type CompileRequest } from './compile.js';
 
@@ -29,15 +30,28 @@ async function keyFor(req: CompileRequest): Promise<string> {
   ]);
 }
 
-let hostCpu: Promise<string> | null = null;
+const hostCpus = new Map<string, Promise<string>>();
 
-/** llc's idea of the host CPU: a cache entry built for one CPU must not run on another. */
+/** llc's idea of the host CPU (per toolchain: each may know other CPUs): a cache entry built for one CPU must not run on another. */
 function hostCpuName(home: string): Promise<string> {
-  hostCpu ??= new Toolchain(home).run('llc', ['--version']).then(
-    (r) => /Host CPU:\s*(\S+)/.exec(r.stdout)?.[1] ?? 'unknown',
-    () => 'unknown',
-  );
-  return hostCpu;
+  let cpu = hostCpus.get(home);
+  if (!cpu) {
+    cpu = new Toolchain(home).run('llc', ['--version']).then(
+      (r) => /Host CPU:\s*(\S+)/.exec(r.stdout)?.[1] ?? 'unknown',
+      () => 'unknown',
+    );
+    hostCpus.set(home, cpu);
+  }
+  return cpu;
+}
+
+/** A cached module whose library cannot be loaded would fail every session of this model until the cache is cleared. */
+function usableEntry(m: CompiledModule): CompiledModule {
+  if (m.plan.library >= 0) {
+    const symbols = m.plan.steps.flatMap((s) => (s.kind === 'native' ? [s.symbol] : []));
+    verifyLibrary(m.blobs[m.plan.library] ?? new Uint8Array(), symbols);
+  }
+  return m;
 }
 
 export async function compileWithCache(req: CompileRequest): Promise<CompiledModule> {
@@ -48,9 +62,10 @@ export async function compileWithCache(req: CompileRequest): Promise<CompiledMod
   const hit = await cache.get(key);
   if (hit) {
     try {
-      return deserializeModule(hit, `cache entry ${key}`);
+      return usableEntry(deserializeModule(hit, `cache entry ${key}`));
     } catch (e) {
-      if (!(e instanceof ModuleFormatError)) throw e;
+      // Corrupt, truncated, or (checksum intact) a library that will not load: rebuild it.
+      if (!(e instanceof ModuleFormatError) && !(e instanceof ToolchainError)) throw e;
       await cache.remove(key);
     }
   }

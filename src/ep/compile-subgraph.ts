@@ -4,6 +4,7 @@
 // captures as initializers) and compiled like any model. The EP layer hands
 // this to the executor as its compile hook; runtime-only sessions have none.
 import { encodeModel } from '../onnx/encode.js';
+import { decodeModel } from '../onnx/decode.js';
 import type { OnnxModel, OnnxTensor } from '../onnx/model.js';
 import { resolveSubgraph } from '../ir/subgraph-key.js';
 import type { CompiledModule } from '../module/format.js';
@@ -26,11 +27,12 @@ export function subgraphModel(root: OnnxModel, req: BodyCompileRequest): OnnxMod
 }
 
 export async function compileSubgraph(root: OnnxModel, req: BodyCompileRequest, options: ResolvedOptions): Promise<CompiledModule> {
-  const model = subgraphModel(root, req);
+  // A deferred segment carries its own standalone model; a body is found in the root by its key.
+  const model = req.model ? decodeModel(req.model) : subgraphModel(root, req);
   const inputTypes = new Map(req.inputs.map((s) => {
     const shape = s.dims.map((d) => (typeof d === 'number' ? d : NaN));
     if (shape.some(Number.isNaN)) throw new EpError(`body ${req.body.key}: input '${s.name}' has no concrete shape`);
     return [s.name, { dataType: s.dataType, shape }];
   }));
-  return compileModel({ model, modelBytes: encodeModel(model), inputTypes, options, subgraphKey: req.body.key });
+  return compileModel({ model, modelBytes: req.model ?? encodeModel(model), inputTypes, options, subgraphKey: req.body.key });
 }

@@ -11,13 +11,14 @@ import { emitPartitionModule, type PartitionModule } from '../codegen/partition-
 import { cutFallbackModel } from '../codegen/fallback-model.js';
 import { CodegenError } from '../codegen/mlir-builder.js';
 import { Toolchain, ToolchainError } from '../toolchain/tools.js';
-import { compileToLibrary, targetTriple } from '../toolchain/pipeline.js';
+import { compileToLibrary, targetTriple, type CompileResult } from '../toolchain/pipeline.js';
 import { writeReproducer } from '../toolchain/repro.js';
 import type { CompiledModule, ExecutionPlan, NativeArg, PlanStep, TensorSignature } from '../module/format.js';
 import type { BodyInfo } from '../passes/infer-control-flow.js';
-import { controlStep, type BodyPlanner } from './control-steps.js';
+import { controlStep, segmentStep, type BodyPlanner } from './control-steps.js';
 import type { ResolvedOptions } from './options.js';
 import { EpError } from './errors.js';
+import { toolchainFailure, verifyLibrary } from './toolchain-failure.js';
 
 export interface CompileRequest {
   model: OnnxModel;
@@ -159,12 +160,27 @@ async function compileNative(req: CompileRequest, root: Draft): Promise<NativeOu
   for (const d of allDrafts(root)) for (const [p, m] of d.modules) owners.set(m.symbol, { draft: d, p, m });
   if (owners.size === 0) return { library: null, toolchain: '' };
   const tc = new Toolchain(req.options.toolchainHome);
-  tc.check();
-  const toolchain = await tc.version();
   const o = req.options;
-  req.onProgress?.(0.1, `compiling ${owners.size} partition(s)`);
-  const units = [...owners.values()].map(({ m }) => ({ id: m.symbol, mlir: m.mlir }));
-  const result = await compileToLibrary(tc, { cpu: o.targetCpu, features: o.targetFeatures, optLevel: o.optLevel, extraFlags: o.compileFlags }, units, `model-${Date.now()}`);
+  let toolchain = '';
+  let result: CompileResult;
+  try {
+    tc.check();
+    toolchain = await tc.version();
+    req.onProgress?.(0.1, `compiling ${owners.size} partition(s)`);
+    const units = [...owners.values()].map(({ m }) => ({ id: m.symbol, mlir: m.mlir }));
+    result = await compileToLibrary(tc, { cpu: o.targetCpu, features: o.targetFeatures, optLevel: o.optLevel, extraFlags: o.compileFlags }, units, `model-${Date.now()}`);
+    const failed = new Set(result.failures.map((f) => f.id));
+    if (result.library) verifyLibrary(result.library, units.map((u) => u.id).filter((id) => !failed.has(id)));
+  } catch (e) {
+    // The toolchain as a whole failed: every partition falls back (or, with fallback 'error', a typed error names them).
+    if (!(e instanceof ToolchainError)) throw e;
+    const parts = [...owners.values()].map(({ draft, p, m }) => {
+      draft.modules.delete(p);
+      return { index: p.index, nodes: p.nodes.map(nodeLabel), mlir: m.mlir, onnxModel: safeCut(req.model, p) };
+    });
+    root.reasons.push(await toolchainFailure(parts, e, toolchain, o.fallback));
+    return { library: null, toolchain };
+  }
   for (const f of result.failures) {
     const owner = owners.get(f.id);
     if (!owner) continue;
@@ -190,7 +206,7 @@ function safeCut(model: OnnxModel, p: Partition): Uint8Array | null {
 
 /** Whether anything of the model runs other than on the CPU EP. */
 function hasWork(d: Draft): boolean {
-  return d.modules.size > 0 || d.bodies.size > 0;
+  return d.modules.size > 0 || d.bodies.size > 0 || d.partitions.some((p) => p.placement === 'deferred');
 }
 
 export async function compileModel(req: CompileRequest): Promise<CompiledModule> {
@@ -241,6 +257,9 @@ function assemble(ac: AssemblyContext, d: Draft): ExecutionPlan {
       counts.compiled += p.nodes.length;
       const args: NativeArg[] = m.args.map((a) => (a.role === 'weight' ? { ...a, blob: weightBlob(blobs, m, a.name) } : a));
       steps.push({ kind: 'native', symbol: m.symbol, nodes, args, flops: workEstimate(p) });
+    } else if (p.placement === 'deferred') {
+      counts.compiled += p.nodes.length;
+      steps.push(segmentStep(req.model, p, blobs));
     } else if (bodies) {
       counts.compiled += p.nodes.length;
       for (const b of bodies) if (b.draft) addCounts(counts, planCounts(b.draft));
@@ -274,7 +293,7 @@ function planCounts(d: Draft): NodeCounts {
   const counts: NodeCounts = { total: d.graph.nodes.length, compiled: 0, fallback: 0 };
   for (const p of d.partitions) {
     const bodies = d.bodies.get(p);
-    if (d.modules.has(p) || bodies) counts.compiled += p.nodes.length;
+    if (d.modules.has(p) || bodies || p.placement === 'deferred') counts.compiled += p.nodes.length;
     else counts.fallback += p.nodes.length;
     for (const b of bodies ?? []) if (b.draft) addCounts(counts, planCounts(b.draft));
   }

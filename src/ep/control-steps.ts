@@ -7,6 +7,9 @@ import type { BodyRef, ControlStep, ExecutionPlan } from '../module/format.js';
 import type { BodyInfo } from '../passes/infer-control-flow.js';
 import type { NodeStatus } from '../passes/infer-shapes.js';
 import { CodegenError } from '../codegen/mlir-builder.js';
+import { cutFallbackModel } from '../codegen/fallback-model.js';
+import type { OnnxModel } from '../onnx/model.js';
+import type { Partition } from '../passes/partition-graph.js';
 import type { BlobTable, Draft } from './compile.js';
 
 export type BodyPlanner = (body: Draft) => ExecutionPlan;
@@ -23,8 +26,17 @@ function bodyRef(b: BodyDraft, blobs: BlobTable, plan: BodyPlanner): BodyRef {
     formals: g.formals.map((v) => v.name),
     captures: g.runtimeCaptures.map((v) => v.name),
     constants: g.constantCaptures.flatMap((v) => (v.constant ? [{ name: v.name, dataType: v.constant.dataType, dims: [...v.constant.dims], blob: blobs.shared(v.constant.data) }] : [])),
+    outputs: g.graph.outputs.map((v) => v.name),
     variants: b.draft ? [plan(b.draft)] : [],
   };
+}
+
+/** A run of deferred nodes: no precompiled variant, its nodes as a standalone model to compile per shape. */
+export function segmentStep(model: OnnxModel, p: Partition, blobs: BlobTable): ControlStep {
+  const captures = p.inputs.map((v) => v.name);
+  const outputs = p.outputs.map((v) => v.name);
+  const body: BodyRef = { key: `segment ${p.index}`, formals: [], captures, constants: [], outputs, variants: [], model: blobs.add(cutFallbackModel(model, p)) };
+  return { kind: 'segment', nodes: p.nodes.map(nodeLabel), body, outputs };
 }
 
 const names = (vs: readonly ({ name: string } | null)[]) => vs.map((v) => v?.name ?? '');

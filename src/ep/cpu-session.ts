@@ -98,7 +98,13 @@ export class CpuSession implements MlirSessionApi {
         throw new EpError(`input '${name}': ${errorMessage(e)}`, { cause: e });
       }
     }
-    const results = await this.session.run(ortFeeds);
+    let results: ort.InferenceSession.ReturnType;
+    try {
+      results = await this.session.run(ortFeeds);
+    } catch (e) {
+      // ORT's own errors are untyped; callers (and fallback partitions) get one of ours.
+      throw new EpError(`CPU EP failed to run model ${describeModel(this.model)}: ${errorMessage(e)}`, { cause: e });
+    }
     const out = new Map<string, HostTensor>();
     for (const name of this.session.outputNames) {
       const value = results[name];

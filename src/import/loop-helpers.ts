@@ -17,7 +17,7 @@ export interface Carried {
 export function scfFor(b: FuncBuilder, count: number, init: readonly Carried[], body: (iv: string, args: string[]) => string[]): string[] {
   const [c0, c1, n] = [b.index(0), b.index(1), b.index(count)];
   const iv = b.fresh('iv');
-  const args = init.map(() => b.fresh('arg'));
+  const args = init.map(() => b.fresh('carry'));
   const loop = b.fresh('loop');
   const types = init.map((c) => c.type).join(', ');
   const iters = init.map((c, i) => `${args[i]} = ${c.value}`).join(', ');

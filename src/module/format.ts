@@ -49,8 +49,16 @@ export interface BodyRef {
   captures: string[];
   /** Outer-scope compile-time constants the body reads (baked into its plans). */
   constants: ConstantValue[];
+  /** Names of the body's outputs, in order. */
+  outputs: string[];
   /** Specialisations; each plan's inputs are formals then captures. */
   variants: ExecutionPlan[];
+  /**
+   * Blob of the body as a standalone ONNX model (inputs: formals then
+   * captures), when it has one: compiled per shape on demand, and run on the
+   * CPU EP where the session cannot compile.
+   */
+  model?: number;
 }
 
 /** Element type and per-iteration dims of a Loop/Scan scan output (used when there are zero iterations). */
@@ -76,9 +84,11 @@ export type PlanStep =
     inputAxes: number[]; inputReverse: boolean[]; outputAxes: number[]; outputReverse: boolean[]; scanElements: ScanElement[];
     /** Opset 8 Scan: every input and output carries a leading batch dimension. */
     batched: boolean;
-  };
+  }
+  /** Nodes whose shapes are only known at run time: compiled per concrete input shapes on first use. */
+  | { kind: 'segment'; nodes: string[]; body: BodyRef; outputs: string[] };
 
-export type ControlStep = Extract<PlanStep, { kind: 'if' | 'loop' | 'scan' }>;
+export type ControlStep = Extract<PlanStep, { kind: 'if' | 'loop' | 'scan' | 'segment' }>;
 
 export interface ConstantValue {
   name: string;

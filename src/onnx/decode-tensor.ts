@@ -6,7 +6,7 @@ import { closeSync, fstatSync, openSync, readSync, realpathSync } from 'node:fs'
 import { isAbsolute, posix, relative, resolve, win32 } from 'node:path';
 import { byteLength, DataType, elementCount, OnnxDecodeError, type OnnxTensor } from './model.js';
 import {
-  bytesList, bytesOf, dataTypeOf, floats, has, int, isLong, list, str, sub, subs, toBigInt, toSafeNumber,
+  bytesList, bytesOf, dataTypeOf, floats, has, int, isLong, isMsg, list, str, sub, subs, toBigInt, toSafeNumber,
   type Msg,
 } from './proto.js';
 
@@ -35,7 +35,10 @@ function storageOf(t: DataType): Storage {
 
 const label = (name: string): string => `tensor '${name}'`;
 
-export function decodeTensorProtoMessage(m: Msg, opts: TensorDecodeOptions = {}): OnnxTensor {
+/** A decoded TensorProto message (e.g. a node's raw attribute) → OnnxTensor. */
+export function decodeTensorProtoMessage(msg: unknown, opts: TensorDecodeOptions = {}): OnnxTensor {
+  if (!isMsg(msg)) throw new OnnxDecodeError('tensor: expected a decoded TensorProto message');
+  const m = msg;
   const name = str(m, 'name');
   const what = label(name);
   const dataType = dataTypeOf(int(m, 'data_type', what), `${what}.data_type`);
@@ -266,7 +269,9 @@ function readRange(path: string, offset: number, length: number | undefined, exp
 // Sparse tensors
 
 /** Densifies a SparseTensorProto (sparse initializers, Constant's sparse_value). */
-export function decodeSparseTensor(m: Msg, opts: TensorDecodeOptions = {}): OnnxTensor {
+export function decodeSparseTensor(msg: unknown, opts: TensorDecodeOptions = {}): OnnxTensor {
+  if (!isMsg(msg)) throw new OnnxDecodeError('sparse tensor: expected a decoded SparseTensorProto message');
+  const m = msg;
   const valuesMsg = sub(m, 'values');
   const indicesMsg = sub(m, 'indices');
   if (!valuesMsg || !indicesMsg) throw new OnnxDecodeError('sparse tensor: values and indices are required');

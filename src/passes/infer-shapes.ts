@@ -9,12 +9,16 @@ import { ImportError, lookupOp, type OpDef } from '../import/registry.js';
 import { isSmallConstant } from '../import/tensor-data.js';
 import { inferControlFlow, isControlFlow, type ControlFlow } from './infer-control-flow.js';
 import { inlineConstantIf } from './inline-constant-if.js';
+import { deferDynamicNode } from './defer-dynamic-nodes.js';
+import { SymbolicShapes } from './infer-symbolic-shapes.js';
 
 export type NodeStatus =
   | { kind: 'folded' }
   | { kind: 'compiled'; def: OpDef }
   /** If/Loop/Scan run by the runtime, with their bodies inferred (see infer-control-flow.ts). */
   | { kind: 'control'; control: ControlFlow }
+  /** Shapes known only at run time: compiled per concrete shape then (see defer-dynamic-nodes.ts). */
+  | { kind: 'deferred'; reason: string }
   | { kind: 'fallback'; reason: string };
 
 export interface InferenceResult {
@@ -82,6 +86,7 @@ export function inferShapes(graph: Graph, inputTypes: ReadonlyMap<string, Tensor
   const declared = declaredTypes(graph);
   for (const v of graph.inputs) v.type = inputTypes.get(v.name) ?? null;
   const status = new Map<IrNode, NodeStatus>();
+  const symbolic = new SymbolicShapes(graph);
   // Index-based: an If whose condition has just folded is replaced in place by its branch's nodes.
   for (let i = 0; i < graph.nodes.length; i++) {
     if (inlineConstantIf(graph, i)) {
@@ -89,7 +94,8 @@ export function inferShapes(graph: Graph, inputTypes: ReadonlyMap<string, Tensor
       continue;
     }
     const node = graph.nodes[i];
-    status.set(node, inferNode(node, graph, declared));
+    const s = inferNode(node, graph, declared);
+    status.set(node, s.kind === 'fallback' ? deferDynamicNode(node, graph, s, symbolic) : s);
   }
   return { status };
 }

@@ -2,11 +2,12 @@
 // as compiled native code or on onnxruntime-node's CPU EP. Consecutive nodes
 // (in topological order) with the same placement share a partition, so the
 // sequence is trivially acyclic. Control flow (If/Loop/Scan run by the
-// runtime) always forms a partition of its own.
+// runtime) always forms a partition of its own; deferred nodes (shapes known
+// only at run time) group like the others and are compiled when first run.
 import type { Graph, IrNode, Value } from '../ir/graph.js';
 import type { NodeStatus } from './infer-shapes.js';
 
-export type Placement = 'native' | 'cpu' | 'control';
+export type Placement = 'native' | 'cpu' | 'control' | 'deferred';
 
 export interface Partition {
   readonly index: number;
@@ -42,7 +43,7 @@ export function partitionGraph(graph: Graph, status: ReadonlyMap<IrNode, NodeSta
   for (const node of graph.nodes) {
     const s = status.get(node);
     if (!s || s.kind === 'folded') continue;
-    const placement: Placement = s.kind === 'compiled' ? 'native' : s.kind === 'control' ? 'control' : 'cpu';
+    const placement: Placement = s.kind === 'compiled' ? 'native' : s.kind === 'control' || s.kind === 'deferred' ? s.kind : 'cpu';
     const last = groups[groups.length - 1];
     if (last && last.placement === placement && placement !== 'control') last.nodes.push(node);
     else groups.push({ placement, nodes: [node] });

@@ -21,7 +21,8 @@ export interface StepObserverLike {
 
 /** A body plan bound to native code and fallback sessions. */
 export interface BodyRunner {
-  readonly plan: ExecutionPlan;
+  /** The specialised plan; null for a body run on the CPU EP (any shapes). */
+  readonly plan: ExecutionPlan | null;
   /** Outputs in the order of plan.outputs. */
   run(feeds: ReadonlyMap<string, HostTensor>, observer?: StepObserverLike): Promise<HostTensor[]>;
   dispose(): Promise<void>;
@@ -33,10 +34,19 @@ export interface BodyHost {
   bind(plan: ExecutionPlan): Promise<BodyRunner>;
   /** Compiles and binds a variant for `inputs`; null when the session cannot compile. */
   readonly compile: ((ref: BodyRef, inputs: TensorSignature[]) => Promise<BodyRunner>) | null;
+  /** Runs the body's standalone model (BodyRef.model) on the CPU EP. */
+  cpu(ref: BodyRef): Promise<BodyRunner>;
 }
 
 /** Lazily compiled variants kept per body (least recently used dropped beyond this). */
 export const MAX_LAZY_VARIANTS = 8;
+
+/**
+ * Distinct signatures compiled on demand before a body that has a CPU model
+ * stops compiling: shapes that change on every run would otherwise pay the
+ * toolchain each time.
+ */
+export const MAX_LAZY_COMPILES = 32;
 
 function signatureMatches(sig: readonly TensorSignature[], feeds: readonly HostTensor[]): boolean {
   return sig.length === feeds.length && sig.every((s, i) => {
@@ -52,6 +62,8 @@ function describe(names: readonly string[], feeds: readonly HostTensor[]): strin
 /** The variants of one body: precompiled ones plus those compiled on demand. */
 class BodyVariants {
   private readonly lazy = new Map<string, Promise<BodyRunner>>();
+  private compiles = 0;
+  private cpuRunner: Promise<BodyRunner> | null = null;
 
   private constructor(readonly ref: BodyRef, private readonly eager: BodyRunner[], private readonly host: BodyHost, private readonly label: string) {}
 
@@ -77,7 +89,7 @@ class BodyVariants {
   }
 
   private runnerFor(names: readonly string[], inputs: readonly HostTensor[]): Promise<BodyRunner> {
-    const hit = this.eager.find((r) => signatureMatches(r.plan.inputs, inputs));
+    const hit = this.eager.find((r) => r.plan !== null && signatureMatches(r.plan.inputs, inputs));
     if (hit) return Promise.resolve(hit);
     const key = inputs.map((t) => `${t.dataType}:${t.dims.join('x')}`).join('|');
     let p = this.lazy.get(key);
@@ -87,10 +99,16 @@ class BodyVariants {
       return p;
     }
     const compile = this.host.compile;
+    const hasModel = this.ref.model !== undefined;
+    if (hasModel && (!compile || this.compiles >= MAX_LAZY_COMPILES)) {
+      this.cpuRunner ??= this.host.cpu(this.ref);
+      return this.cpuRunner;
+    }
     if (!compile) {
       throw new ControlFlowError(`${this.label}: no compiled variant for inputs (${describe(names, inputs)}) and this session cannot compile (runtime-only module)`);
     }
     const sig = inputs.map((t, i) => ({ name: names[i], dataType: t.dataType, dims: [...t.dims] }));
+    this.compiles++;
     p = compile(this.ref, sig);
     this.lazy.set(key, p);
     p.catch(() => this.lazy.delete(key));
@@ -108,8 +126,9 @@ class BodyVariants {
   }
 
   async dispose(): Promise<void> {
-    const lazy = [...this.lazy.values()];
+    const lazy = [...this.lazy.values(), ...(this.cpuRunner ? [this.cpuRunner] : [])];
     this.lazy.clear();
+    this.cpuRunner = null;
     await Promise.all([
       ...this.eager.map((r) => r.dispose()),
       ...lazy.map((p) => p.then((r) => r.dispose()).catch(() => undefined)),
@@ -144,7 +163,7 @@ export async function bindControlStep(step: ControlStep, host: BodyHost): Promis
   const bodies: BodyVariants[] = [];
   try {
     for (const [i, ref] of refs.entries()) {
-      const which = step.kind === 'if' ? (i === 0 ? 'then_branch' : 'else_branch') : 'body';
+      const which = step.kind === 'if' ? (i === 0 ? 'then_branch' : 'else_branch') : step.kind === 'segment' ? 'deferred segment' : 'body';
       bodies.push(await BodyVariants.create(ref, host, `${label} ${which}`));
     }
   } catch (e) {
@@ -158,6 +177,7 @@ export async function bindControlStep(step: ControlStep, host: BodyHost): Promis
     case 'if': return { run: (values, obs) => runIf(step, bodies[0], bodies[1], values, obs), dispose };
     case 'loop': return { run: (values, obs) => runLoop(step, bodies[0], values, obs), dispose };
     case 'scan': return { run: (values, obs) => runScan(step, bodies[0], values, obs), dispose };
+    case 'segment': return { run: async (values, obs) => setOutputs(values, step.outputs, await bodies[0].run([], values, obs), label), dispose };
   }
 }
 

@@ -38,6 +38,8 @@ export interface BodyCompileRequest {
   inputs: TensorSignature[];
   /** The body's outer-scope compile-time constants, by name. */
   constants: ReadonlyMap<string, HostTensor>;
+  /** The body as a standalone ONNX model (BodyRef.model), when the module has one. */
+  model: Uint8Array | null;
 }
 
 /** Injected by the EP layer when it can compile (never in runtime-only sessions). */
@@ -142,11 +144,27 @@ function bodyHost(env: ModuleEnv): BodyHost {
     compile: compileBody
       ? async (body, inputs) => {
         const constants = new Map(body.constants.map((c) => [c.name, constantTensor(c, env.blobs)]));
-        const module = await compileBody({ body, inputs, constants });
+        const module = await compileBody({ body, inputs, constants, model: body.model === undefined ? null : env.blobs[body.model] });
         const ex = await Executor.load(module, env.fallback, env.hooks);
         return bodyRunner(ex.runner, () => ex.dispose());
       }
       : null,
+    async cpu(body) {
+      if (body.model === undefined) throw new ExecutionError(`body ${body.key} has no CPU model`);
+      const runner = await env.fallback(env.blobs[body.model], body.key);
+      return {
+        plan: null,
+        async run(feeds) {
+          const out = await runner.run(feeds);
+          return body.outputs.map((n) => {
+            const v = out.get(n);
+            if (!v) throw new ExecutionError(`body output '${n}' was not produced`);
+            return v;
+          });
+        },
+        dispose: () => runner.dispose(),
+      };
+    },
   };
 }
 

@@ -1,8 +1,13 @@
-// The lowering pipeline, listed in one place: MLIR on tensors → bufferized
-// loops → LLVM dialect → LLVM IR → optimised object → shared library.
+// The lowering pipeline, listed in one place: MLIR on tensors → (scheduled)
+// tiles and vectors → bufferized loops → LLVM dialect → LLVM IR → optimised
+// object → shared library. Ops with a transform-dialect schedule
+// (src/codegen/schedules) are tiled, vectorized and, with threads > 1,
+// parallelized with OpenMP; everything else takes the plain loops path.
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile, mkdir, cp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { planSchedules, vectorTarget, type ScheduledModule } from '../codegen/schedules/index.js';
 import { Toolchain, ToolchainError, type ToolName, type ToolRun } from './tools.js';
 
 export interface TargetOptions {
@@ -11,28 +16,70 @@ export interface TargetOptions {
   features: string;
   optLevel: number;
   extraFlags: { mlirOpt: string[]; opt: string[]; llc: string[] };
+  /** Threads compiled code may use (OpenMP); default 1. */
+  threads?: number;
+  /** Apply transform-dialect schedules (default true; false = plain loops, for A/B checks). */
+  schedules?: boolean;
 }
 
-/** mlir-opt passes from linalg-on-tensors to the LLVM dialect with the bare-pointer ABI. */
-export const MLIR_PASSES: readonly string[] = [
+/** Normalizes the IR (mlir-opt's printed form) so that schedules can find ops by name and shape. */
+export const PREPARE_PASSES: readonly string[] = [
   '--canonicalize',
   '--linalg-fuse-elementwise-ops',
+  '--canonicalize',
+  '--cse',
+];
+
+const BUFFERIZE_PASSES: readonly string[] = [
   '--one-shot-bufferize=bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map',
   '--buffer-results-to-out-params=hoist-static-allocs modify-public-functions',
   '--buffer-deallocation-pipeline',
   '--convert-linalg-to-loops',
+  '--fold-memref-alias-ops',
+  '--convert-vector-to-scf=full-unroll=true',
+];
+
+const TO_LLVM_PASSES: readonly string[] = [
+  '--canonicalize',
   '--lower-affine',
   '--convert-scf-to-cf',
   '--expand-strided-metadata',
   '--lower-affine',
+  '--convert-vector-to-llvm',
+  '--convert-ub-to-llvm',
   '--convert-math-to-llvm',
   '--convert-math-to-libm',
   '--convert-arith-to-llvm',
   '--finalize-memref-to-llvm',
   '--convert-func-to-llvm=use-bare-ptr-memref-call-conv=1',
-  '--convert-cf-to-llvm',
-  '--reconcile-unrealized-casts',
 ];
+
+const FINAL_PASSES: readonly string[] = ['--convert-cf-to-llvm', '--reconcile-unrealized-casts'];
+
+/**
+ * mlir-opt passes after PREPARE_PASSES down to the LLVM dialect with the
+ * bare-pointer ABI (`void fn(ptr in..., ptr weight..., ptr out...)`).
+ * `schedule` is the transform library file; `threads` > 1 maps scf.forall
+ * loops to OpenMP, otherwise they become sequential loops.
+ */
+export function lowerPasses(schedule: string | null, threads: number): string[] {
+  const parallel = threads > 1;
+  return [
+    ...(schedule ? [`--transform-preload-library=transform-library-paths=${schedule}`, '--transform-interpreter', '--canonicalize', '--cse'] : []),
+    ...BUFFERIZE_PASSES,
+    ...(parallel ? ['--scf-forall-to-parallel', `--convert-scf-to-openmp=num-threads=${threads}`] : ['--scf-forall-to-for']),
+    ...TO_LLVM_PASSES,
+    // After func-to-llvm: the OpenMP conversion would otherwise rewrite function signatures (no bare pointers).
+    ...(parallel ? ['--convert-openmp-to-llvm'] : []),
+    ...FINAL_PASSES,
+  ];
+}
+
+/** The whole default pipeline (no schedule, sequential). */
+export const MLIR_PASSES: readonly string[] = [...PREPARE_PASSES, ...lowerPasses(null, 1)];
+
+/** Ops some schedule handles; units without any skip the extra prepare step. */
+const SCHEDULED_OPS = /\blinalg\.(matmul|batch_matmul)\b/;
 
 export function targetTriple(): string {
   const arch = process.arch === 'arm64' ? 'aarch64' : 'x86_64';
@@ -47,6 +94,12 @@ function targetFlags(t: TargetOptions): string[] {
   const flags = [`-mtriple=${targetTriple()}`, cpuFlag(t.cpu)];
   if (t.features) flags.push(`-mattr=${t.features}`);
   return flags;
+}
+
+/** The OpenMP runtime shipped with the toolchain (libomp-22-dev), if present. */
+function openmpLibDir(tc: Toolchain): string | null {
+  const dir = join(tc.home, 'lib');
+  return existsSync(join(dir, 'libomp.so')) ? dir : null;
 }
 
 export interface CompileUnit {
@@ -68,6 +121,8 @@ export interface CompileResult {
   library: Uint8Array | null;
   failures: UnitFailure[];
   runs: ToolRun[];
+  /** Per unit: the schedules applied, and schedules that failed (the unit then compiled unscheduled). */
+  notes: string[];
 }
 
 /** Where intermediates of every compile go (ORT_MLIR_DUMP_DIR), if anywhere. */
@@ -79,20 +134,67 @@ function commandLine(tc: Toolchain, tool: ToolName, argv: readonly string[]): st
   return [tc.path(tool), ...argv].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(' ');
 }
 
-async function compileUnit(tc: Toolchain, t: TargetOptions, dir: string, u: CompileUnit, runs: ToolRun[], commands: string[]): Promise<string> {
+interface UnitOutput {
+  object: string;
+  parallel: boolean;
+}
+
+interface UnitContext {
+  tc: Toolchain;
+  t: TargetOptions;
+  dir: string;
+  threads: number;
+  runs: ToolRun[];
+  notes: string[];
+}
+
+async function compileUnit(c: UnitContext, u: CompileUnit, commands: string[]): Promise<UnitOutput> {
+  const { tc, t, dir } = c;
   const f = (ext: string) => join(dir, `${u.id}.${ext}`);
   await writeFile(f('input.mlir'), u.mlir);
   const step = async (tool: ToolName, argv: string[]) => {
     commands.push(commandLine(tc, tool, argv));
-    runs.push(await tc.run(tool, argv));
+    c.runs.push(await tc.run(tool, argv));
   };
-  await step('mlir-opt', [f('input.mlir'), ...MLIR_PASSES, ...t.extraFlags.mlirOpt, '-o', f('llvm.mlir')]);
+  const scheduled = await scheduleUnit(c, u, f, step);
+  const llvmMlir = ['-o', f('llvm.mlir')];
+  if (scheduled) {
+    try {
+      await step('mlir-opt', [f('sched.input.mlir'), ...lowerPasses(f('transform.mlir'), scheduled.parallel ? c.threads : 1), ...t.extraFlags.mlirOpt, ...llvmMlir]);
+      c.notes.push(...scheduled.summary.map((s) => `${u.id}: ${s}`));
+    } catch (e) {
+      // A schedule is an optimisation: if it does not apply, the unit still compiles unscheduled.
+      if (!(e instanceof ToolchainError)) throw e;
+      c.notes.push(`${u.id}: schedule failed, compiled without it: ${e.message.split('\n')[0]}`);
+      await step('mlir-opt', [f('prepared.mlir'), ...lowerPasses(null, 1), ...t.extraFlags.mlirOpt, ...llvmMlir]);
+    }
+  } else {
+    const input = existsSync(f('prepared.mlir')) ? [f('prepared.mlir')] : [f('input.mlir'), ...PREPARE_PASSES];
+    await step('mlir-opt', [...input, ...lowerPasses(null, 1), ...t.extraFlags.mlirOpt, ...llvmMlir]);
+  }
   await step('mlir-translate', ['--mlir-to-llvmir', f('llvm.mlir'), '-o', f('ll')]);
   const o = `-O${t.optLevel}`;
   await step('opt', [o, ...targetFlags(t), ...t.extraFlags.opt, f('ll'), '-S', '-o', f('opt.ll')]);
   if (dumpDir()) await step('llc', [o, ...targetFlags(t), '-relocation-model=pic', f('opt.ll'), '-o', f('s')]);
   await step('llc', [o, ...targetFlags(t), '-relocation-model=pic', '-filetype=obj', ...t.extraFlags.llc, f('opt.ll'), '-o', f('o')]);
-  return f('o');
+  return { object: f('o'), parallel: scheduled?.parallel === true && c.threads > 1 };
+}
+
+/** Prepares the unit and writes its schedule (sched.input.mlir + transform.mlir); null when it has none. */
+async function scheduleUnit(
+  c: UnitContext,
+  u: CompileUnit,
+  f: (ext: string) => string,
+  step: (tool: ToolName, argv: string[]) => Promise<void>,
+): Promise<ScheduledModule | null> {
+  if (c.t.schedules === false || !SCHEDULED_OPS.test(u.mlir)) return null;
+  await step('mlir-opt', [f('input.mlir'), ...PREPARE_PASSES, '-o', f('prepared.mlir')]);
+  const prepared = await readFile(f('prepared.mlir'), 'utf8');
+  const scheduled = planSchedules(prepared, { target: vectorTarget(c.t.cpu, c.t.features), threads: c.threads });
+  if (!scheduled) return null;
+  await writeFile(f('sched.input.mlir'), scheduled.mlir);
+  await writeFile(f('transform.mlir'), scheduled.transform);
+  return scheduled;
 }
 
 /**
@@ -101,12 +203,13 @@ async function compileUnit(tc: Toolchain, t: TargetOptions, dir: string, u: Comp
  */
 export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: readonly CompileUnit[], label: string): Promise<CompileResult> {
   const dir = await mkdtemp(join(tmpdir(), 'ort-mlir-'));
-  const runs: ToolRun[] = [];
+  const ompDir = openmpLibDir(tc);
+  const c: UnitContext = { tc, t, dir, threads: ompDir ? Math.max(1, t.threads ?? 1) : 1, runs: [], notes: [] };
   try {
     const settled = await Promise.all(units.map(async (u) => {
       const commands: string[] = [];
       try {
-        return { u, object: await compileUnit(tc, t, dir, u, runs, commands), commands };
+        return { u, out: await compileUnit(c, u, commands), commands };
       } catch (e) {
         if (!(e instanceof ToolchainError)) throw e;
         return { u, error: e, commands };
@@ -114,17 +217,22 @@ export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: r
     }));
     const failures: UnitFailure[] = [];
     const objects: string[] = [];
+    let parallel = false;
     for (const r of settled) {
       if (r.error) failures.push({ id: r.u.id, error: r.error, mlir: r.u.mlir, commands: r.commands });
-      else if (r.object) objects.push(r.object);
+      else if (r.out) {
+        objects.push(r.out.object);
+        parallel ||= r.out.parallel;
+      }
     }
     let library: Uint8Array | null = null;
     if (objects.length) {
       const lib = join(dir, 'module.so');
-      runs.push(await tc.run('ld.lld', ['-shared', '-o', lib, ...objects]));
+      const omp = parallel && ompDir ? [`-L${ompDir}`, '-lomp', '-rpath', ompDir] : [];
+      c.runs.push(await tc.run('ld.lld', ['-shared', '-o', lib, ...objects, ...omp]));
       library = new Uint8Array(await readFile(lib));
     }
-    return { library, failures, runs };
+    return { library, failures, runs: c.runs, notes: c.notes };
   } finally {
     await dumpIntermediates(dir, label);
     if (!process.env.ORT_MLIR_KEEP_WORKDIR) await rm(dir, { recursive: true, force: true }).catch(() => undefined);

@@ -1,7 +1,7 @@
 // Locating and running the LLVM/MLIR 22 command-line tools. Every tool runs in
 // a child process with a timeout, so a crash or hang of the compiler can only
 // fail a compile, never the user's process.
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -15,7 +15,13 @@ export class ToolchainError extends Error {
 }
 
 /** Generous: a large partition at -O3 takes seconds; a hang must still end. */
-export const TOOL_TIMEOUT_MS = Number(process.env.ORT_MLIR_TOOL_TIMEOUT_MS ?? 300_000);
+export const DEFAULT_TOOL_TIMEOUT_MS = 300_000;
+
+/** The per-tool timeout: ORT_MLIR_TOOL_TIMEOUT_MS (read at each run, so it can be changed at run time), else the default. */
+export function toolTimeoutMs(): number {
+  const v = Number(process.env.ORT_MLIR_TOOL_TIMEOUT_MS);
+  return Number.isFinite(v) && v > 0 ? v : DEFAULT_TOOL_TIMEOUT_MS;
+}
 const MAX_TOOL_OUTPUT_BYTES = 256 * 1024 * 1024;
 
 export interface ToolRun {
@@ -45,17 +51,37 @@ export class Toolchain {
     }
   }
 
-  run(tool: ToolName, argv: readonly string[], timeoutMs = TOOL_TIMEOUT_MS): Promise<ToolRun> {
+  run(tool: ToolName, argv: readonly string[], timeoutMs = toolTimeoutMs()): Promise<ToolRun> {
     const start = performance.now();
     return new Promise((resolve, reject) => {
-      execFile(this.path(tool), argv, { timeout: timeoutMs, maxBuffer: MAX_TOOL_OUTPUT_BYTES, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+      // Own process group (detached), so a timeout kills whatever the tool started too (a wrapper script's children).
+      const child = spawn(this.path(tool), argv, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      const stdout = new Collector();
+      const stderr = new Collector();
+      let why: string | null = null;
+      const kill = (reason: string) => {
+        why ??= reason;
+        killGroup(child.pid);
+      };
+      child.stdout.on('data', (b: Buffer) => stdout.add(b) || kill(`printed more than ${MAX_TOOL_OUTPUT_BYTES} bytes`));
+      child.stderr.on('data', (b: Buffer) => stderr.add(b) || kill(`printed more than ${MAX_TOOL_OUTPUT_BYTES} bytes`));
+      const timer = setTimeout(() => kill(`timed out after ${timeoutMs} ms (ORT_MLIR_TOOL_TIMEOUT_MS)`), timeoutMs);
+      let spawnError: NodeJS.ErrnoException | null = null;
+      child.on('error', (e: NodeJS.ErrnoException) => {
+        spawnError = e;
+      });
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
         const ms = performance.now() - start;
-        if (!err) {
-          resolve({ tool, argv: [...argv], stdout, stderr, ms });
-          return;
+        const err = stderr.text();
+        if (spawnError) {
+          reject(new ToolchainError(`${tool} could not be run (${spawnError.code ?? spawnError.message}) from ${this.path(tool)}`, tool, err));
+        } else if (why === null && code === 0) {
+          resolve({ tool, argv: [...argv], stdout: stdout.text(), stderr: err, ms });
+        } else {
+          const what = why ?? (signal ? `crashed with ${signal}` : `exited with code ${String(code)}`);
+          reject(new ToolchainError(`${tool} ${what}: ${firstLines(err)}`, tool, err));
         }
-        const why = err.killed ? `timed out after ${timeoutMs} ms` : err.signal ? `crashed with ${err.signal}` : `exited with code ${String(err.code)}`;
-        reject(new ToolchainError(`${tool} ${why}: ${firstLines(stderr)}`, tool, stderr));
       });
     });
   }
@@ -63,6 +89,32 @@ export class Toolchain {
   async version(): Promise<string> {
     const r = await this.run('mlir-opt', ['--version']);
     return r.stdout.trim().split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+  }
+}
+
+/** Collects a child's output up to MAX_TOOL_OUTPUT_BYTES; add() returns false once over. */
+class Collector {
+  private readonly chunks: Buffer[] = [];
+  private bytes = 0;
+
+  add(b: Buffer): boolean {
+    this.bytes += b.byteLength;
+    if (this.bytes > MAX_TOOL_OUTPUT_BYTES) return false;
+    this.chunks.push(b);
+    return true;
+  }
+
+  text(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
+  }
+}
+
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // Already gone.
   }
 }
 

@@ -237,13 +237,21 @@ describe('decodeModel errors', () => {
       for (; n > 0x7f; n >>>= 7) out.push((n & 0x7f) | 0x80);
       return [...out, n];
     };
-    const field = (no: number, body: number[]): number[] => [(no << 3) | 2, ...varint(body.length), ...body];
-    let graph: number[] = [];
+    // Each level is GraphProto{node{op_type:'If', attribute{name:'g', type:GRAPH, g:<inner>}}},
+    // all prefix bytes, so the prefixes are built inside-out and joined outside-in.
+    const prefixes: number[][] = [];
+    let inner = 0;
     for (let depth = 0; depth < 20000; depth++) {
-      const attribute = [...field(1, [0x67]), 0xa0, 0x01, 0x05, ...field(6, graph)];
-      graph = field(1, [...field(4, [0x49, 0x66]), ...field(5, attribute)]);
+      const attr = [0x0a, 0x01, 0x67, 0xa0, 0x01, 0x05, 0x32, ...varint(inner)];
+      const attrLen = attr.length + inner;
+      const node = [0x22, 0x02, 0x49, 0x66, 0x2a, ...varint(attrLen)];
+      const nodeLen = node.length + attrLen;
+      const prefix = [0x0a, ...varint(nodeLen), ...node, ...attr];
+      prefixes.push(prefix);
+      inner = nodeLen + 1 + varint(nodeLen).length;
     }
-    assert.throws(() => decodeModel(Uint8Array.from(field(7, graph))), OnnxDecodeError);
+    const bytes = Uint8Array.from([0x3a, ...varint(inner), ...prefixes.reverse().flat()]);
+    assert.throws(() => decodeModel(bytes), OnnxDecodeError);
   });
 
   test('bad initializer is named', () => {

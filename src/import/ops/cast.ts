@@ -4,7 +4,7 @@
 import { DataType, type OnnxTensor } from '../../onnx/model.js';
 import { dtypeName, isFloat, isInteger, mlirElementType } from '../../ir/types.js';
 import { Scalar } from '../../codegen/scalar.js';
-import { convertValue, type CastOptions } from '../../codegen/convert.js';
+import { bitcastValue, convertValue, storageBits, type CastOptions } from '../../codegen/convert.js';
 import { E8M0_ROUND_MODES, type E8M0RoundMode } from '../../codegen/small-floats.js';
 import { registerOp } from '../registry.js';
 import { inferBroadcast, lowerElementwise } from '../elementwise.js';
@@ -62,6 +62,18 @@ for (const [op, since] of [['Cast', 6], ['CastLike', 15]] as const) {
     },
   });
 }
+
+registerOp({
+  domain: '', op: 'BitCast', since: 26,
+  infer: (ctx) => {
+    const from = ctx.dtype(0);
+    const to = ctx.int('to');
+    if (!castable(from) || !castable(to)) ctx.unsupported(`bitcast ${dtypeName(from)} → ${dtypeName(to)} is not supported (expected numeric or bool types)`);
+    if (storageBits(from) !== storageBits(to)) ctx.unsupported(`${dtypeName(from)} and ${dtypeName(to)} differ in bit width`);
+    return [{ dataType: to, shape: ctx.shape(0) }];
+  },
+  lower: (ctx) => [lowerElementwise(ctx, [0], (b, [x]) => bitcastValue(b, x, ctx.dtype(0), ctx.int('to')))],
+});
 
 registerOp({
   domain: '', op: 'Clip', since: 6,

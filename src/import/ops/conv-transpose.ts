@@ -1,5 +1,5 @@
 // ConvTranspose as a stride-1 convolution: the input is dilated by the
-// stride and zero-padded (one strided insert into a zero tensor), the weights
+// stride and zero-padded (one strided placement into a zero tensor), the weights
 // are flipped spatially and regrouped to [M, C/group, k...], and the shared
 // conv contraction (named linalg ops) does the work. Negative effective
 // padding (pads larger than the kernel extent) is handled by cropping.
@@ -8,7 +8,7 @@ import { Scalar } from '../../codegen/scalar.js';
 import { affineMap, identityMap } from '../../codegen/mlir-builder.js';
 import type { FuncBuilder } from '../../codegen/mlir-builder.js';
 import {
-  collapseShape, elemOf, expandShape, extractSlice, filled, insertSlice, padTensor, typeOf, type Tensor,
+  collapseShape, elemOf, expandShape, extractSlice, padTensor, placeStrided, typeOf, type Tensor,
 } from '../../codegen/tensor-ops.js';
 import { registerOp } from '../registry.js';
 import type { NodeContext } from '../node-context.js';
@@ -105,7 +105,7 @@ function dilatedInput(b: FuncBuilder, x: Tensor, g: TransposeGeometry, lo: numbe
   const zero = new Scalar(b, x.dt).zero();
   if (g.strides.every((s) => s === 1)) return padTensor(b, x, [0, 0, ...lo], [0, 0, ...hi], zero);
   const shape = [x.shape[0], x.shape[1], ...spatial.map((len, i) => lo[i] + (len - 1) * g.strides[i] + 1 + hi[i])];
-  return insertSlice(b, x, filled(b, x.dt, shape, zero), [0, 0, ...lo], [1, 1, ...g.strides]);
+  return placeStrided(b, x, shape, [0, 0, ...lo], [1, 1, ...g.strides], zero);
 }
 
 registerOp({

@@ -1,0 +1,188 @@
+// `ort-mlir perf MODEL`: the same random inputs through onnxruntime-node's
+// CPU EP and through the mlir EP, both via onnxruntime's InferenceSession API
+// with the same thread count, in one process, runs alternating (and the order
+// flipped every round so neither side always follows the other). Prints the
+// median latency of each and the ratio ours/ORT (< 1 = we are faster).
+import { readFile } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import * as ort from 'onnxruntime-node';
+import { decodeModel } from '../onnx/decode.js';
+import type { OnnxValueInfo } from '../onnx/model.js';
+import { register } from '../index.js';
+import { hostToOrt, ortToHost } from '../ep/ort-tensor.js';
+import { formatOptions, parseArgs, type OptionSpecs } from './args.js';
+import { compareTensors, DEFAULT_ATOL, DEFAULT_RTOL } from './compare.js';
+import { CliError } from './errors.js';
+import type { CliIo } from './io.js';
+import { randomTensor, seededRandom } from './run-command.js';
+
+export const PERF_OPTIONS: OptionSpecs = {
+  threads: { kind: 'integer', short: 't', valueName: 'N', description: 'intra-op threads of both EPs (default: 1)' },
+  runs: { kind: 'integer', short: 'n', valueName: 'N', description: 'timed runs of each EP (default: 50)' },
+  warmup: { kind: 'integer', valueName: 'N', description: 'untimed runs of each EP first (default: 5)' },
+  dim: { kind: 'list', short: 'd', valueName: 'NAME=VALUE', description: 'value of a symbolic dimension (default: 1; repeatable)' },
+  seed: { kind: 'integer', valueName: 'N', description: 'seed of the random inputs (default: 0)' },
+  cache: { kind: 'boolean', description: "use the mlir EP's compile cache (default: compile afresh)" },
+  help: { kind: 'boolean', short: 'h', description: 'show this help' },
+};
+
+export const PERF_USAGE = `usage: ort-mlir perf MODEL [options]
+
+Runs MODEL on onnxruntime-node's CPU EP and on the mlir EP with the same
+random inputs and thread count, alternating, and prints the median latency of
+each, the ratio ours/ORT (below 1 = mlir is faster) and whether the outputs
+agree (rtol ${DEFAULT_RTOL}, atol ${DEFAULT_ATOL}).
+
+Options:
+${formatOptions(PERF_OPTIONS)}`;
+
+const EXIT_OK = 0;
+const DEFAULT_RUNS = 50;
+const DEFAULT_WARMUP = 5;
+const MAX_THREADS = 1024;
+const MAX_RUNS = 1_000_000;
+
+export interface PerfOptions {
+  threads: number;
+  runs: number;
+  warmup: number;
+  /** Extra mlir EP options (threads is set from `threads`). */
+  mlirOptions?: Record<string, unknown>;
+}
+
+export interface PerfResult {
+  oursMs: number;
+  ortMs: number;
+  /** Median ours / median ORT. */
+  ratio: number;
+  /** Milliseconds to create each session (ours includes compiling). */
+  oursCreateMs: number;
+  ortCreateMs: number;
+  compiledNodes: number;
+  totalNodes: number;
+  /** null when every output agreed within tolerance; otherwise what differed. */
+  mismatch: string | null;
+}
+
+type Feeds = Record<string, ort.Tensor>;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
+  const t0 = performance.now();
+  const r = await f();
+  return [r, performance.now() - t0];
+}
+
+function mismatchOf(ours: ort.InferenceSession.ReturnType, ref: ort.InferenceSession.ReturnType): string | null {
+  for (const [name, expected] of Object.entries(ref)) {
+    const actual = ours[name];
+    if (!(actual instanceof ort.Tensor) || !(expected instanceof ort.Tensor)) return `output '${name}' missing or not a tensor`;
+    const r = compareTensors(ortToHost(actual), ortToHost(expected), { atol: DEFAULT_ATOL, rtol: DEFAULT_RTOL, postProcessing: false });
+    if (r.status !== 'success') return `output '${name}': ${r.message}`;
+  }
+  return null;
+}
+
+/** Creates both sessions, checks outputs agree, then times `runs` alternating rounds. */
+export async function comparePerf(model: Uint8Array, feeds: Feeds, o: PerfOptions): Promise<PerfResult> {
+  register(ort);
+  const [ref, ortCreateMs] = await timed(() => ort.InferenceSession.create(model, { executionProviders: ['cpu'], intraOpNumThreads: o.threads }));
+  const mlirEp = { name: 'mlir', cacheDir: '', ...o.mlirOptions, threads: o.threads };
+  const [ours, oursCreateMs] = await timed(() => ort.InferenceSession.create(model, { executionProviders: [mlirEp], intraOpNumThreads: o.threads }));
+  try {
+    const mismatch = mismatchOf(await ours.run(feeds), await ref.run(feeds));
+    for (let i = 0; i < o.warmup; i++) {
+      await ours.run(feeds);
+      await ref.run(feeds);
+    }
+    const tOurs: number[] = [];
+    const tOrt: number[] = [];
+    for (let i = 0; i < o.runs; i++) {
+      // Flip the order each round: whichever runs second may inherit warm caches or a busy core.
+      if (i % 2 === 0) {
+        tOurs.push((await timed(() => ours.run(feeds)))[1]);
+        tOrt.push((await timed(() => ref.run(feeds)))[1]);
+      } else {
+        tOrt.push((await timed(() => ref.run(feeds)))[1]);
+        tOurs.push((await timed(() => ours.run(feeds)))[1]);
+      }
+    }
+    const oursMs = median(tOurs);
+    const ortMs = median(tOrt);
+    const report = sessionReport(ours);
+    return { oursMs, ortMs, ratio: oursMs / ortMs, oursCreateMs, ortCreateMs, ...report, mismatch };
+  } finally {
+    await ours.release();
+    await ref.release();
+  }
+}
+
+/** Node counts of the mlir session, read through the backend's handler. */
+function sessionReport(s: ort.InferenceSession): { compiledNodes: number; totalNodes: number } {
+  const handler: unknown = Reflect.get(s, 'handler');
+  const session: unknown = typeof handler === 'object' && handler !== null ? Reflect.get(handler, 'session') : null;
+  const report: unknown = typeof session === 'object' && session !== null ? Reflect.apply(Reflect.get(session, 'report'), session, []) : null;
+  const num = (k: string) => (typeof report === 'object' && report !== null && typeof Reflect.get(report, k) === 'number' ? Number(Reflect.get(report, k)) : -1);
+  return { compiledNodes: num('compiledNodes'), totalNodes: num('totalNodes') };
+}
+
+function dimsOf(v: OnnxValueInfo, symbols: ReadonlyMap<string, number>): number[] {
+  if (v.type.kind !== 'tensor') throw new CliError(`input '${v.name}' is a ${v.type.kind}; perf feeds tensors only`);
+  return (v.type.shape ?? []).map((d) => (typeof d === 'number' ? d : d === null ? 1 : symbols.get(d) ?? 1));
+}
+
+/** Random feeds for every graph input that is not an initializer. */
+export function randomFeeds(model: Uint8Array, symbols: ReadonlyMap<string, number> = new Map(), seed = 0): Feeds {
+  const decoded = decodeModel(model);
+  const inits = new Set(decoded.graph.initializers.map((t) => t.name));
+  const rand = seededRandom(seed);
+  const feeds: Feeds = {};
+  for (const v of decoded.graph.inputs.filter((i) => !inits.has(i.name))) {
+    if (v.type.kind !== 'tensor') throw new CliError(`input '${v.name}' is a ${v.type.kind}; perf feeds tensors only`);
+    feeds[v.name] = hostToOrt(randomTensor(v.type.elemType, dimsOf(v, symbols), rand));
+  }
+  return feeds;
+}
+
+function parseDims(items: readonly string[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const item of items) {
+    const m = /^([^=]+)=(\d+)$/.exec(item);
+    if (!m) throw new CliError(`--dim: expected NAME=VALUE with a non-negative integer, got '${item}'`);
+    out.set(m[1], Number(m[2]));
+  }
+  return out;
+}
+
+export function formatPerf(label: string, threads: number, r: PerfResult): string {
+  const nodes = r.totalNodes >= 0 ? `${r.compiledNodes}/${r.totalNodes}` : '?';
+  const check = r.mismatch === null ? 'ok' : `MISMATCH ${r.mismatch}`;
+  return `${label}  threads=${threads}  ours=${r.oursMs.toFixed(3)} ms  ort=${r.ortMs.toFixed(3)} ms  ratio=${r.ratio.toFixed(3)}  compiled=${nodes}  compile=${Math.round(r.oursCreateMs)} ms  outputs=${check}`;
+}
+
+export async function perfCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parseArgs(argv, PERF_OPTIONS);
+  if (args.flag('help')) {
+    io.stdout(`${PERF_USAGE}\n`);
+    return EXIT_OK;
+  }
+  const [modelPath, ...extra] = args.positionals;
+  if (modelPath === undefined || extra.length > 0) throw new CliError(`perf: expected exactly one MODEL\n\n${PERF_USAGE}`);
+  const model = new Uint8Array(await readFile(modelPath));
+  const threads = args.integer('threads', 1, MAX_THREADS) ?? 1;
+  const opts: PerfOptions = {
+    threads,
+    runs: args.integer('runs', 1, MAX_RUNS) ?? DEFAULT_RUNS,
+    warmup: args.integer('warmup', 0, MAX_RUNS) ?? DEFAULT_WARMUP,
+    mlirOptions: args.flag('cache') ? { cacheDir: undefined } : {},
+  };
+  const feeds = randomFeeds(model, parseDims(args.list('dim')), args.integer('seed', 0) ?? 0);
+  const r = await comparePerf(model, feeds, opts);
+  io.stdout(`${formatPerf(modelPath, threads, r)}\n`);
+  return EXIT_OK;
+}

@@ -1,0 +1,75 @@
+// Schedule generation: given a partition's IR (after mlir-opt's first
+// canonicalization, so in mlir-opt's printed form), picks a transform-dialect
+// schedule per structured op it knows (by op name and static shape), tags
+// those ops, and writes one transform script for the whole module. Ops
+// without a planner keep the default path (linalg → loops, which LLVM
+// vectorizes where it can).
+import { scanStructuredOps, tagOp, type StructuredOp } from './ir-scan.js';
+import { planMatmul } from './matmul.js';
+import type { PlannedOp, Planner, ScheduleContext } from './plan.js';
+import { TransformScript } from './transform-script.js';
+
+export type { ScheduleContext } from './plan.js';
+export { vectorTarget, type VectorTarget } from './target.js';
+
+const PLANNERS: ReadonlyMap<string, Planner> = new Map([
+  ['linalg.matmul', planMatmul],
+  ['linalg.batch_matmul', planMatmul],
+]);
+
+export interface ScheduledModule {
+  /** The IR with scheduled ops tagged. */
+  mlir: string;
+  /** The transform library (defines @__transform_main). */
+  transform: string;
+  /** Whether any scheduled loop runs on several threads (needs OpenMP). */
+  parallel: boolean;
+  /** One line per scheduled op. */
+  summary: string[];
+}
+
+/** Vector patterns run before hoisting: contractions and transfers in canonical form. */
+const PREPARE_PATTERNS = [
+  'vector.reduction_to_contract',
+  'vector.transfer_permutation_patterns',
+  'canonicalization',
+  'linalg.tiling_canonicalization',
+];
+
+/** Lowers vector ops to 1-D form; canonicalization must stay in a separate set (they fight). */
+const LOWER_PATTERNS = [
+  'vector.lower_masked_transfers',
+  'vector.lower_masks',
+  'vector.lower_contraction lowering_strategy = "outerproduct"',
+  'vector.lower_outerproduct',
+  'vector.lower_transfer max_transfer_rank = 1',
+  'vector.lower_broadcast',
+  'vector.lower_shape_cast',
+  'vector.lower_transpose',
+];
+
+/** Plans schedules for `mlir`; null when no op has one (the default pipeline applies). */
+export function planSchedules(mlir: string, ctx: ScheduleContext): ScheduledModule | null {
+  const lines = mlir.split('\n');
+  const planned: [StructuredOp, PlannedOp][] = [];
+  for (const op of scanStructuredOps(lines, new Set(PLANNERS.keys()))) {
+    const plan = PLANNERS.get(op.name)?.(op, ctx);
+    if (plan) planned.push([op, plan]);
+  }
+  if (planned.length === 0) return null;
+  planned.forEach(([op], tag) => tagOp(lines, op, tag));
+  const w = new TransformScript();
+  planned.forEach(([, p], tag) => p.tile(w, tag));
+  w.patterns(['canonicalization', 'linalg.tiling_canonicalization']);
+  planned.forEach(([, p], tag) => p.vectorize(w, tag));
+  w.patterns(PREPARE_PATTERNS);
+  w.hoistInvariantSubsets(w.matchOps('scf.for'));
+  w.patterns(LOWER_PATTERNS);
+  w.patterns(['canonicalization']);
+  return {
+    mlir: lines.join('\n'),
+    transform: w.text(),
+    parallel: planned.some(([, p]) => p.parallel),
+    summary: planned.map(([, p]) => p.summary),
+  };
+}

@@ -1,0 +1,83 @@
+// Finds the structured (linalg) ops a schedule can target in IR printed by
+// mlir-opt, and tags chosen ops with a discardable attribute so that the
+// transform script can match each one by tag. Reading mlir-opt's own printed
+// form (not the lowerings' text) keeps the parsing to one stable format:
+//
+//   %3 = linalg.matmul ins(%a, %b : tensor<8x4xf32>, tensor<4x2xf32>) outs(%c : tensor<8x2xf32>) -> tensor<8x2xf32>
+//   %5 = linalg.conv_2d_nchw_fchw {dilations = dense<1> : tensor<2xi64>, strides = ...} ins(...) outs(...) -> ...
+
+/** The discardable attribute that carries an op's schedule tag. */
+export const TAG_ATTR = 'ortmlir.sched';
+
+export interface TensorInfo {
+  dims: number[];
+  /** Element type as printed: f32, f16, i8, ... */
+  elem: string;
+}
+
+export interface StructuredOp {
+  /** Index of the op's line in the scanned text. */
+  line: number;
+  /** Full op name, e.g. linalg.matmul. */
+  name: string;
+  /** The op's attribute dictionary text without braces ('' when none). */
+  attrs: string;
+  inputs: TensorInfo[];
+  outputs: TensorInfo[];
+}
+
+const OP_LINE = /^(\s*%[\w.$-]+ = )(linalg\.[a-z0-9_]+)( \{[^{}]*\})? ins\((.*)\) outs\((.*)\) -> (.*)$/;
+const TENSOR_TYPE = /tensor<([^<>]*)>/g;
+
+/** `4x?x8xf32` → dims and element type; null for dynamic or unranked shapes. */
+function parseTensorBody(body: string): TensorInfo | null {
+  const parts = body.split('x');
+  const elem = parts.pop();
+  if (!elem) return null;
+  const dims = parts.map(Number);
+  if (dims.some((d) => !Number.isInteger(d) || d < 0)) return null;
+  return { dims, elem };
+}
+
+/** The tensor types after the ':' of an `ins(...)`/`outs(...)` group; null if any operand is not a static tensor. */
+function operandTypes(group: string): TensorInfo[] | null {
+  const colon = group.lastIndexOf(' : ');
+  if (colon < 0) return null;
+  const types = group.slice(colon + 3);
+  const operands = group.slice(0, colon).split(',').length;
+  const found = [...types.matchAll(TENSOR_TYPE)].map((m) => parseTensorBody(m[1]));
+  if (found.length !== operands || found.some((t) => t === null)) return null;
+  return found.filter((t): t is TensorInfo => t !== null);
+}
+
+/** Structured ops with static tensor operands whose name is in `names`. */
+export function scanStructuredOps(lines: readonly string[], names: ReadonlySet<string>): StructuredOp[] {
+  const ops: StructuredOp[] = [];
+  lines.forEach((text, line) => {
+    const m = OP_LINE.exec(text);
+    if (!m || !names.has(m[2])) return;
+    const inputs = operandTypes(m[4]);
+    const outputs = operandTypes(m[5]);
+    if (!inputs || !outputs) return;
+    ops.push({ line, name: m[2], attrs: m[3] ? m[3].trim().slice(1, -1) : '', inputs, outputs });
+  });
+  return ops;
+}
+
+/** Returns `lines` with op `op` carrying `{ortmlir.sched = tag}` (merged into an existing dictionary). */
+export function tagOp(lines: string[], op: StructuredOp, tag: number): void {
+  const m = OP_LINE.exec(lines[op.line]);
+  if (!m) throw new Error(`tagOp: line ${op.line} is no longer a structured op`);
+  const attr = `${TAG_ATTR} = ${tag} : i64`;
+  const dict = m[3] ? ` {${attr}, ${m[3].trim().slice(1)}` : ` {${attr}}`;
+  lines[op.line] = `${m[1]}${m[2]}${dict} ins(${m[4]}) outs(${m[5]}) -> ${m[6]}`;
+}
+
+/** Reads `name = dense<...>` from an attribute dictionary: `dense<2>` → [2, 2] for `rank` 2. */
+export function denseIntsAttr(attrs: string, name: string, rank: number): number[] | null {
+  const m = new RegExp(`${name} = dense<([^>]*)>`).exec(attrs);
+  if (!m) return null;
+  const body = m[1].trim();
+  const values = body.startsWith('[') ? body.slice(1, -1).split(',').map((s) => Number(s.trim())) : Array.from({ length: rank }, () => Number(body));
+  return values.length === rank && values.every(Number.isInteger) ? values : null;
+}

@@ -1,0 +1,97 @@
+// Schedules for linalg.matmul and linalg.batch_matmul (f32): cache tiles
+// (scf.forall, parallel across threads when the work is large enough), then
+// a register-blocked micro-kernel of microRows × (vectorsPerRow·lanes)
+// accumulators over k steps of 1. After vectorization the accumulator
+// transfers are hoisted out of the k loop and the contraction becomes
+// broadcast-FMAs (outer products). Dimensions the tiles don't divide are
+// peeled: full tiles stay static, the remainder tile is vectorized masked.
+import type { StructuredOp } from './ir-scan.js';
+import { needsPeel, PARALLEL_MIN_FLOPS, roundDownTo, type PlannedOp, type ScheduleContext } from './plan.js';
+import type { TransformScript } from './transform-script.js';
+
+/** Cache tile (rows × columns of the output) per forall iteration. */
+const CACHE_TILE_ROWS = 64;
+const CACHE_TILE_COLS = 128;
+/** Forall iterations per thread to aim for, so uneven tiles still balance. */
+const TILES_PER_THREAD = 4;
+
+export interface MatmulShape {
+  batch: number;
+  m: number;
+  n: number;
+  k: number;
+}
+
+interface MatmulTiles {
+  /** Output tile per forall iteration (rows, cols). */
+  cache: [number, number];
+  /** Micro-kernel (rows, cols). */
+  micro: [number, number];
+  parallel: boolean;
+}
+
+function matmulShape(op: StructuredOp): MatmulShape | null {
+  const [a, b] = op.inputs;
+  const [c] = op.outputs;
+  if (!a || !b || !c || op.inputs.length !== 2 || op.outputs.length !== 1) return null;
+  if (a.elem !== 'f32' || b.elem !== 'f32' || c.elem !== 'f32') return null;
+  if (op.name === 'linalg.matmul' && a.dims.length === 2 && b.dims.length === 2) {
+    return { batch: 1, m: a.dims[0], k: a.dims[1], n: b.dims[1] };
+  }
+  if (op.name === 'linalg.batch_matmul' && a.dims.length === 3 && b.dims.length === 3) {
+    return { batch: a.dims[0], m: a.dims[1], k: a.dims[2], n: b.dims[2] };
+  }
+  return null;
+}
+
+/** Halves the larger cache tile dimension (keeping micro-kernel multiples) until every thread has work. */
+function splitForThreads(s: MatmulShape, cache: [number, number], micro: [number, number], threads: number): [number, number] {
+  let [tm, tn] = cache;
+  const tiles = () => s.batch * Math.ceil(s.m / tm) * Math.ceil(s.n / tn);
+  while (tiles() < threads * TILES_PER_THREAD) {
+    const canM = tm > micro[0];
+    const canN = tn > micro[1];
+    if (!canM && !canN) break;
+    if (canM && (tm >= tn || !canN)) tm = roundDownTo(Math.ceil(tm / 2), micro[0]);
+    else tn = roundDownTo(Math.ceil(tn / 2), micro[1]);
+  }
+  return [tm, tn];
+}
+
+export function matmulTiles(s: MatmulShape, ctx: ScheduleContext): MatmulTiles {
+  const { target } = ctx;
+  const cols = target.lanes * target.vectorsPerRow;
+  // A dimension smaller than the kernel becomes the kernel: static, no masks.
+  const micro: [number, number] = [Math.min(target.microRows, s.m), s.n < cols ? s.n : cols];
+  let cache: [number, number] = [
+    Math.min(s.m, roundDownTo(CACHE_TILE_ROWS, micro[0])),
+    Math.min(s.n, roundDownTo(CACHE_TILE_COLS, micro[1])),
+  ];
+  const parallel = ctx.threads > 1 && 2 * s.batch * s.m * s.n * s.k >= PARALLEL_MIN_FLOPS;
+  if (parallel) cache = splitForThreads(s, cache, micro, ctx.threads);
+  return { cache, micro, parallel };
+}
+
+export function planMatmul(op: StructuredOp, ctx: ScheduleContext): PlannedOp | null {
+  const s = matmulShape(op);
+  if (!s || s.m === 0 || s.n === 0 || s.k === 0) return null;
+  const { cache, micro, parallel } = matmulTiles(s, ctx);
+  const batched = op.name === 'linalg.batch_matmul';
+  const lead = batched ? [1] : [];
+  return {
+    parallel,
+    summary: `${op.name} ${batched ? `${s.batch}x` : ''}${s.m}x${s.n}x${s.k}: ${parallel ? 'forall' : 'for'} [${cache.join(', ')}] / micro [${micro.join(', ')}, 1]`,
+    tile(w: TransformScript, tag: number): void {
+      const h = w.matchTagged(op.name, tag);
+      const outer = parallel ? w.tileForall(h, [...lead, ...cache]) : w.tileFor(h, [...lead, ...cache, 0]);
+      const inner = w.tileFor(outer.op, [...(batched ? [0] : []), ...micro, 1]);
+      const [rowLoop, colLoop] = inner.loops;
+      // Inner loops first: peeling the outer one clones the (already peeled) inner ones.
+      if (needsPeel(s.n, cache[1], micro[1])) w.peel(colLoop);
+      if (needsPeel(s.m, cache[0], micro[0])) w.peel(rowLoop);
+    },
+    vectorize(w: TransformScript, tag: number): void {
+      w.vectorize(w.matchTagged(op.name, tag), [...lead, ...micro, 1]);
+    },
+  };
+}

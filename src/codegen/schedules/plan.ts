@@ -1,0 +1,42 @@
+// The contract between the schedule driver (index.ts) and per-op-kind
+// schedule generators.
+import type { StructuredOp } from './ir-scan.js';
+import type { TransformScript } from './transform-script.js';
+import type { VectorTarget } from './target.js';
+
+export interface ScheduleContext {
+  target: VectorTarget;
+  /** Threads the compiled code may use (1 = no OpenMP). */
+  threads: number;
+}
+
+/**
+ * One op's schedule, emitted in two phases so that canonicalization can run
+ * once between them (peeled full tiles become static before vectorization).
+ */
+export interface PlannedOp {
+  /** Tiles (and peels) the op matched by its tag. */
+  tile(w: TransformScript, tag: number): void;
+  /** Vectorizes the tiles; runs after canonicalization. */
+  vectorize(w: TransformScript, tag: number): void;
+  /** Whether the tiling uses scf.forall that should run on several threads. */
+  parallel: boolean;
+  /** One line for logs and reports, e.g. `matmul 512x512x512: forall [64, 128] / [8, 32, 1]`. */
+  summary: string;
+}
+
+/** A schedule generator: a plan for `op`, or null when it has nothing better than the default loops. */
+export type Planner = (op: StructuredOp, ctx: ScheduleContext) => PlannedOp | null;
+
+/** Below this much work (flops) a forall stays sequential: waking threads costs more. */
+export const PARALLEL_MIN_FLOPS = 4_000_000;
+
+/** Rounds `x` down to a multiple of `m` (at least `m`). */
+export function roundDownTo(x: number, m: number): number {
+  return Math.max(m, Math.floor(x / m) * m);
+}
+
+/** Whether tiling extent `extent` by `outer` then `step` leaves partial (dynamic-size) inner tiles. */
+export function needsPeel(extent: number, outer: number, step: number): boolean {
+  return extent % outer !== 0 || outer % step !== 0;
+}

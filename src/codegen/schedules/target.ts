@@ -1,0 +1,50 @@
+// What the schedules need to know about the target CPU: the f32 vector width
+// and how many vector registers a register-blocked micro-kernel may use.
+import { readFileSync } from 'node:fs';
+
+export interface VectorTarget {
+  /** f32 lanes per vector register. */
+  lanes: number;
+  /** Rows of the matmul micro-kernel (accumulator rows; each row = `vectorsPerRow` registers). */
+  microRows: number;
+  /** Vector registers per accumulator row. */
+  vectorsPerRow: number;
+}
+
+const AVX512: VectorTarget = { lanes: 16, microRows: 8, vectorsPerRow: 2 };
+/** 16 ymm registers: 6×2 accumulators + 2 B vectors + 1 broadcast. */
+const AVX2: VectorTarget = { lanes: 8, microRows: 6, vectorsPerRow: 2 };
+/** 32 NEON registers (or 16 xmm on plain x86-64): a conservative 4-lane kernel. */
+const BASELINE: VectorTarget = { lanes: 4, microRows: 6, vectorsPerRow: 2 };
+
+const AVX512_CPUS = /^(skylake-avx512|cascadelake|cooperlake|cannonlake|icelake|tigerlake|rocketlake|sapphirerapids|emeraldrapids|graniterapids|diamondrapids|znver[45]|x86-64-v4)/;
+const AVX2_CPUS = /^(haswell|broadwell|skylake|alderlake|raptorlake|meteorlake|arrowlake|lunarlake|gracemont|znver[123]|x86-64-v3|bdver4)/;
+
+let hostFlags: string | null = null;
+
+function cpuinfoFlags(): string {
+  if (hostFlags !== null) return hostFlags;
+  try {
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    hostFlags = /^flags\s*:(.*)$/m.exec(info)?.[1] ?? '';
+  } catch {
+    hostFlags = '';
+  }
+  return hostFlags;
+}
+
+/** The kernel shape for `cpu` ('host' = this machine) with extra LLVM `features` (+avx512f, -avx512f, ...). */
+export function vectorTarget(cpu: string, features: string): VectorTarget {
+  if (features.includes('-avx512f')) return features.includes('-avx2') ? BASELINE : AVX2;
+  if (features.includes('+avx512f')) return AVX512;
+  if (cpu === 'host') {
+    if (process.arch !== 'x64') return BASELINE;
+    const flags = ` ${cpuinfoFlags()} `;
+    if (flags.includes(' avx512f ')) return AVX512;
+    if (flags.includes(' avx2 ') && flags.includes(' fma ')) return AVX2;
+    return BASELINE;
+  }
+  if (AVX512_CPUS.test(cpu)) return AVX512;
+  if (AVX2_CPUS.test(cpu) || features.includes('+avx2')) return AVX2;
+  return BASELINE;
+}

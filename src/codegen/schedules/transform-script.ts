@@ -1,0 +1,108 @@
+// A small writer for transform-dialect scripts (MLIR 22 syntax): fresh SSA
+// handles and the handful of transform ops the schedules use. The result is
+// a library module holding @__transform_main, loaded with
+// --transform-preload-library and run by --transform-interpreter.
+import { TAG_ATTR } from './ir-scan.js';
+
+const ANY = '!transform.any_op';
+const FOR = '!transform.op<"scf.for">';
+
+export interface Tiled {
+  /** Handle to the tiled op. */
+  op: string;
+  /** Loop handles, one per non-zero tile size, outermost first. */
+  loops: string[];
+}
+
+export class TransformScript {
+  private next = 0;
+  private readonly body: string[] = [];
+  /** Handle to the payload function(s). */
+  readonly func: string;
+
+  constructor() {
+    this.func = this.fresh('func');
+    this.emit(`${this.func} = transform.structured.match ops{["func.func"]} in %root : (${ANY}) -> ${ANY}`);
+  }
+
+  fresh(prefix: string): string {
+    return `%${prefix}${this.next++}`;
+  }
+
+  emit(line: string): void {
+    this.body.push(`    ${line}`);
+  }
+
+  /** The ops named `name` carrying schedule tag `tag` (tiles keep their tag). */
+  matchTagged(name: string, tag: number, within = this.func): string {
+    const h = this.fresh('op');
+    this.emit(`${h} = transform.structured.match ops{["${name}"]} attributes{${TAG_ATTR} = ${tag} : i64} in ${within} : (${ANY}) -> ${ANY}`);
+    return h;
+  }
+
+  matchOps(name: string, within = this.func): string {
+    const h = this.fresh('ops');
+    this.emit(`${h} = transform.structured.match ops{["${name}"]} in ${within} : (${ANY}) -> ${ANY}`);
+    return h;
+  }
+
+  /** Tiles into an scf.forall (parallel when lowered to OpenMP). */
+  tileForall(target: string, sizes: readonly number[]): Tiled {
+    const op = this.fresh('t');
+    const loop = this.fresh('forall');
+    this.emit(`${op}, ${loop} = transform.structured.tile_using_forall ${target} tile_sizes [${sizes.join(', ')}] : (${ANY}) -> (${ANY}, ${ANY})`);
+    return { op, loops: [loop] };
+  }
+
+  /** Tiles into nested scf.for loops; a 0 size leaves that dimension untiled. */
+  tileFor(target: string, sizes: readonly number[]): Tiled {
+    const op = this.fresh('t');
+    const loops = sizes.filter((s) => s !== 0).map(() => this.fresh('loop'));
+    const results = [op, ...loops].join(', ');
+    const types = [op, ...loops].map(() => ANY).join(', ');
+    this.emit(`${results} = transform.structured.tile_using_for ${target} tile_sizes [${sizes.join(', ')}] : (${ANY}) -> (${types})`);
+    return { op, loops };
+  }
+
+  /** Splits a loop into full iterations and a remainder, so full tiles get static shapes. */
+  peel(loop: string): void {
+    const typed = this.fresh('for');
+    this.emit(`${typed} = transform.cast ${loop} : ${ANY} to ${FOR}`);
+    const main = this.fresh('main');
+    const rest = this.fresh('rest');
+    this.emit(`${main}, ${rest} = transform.loop.peel ${typed} : (${FOR}) -> (${ANY}, ${ANY})`);
+  }
+
+  /** Vectorizes; with `sizes`, dynamic (remainder) shapes are masked. */
+  vectorize(target: string, sizes?: readonly number[]): void {
+    const vs = sizes ? ` vector_sizes [${sizes.join(', ')}]` : '';
+    this.emit(`transform.structured.vectorize ${target}${vs} : ${ANY}`);
+  }
+
+  /** One greedy pattern application on the function. */
+  patterns(names: readonly string[], target = this.func): void {
+    this.emit(`transform.apply_patterns to ${target} {`);
+    for (const n of names) this.emit(`  transform.apply_patterns.${n}`);
+    this.emit(`} : ${ANY}`);
+  }
+
+  hoistInvariantSubsets(loops: string): void {
+    this.emit(`transform.loop.hoist_loop_invariant_subsets ${loops} : ${ANY}`);
+  }
+
+  get empty(): boolean {
+    return this.body.length <= 1;
+  }
+
+  text(): string {
+    return [
+      'module attributes {transform.with_named_sequence} {',
+      `  transform.named_sequence @__transform_main(%root: ${ANY} {transform.readonly}) {`,
+      ...this.body,
+      '    transform.yield',
+      '  }',
+      '}',
+      '',
+    ].join('\n');
+  }
+}
