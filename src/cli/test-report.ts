@@ -122,12 +122,13 @@ export interface JsonCase {
   reason: string;
   compiled: number;
   fallbackNodes: number;
+  fallbackReasons: string[];
   ms: number;
 }
 
 export function toJson(results: readonly CaseResult[], s: Summary, engine: EngineName): string {
   const cases: JsonCase[] = results.map((r) => ({
-    name: r.name, status: r.status, reason: r.reason, compiled: r.compiled, fallbackNodes: r.fallbackNodes, ms: r.ms,
+    name: r.name, status: r.status, reason: r.reason, compiled: r.compiled, fallbackNodes: r.fallbackNodes, fallbackReasons: r.fallbackReasons, ms: r.ms,
   }));
   return `${JSON.stringify({ engine, passed: s.passed, failed: s.notPassed, summary: s, cases }, null, 2)}\n`;
 }
