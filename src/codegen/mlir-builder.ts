@@ -89,6 +89,8 @@ export class FuncBuilder {
   }
 
   constant(literal: string, type: string): string {
+    // MLIR's parser takes the i1 keywords only without a type ('true : i1' is an error).
+    if (type === 'i1' && (literal === 'true' || literal === 'false')) return this.op(`arith.constant ${literal}`, 'c');
     return this.op(`arith.constant ${literal} : ${type}`, 'c');
   }
 

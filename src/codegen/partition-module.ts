@@ -129,7 +129,8 @@ function boundaryType(v: Value): string {
 
 /**
  * One SSA value returned twice (y and Identity(y) both live out) crashes
- * buffer-results-to-out-params: repeats are returned through a copy.
+ * buffer-results-to-out-params: repeats are returned through a copy that
+ * canonicalization cannot fold away (a linalg.copy into tensor.empty folds).
  */
 function distinctResults(b: FuncBuilder, results: readonly string[], types: readonly string[]): string[] {
   const seen = new Set<string>();
@@ -139,7 +140,7 @@ function distinctResults(b: FuncBuilder, results: readonly string[], types: read
       return r;
     }
     const t = types[i];
-    return b.op(`linalg.copy ins(${r} : ${t}) outs(${b.empty(t)} : ${t}) -> ${t}`, 'cp');
+    return b.op(`bufferization.alloc_tensor() copy(${r}) : ${t}`, 'cp');
   });
 }
 

@@ -5,8 +5,9 @@ import { Toolchain, ToolchainError } from '../toolchain/tools.js';
 import { verifyLibrary } from './toolchain-failure.js';
 import { MODULE_FORMAT_VERSION, ModuleFormatError, deserializeModule, serializeModule, type CompiledModule } from '../module/format.js';
 import { compileModel, type CompileRequest } from './compile.js';
+import { compilerFingerprint } from './compiler-fingerprint.js';
 
-/** Bumped whenever generated code for the same inputs may change. */
+/** The format of cache keys; the compiler's own code is keyed by compilerFingerprint(). */
 export const COMPILER_VERSION = '0.1.0';
 
 const toolchainVersions = new Map<string, Promise<string>>();
@@ -25,7 +26,7 @@ async function keyFor(req: CompileRequest): Promise<string> {
   const types = [...req.inputTypes].map(([n, t]) => `${n}:${t.dataType}:${t.shape.join('x')}`).sort().join('|');
   const cpuTarget = o.targetCpu === 'host' ? `host:${process.arch}:${await hostCpuName(o.toolchainHome)}` : o.targetCpu;
   return cacheKey([
-    COMPILER_VERSION, String(MODULE_FORMAT_VERSION), await toolchainVersion(o.toolchainHome),
+    COMPILER_VERSION, compilerFingerprint(), String(MODULE_FORMAT_VERSION), await toolchainVersion(o.toolchainHome),
     req.modelBytes, types, cpuTarget, o.targetFeatures, String(o.optLevel), JSON.stringify(o.compileFlags), o.fallback,
   ]);
 }

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { planSchedules, vectorTarget, type ScheduledModule } from '../codegen/schedules/index.js';
 import { Toolchain, ToolchainError, type ToolName, type ToolRun } from './tools.js';
+import { SUPPORT_LLVM_IR, SUPPORT_SYMBOLS } from './runtime-support.js';
 
 export interface TargetOptions {
   /** LLVM CPU name; 'host' compiles for this machine. */
@@ -136,6 +137,8 @@ function commandLine(tc: Toolchain, tool: ToolName, argv: readonly string[]): st
 
 interface UnitOutput {
   object: string;
+  /** The optimised LLVM IR file (read to see which support symbols it calls). */
+  ir: string;
   parallel: boolean;
 }
 
@@ -177,7 +180,7 @@ async function compileUnit(c: UnitContext, u: CompileUnit, commands: string[]): 
   await step('opt', [o, ...targetFlags(t), ...t.extraFlags.opt, f('ll'), '-S', '-o', f('opt.ll')]);
   if (dumpDir()) await step('llc', [o, ...targetFlags(t), '-relocation-model=pic', f('opt.ll'), '-o', f('s')]);
   await step('llc', [o, ...targetFlags(t), '-relocation-model=pic', '-filetype=obj', ...t.extraFlags.llc, f('opt.ll'), '-o', f('o')]);
-  return { object: f('o'), parallel: scheduled?.parallel === true && c.threads > 1 };
+  return { object: f('o'), ir: f('opt.ll'), parallel: scheduled?.parallel === true && c.threads > 1 };
 }
 
 /** Prepares the unit and writes its schedule (sched.input.mlir + transform.mlir); null when it has none. */
@@ -226,6 +229,9 @@ export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: r
       }
     }
     let library: Uint8Array | null = null;
+    if (objects.length && (await needsSupport(settled.flatMap((r) => (r.out ? [r.out.ir] : []))))) {
+      objects.push(await compileSupport(c));
+    }
     if (objects.length) {
       const lib = join(dir, 'module.so');
       const omp = parallel && ompDir ? [`-L${ompDir}`, '-lomp', '-rpath', ompDir] : [];
@@ -237,6 +243,23 @@ export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: r
     await dumpIntermediates(dir, label);
     if (!process.env.ORT_MLIR_KEEP_WORKDIR) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
   }
+}
+
+/** Whether any unit calls a symbol of the runtime support code. */
+async function needsSupport(irFiles: readonly string[]): Promise<boolean> {
+  for (const file of irFiles) {
+    const ir = await readFile(file, 'utf8');
+    if (SUPPORT_SYMBOLS.some((s) => ir.includes(`declare void ${s}(`))) return true;
+  }
+  return false;
+}
+
+async function compileSupport(c: UnitContext): Promise<string> {
+  const ll = join(c.dir, 'ortmlir_support.ll');
+  const obj = join(c.dir, 'ortmlir_support.o');
+  await writeFile(ll, SUPPORT_LLVM_IR);
+  c.runs.push(await c.tc.run('llc', [`-O${c.t.optLevel}`, ...targetFlags(c.t), '-relocation-model=pic', '-filetype=obj', ll, '-o', obj]));
+  return obj;
 }
 
 async function dumpIntermediates(dir: string, label: string): Promise<void> {

@@ -1,0 +1,85 @@
+// Runtime support linked into compiled libraries that need it. MLIR lowers a
+// strided memref.copy to a call of `memrefCopy`, which normally lives in MLIR's
+// runner-utils library; a module must not depend on that (runtime-only mode
+// has no toolchain), so an equivalent is compiled from this LLVM IR instead.
+// ABI (mlir/ExecutionEngine/CRunnerUtils): memrefCopy(i64 elemSize,
+// UnrankedMemRef *src, UnrankedMemRef *dst), UnrankedMemRef = { i64 rank,
+// ptr descriptor }, descriptor = { ptr allocated, ptr aligned, i64 offset,
+// i64 sizes[rank], i64 strides[rank] }. Hidden: each library binds its own.
+
+/** Symbols this support code defines, as they appear in LLVM IR. */
+export const SUPPORT_SYMBOLS: readonly string[] = ['@memrefCopy'];
+
+export const SUPPORT_LLVM_IR = `declare void @llvm.memcpy.p0.p0.i64(ptr, ptr, i64, i1)
+
+define internal void @ortmlir_copy_dim(i64 %dim, i64 %rank, i64 %esz, ptr %sizes, ptr %sstr, ptr %dstr, ptr %sp, ptr %dp) {
+entry:
+  %done = icmp eq i64 %dim, %rank
+  br i1 %done, label %elem, label %loop.pre
+elem:
+  call void @llvm.memcpy.p0.p0.i64(ptr %dp, ptr %sp, i64 %esz, i1 false)
+  ret void
+loop.pre:
+  %n.p = getelementptr inbounds i64, ptr %sizes, i64 %dim
+  %n = load i64, ptr %n.p
+  %ss.p = getelementptr inbounds i64, ptr %sstr, i64 %dim
+  %ss = load i64, ptr %ss.p
+  %ds.p = getelementptr inbounds i64, ptr %dstr, i64 %dim
+  %ds = load i64, ptr %ds.p
+  %last = add i64 %dim, 1
+  %innermost = icmp eq i64 %last, %rank
+  %s1 = icmp eq i64 %ss, 1
+  %d1 = icmp eq i64 %ds, 1
+  %u = and i1 %s1, %d1
+  %contig = and i1 %innermost, %u
+  br i1 %contig, label %row, label %check
+row:
+  %bytes = mul i64 %n, %esz
+  call void @llvm.memcpy.p0.p0.i64(ptr %dp, ptr %sp, i64 %bytes, i1 false)
+  ret void
+check:
+  %sstep = mul i64 %ss, %esz
+  %dstep = mul i64 %ds, %esz
+  %empty = icmp sle i64 %n, 0
+  br i1 %empty, label %exit, label %loop
+loop:
+  %i = phi i64 [ 0, %check ], [ %i.next, %loop ]
+  %so = mul i64 %i, %sstep
+  %do = mul i64 %i, %dstep
+  %sq = getelementptr inbounds i8, ptr %sp, i64 %so
+  %dq = getelementptr inbounds i8, ptr %dp, i64 %do
+  call void @ortmlir_copy_dim(i64 %last, i64 %rank, i64 %esz, ptr %sizes, ptr %sstr, ptr %dstr, ptr %sq, ptr %dq)
+  %i.next = add i64 %i, 1
+  %more = icmp slt i64 %i.next, %n
+  br i1 %more, label %loop, label %exit
+exit:
+  ret void
+}
+
+define hidden void @memrefCopy(i64 %esz, ptr %src, ptr %dst) {
+entry:
+  %rank = load i64, ptr %src
+  %sd.p = getelementptr inbounds i8, ptr %src, i64 8
+  %sd = load ptr, ptr %sd.p
+  %dd.p = getelementptr inbounds i8, ptr %dst, i64 8
+  %dd = load ptr, ptr %dd.p
+  %sa.p = getelementptr inbounds i8, ptr %sd, i64 8
+  %sa = load ptr, ptr %sa.p
+  %da.p = getelementptr inbounds i8, ptr %dd, i64 8
+  %da = load ptr, ptr %da.p
+  %so.p = getelementptr inbounds i8, ptr %sd, i64 16
+  %so = load i64, ptr %so.p
+  %do.p = getelementptr inbounds i8, ptr %dd, i64 16
+  %do = load i64, ptr %do.p
+  %sob = mul i64 %so, %esz
+  %dob = mul i64 %do, %esz
+  %sp = getelementptr inbounds i8, ptr %sa, i64 %sob
+  %dp = getelementptr inbounds i8, ptr %da, i64 %dob
+  %sizes = getelementptr inbounds i8, ptr %sd, i64 24
+  %sstr = getelementptr inbounds i64, ptr %sizes, i64 %rank
+  %dsizes = getelementptr inbounds i8, ptr %dd, i64 24
+  %dstr = getelementptr inbounds i64, ptr %dsizes, i64 %rank
+  call void @ortmlir_copy_dim(i64 0, i64 %rank, i64 %esz, ptr %sizes, ptr %sstr, ptr %dstr, ptr %sp, ptr %dp)
+  ret void
+}
+`;
