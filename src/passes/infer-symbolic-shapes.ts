@@ -9,7 +9,7 @@
 // output dims depend on which input symbols and which are data-dependent.
 import { DataType, elementCount, type OnnxType } from '../onnx/model.js';
 import type { Graph, IrNode, Value } from '../ir/graph.js';
-import { DimUnifier, SymExpr, type SymShape } from '../ir/symbolic.js';
+import { DimUnifier, SymExpr, SymbolicError, type SymShape } from '../ir/symbolic.js';
 import type { Dim, TensorType } from '../ir/types.js';
 import { NodeContext } from '../import/node-context.js';
 import { ImportError } from '../import/registry.js';
@@ -91,9 +91,10 @@ export class SymbolicShapes {
     const rule = symbolicRule(node);
     if (!rule) return node.outputs.map(() => null);
     try {
-      return rule(this.ruleContext(node));
+      // A rule fed an invalid node (a perm out of range, say) may build holes; such an output is simply unknown.
+      return rule(this.ruleContext(node)).map((t) => (t && t.shape?.some((d) => d === undefined) ? null : t));
     } catch (e) {
-      if (e instanceof ImportError) return node.outputs.map(() => null);
+      if (e instanceof ImportError || e instanceof SymbolicError) return node.outputs.map(() => null);
       throw e;
     }
   }
