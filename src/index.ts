@@ -29,6 +29,9 @@ export function register(ort: OrtLike = ortCommon): void {
 
 register();
 
+// The same augmentation for onnxruntime-common's CommonJS typings (what onnxruntime-node's types see).
+export type { MlirExecutionProviderOption } from './ep/ort-types-cjs.cjs';
+
 declare module 'onnxruntime-common' {
   // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace InferenceSession {
