@@ -31,3 +31,5 @@ import './compress.js';
 import './det.js';
 import './rnn.js';
 import './dft.js';
+import './ml-basic.js';
+import './optional.js';
