@@ -33,3 +33,4 @@ import './rnn.js';
 import './dft.js';
 import './ml-basic.js';
 import './optional.js';
+import './tensor-scatter.js';
