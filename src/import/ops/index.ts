@@ -34,3 +34,4 @@ import './dft.js';
 import './ml-basic.js';
 import './optional.js';
 import './tensor-scatter.js';
+import './tfidf.js';
