@@ -119,7 +119,9 @@ function tableConstant(b: FuncBuilder, values: Float64Array, shape: number[], dt
  * Contracts axis `axis` of `x` ([..., L, comps]) with the transform; returns
  * [..., bins, 1 or 2].
  */
-export function emitTransform(b: FuncBuilder, x: Tensor, axis: number, t: Transform): Tensor {
+export function emitTransform(b: FuncBuilder, x0: Tensor, axis: number, t: Transform): Tensor {
+  // Samples past the used taps (a shorter dft_length, or an irfft's extra bins) are dropped.
+  const x = x0.shape[axis] === t.taps ? x0 : prefix(b, x0, axis, t.taps);
   const signalRank = x.shape.length - 1;
   const comps = x.shape[signalRank];
   const dt = x.dt;
@@ -162,6 +164,16 @@ export function emitTransform(b: FuncBuilder, x: Tensor, axis: number, t: Transf
   const parts = results.map((value) => ({ value, dt, shape: space }));
   if (t.realOut) return expandShape(b, parts[0], [...space.map((_, i) => (i === space.length - 1 ? [i, i + 1] : [i]))], [...space, 1]);
   return interleave(b, parts[0], parts[1]);
+}
+
+/** The first `count` entries of `x` along `axis`, as a view. */
+function prefix(b: FuncBuilder, x: Tensor, axis: number, count: number): Tensor {
+  const shape = x.shape.map((d, i) => (i === axis ? count : d));
+  const out: Tensor = { value: '', dt: x.dt, shape };
+  const zeros = shape.map(() => 0).join(', ');
+  const ones = shape.map(() => 1).join(', ');
+  out.value = b.op(`tensor.extract_slice ${x.value}[${zeros}] [${shape.join(', ')}] [${ones}] : ${typeOf(x)} to ${typeOf(out)}`, 's');
+  return out;
 }
 
 /** [..., 2] from real and imaginary parts [...]. */

@@ -3,7 +3,7 @@
 // (position, skip) pairs whose tokens x[i], x[i+(s+1)], ... match the entry
 // (unigrams count once, whatever the skip, as onnxruntime does); a second
 // generic scatters the counts to their output slots and applies the mode.
-// Weights are indexed by output slot, as in onnxruntime.
+// Weights are indexed by the n-gram's position in the pool, as in onnxruntime.
 import { DataType } from '../../onnx/model.js';
 import { Scalar } from '../../codegen/scalar.js';
 import { affineMap, floatLiteral, identityMap, tensorTypeOf } from '../../codegen/mlir-builder.js';
@@ -17,6 +17,8 @@ type Mode = 'TF' | 'IDF' | 'TFIDF';
 interface Gram {
   tokens: number[];
   slot: number;
+  /** Position among all n-grams of the pool (weights are indexed by it). */
+  ordinal: number;
 }
 
 interface TfIdfPlan {
@@ -47,7 +49,7 @@ function readPool(ctx: NodeContext, minLen: number, maxLen: number): Gram[] {
       if (n < minLen || n > maxLen) continue;
       const slot = slots[ordinal];
       if (slot === undefined) ctx.unsupported(`ngram_indexes has no entry for n-gram ${ordinal}`);
-      grams.push({ tokens: pool.slice(at, at + n), slot });
+      grams.push({ tokens: pool.slice(at, at + n), slot, ordinal });
     }
   });
   return grams;
@@ -65,7 +67,7 @@ function plan(ctx: NodeContext): TfIdfPlan {
   const slots = ctx.ints('ngram_indexes');
   const size = Math.max(-1, ...slots) + 1;
   const weights = ctx.hasAttr('weights') ? ctx.floats('weights') : null;
-  if (weights && weights.length < size) ctx.unsupported(`weights has ${weights.length} entries, expected ${size}`);
+  if (weights && weights.length < slots.length) ctx.unsupported(`weights has ${weights.length} entries, expected ${slots.length}`);
   const [batch, length] = shape.length === 1 ? [1, shape[0]] : shape;
   const outShape = shape.length === 1 ? [size] : [batch, size];
   return { grams: readPool(ctx, minLen, maxLen), maxLen, maxSkip: ctx.int('max_skip_count', 0), size, mode, weights, batch, length, outShape };
@@ -125,7 +127,8 @@ function emitOutput(ctx: LowerContext, p: TfIdfPlan, counts: TensorRef): string 
   const gramOf = new Array<number>(p.size).fill(-1);
   p.grams.forEach((q, i) => { gramOf[q.slot] = i; });
   const inv: TensorRef = { value: i64Constant(b, gramOf), dtype: DataType.INT64, shape: [p.size] };
-  const weights = p.weights ? p.weights.slice(0, p.size) : new Array<number>(p.size).fill(1);
+  const weights = new Array<number>(p.size).fill(1);
+  if (p.weights) for (const q of p.grams) weights[q.slot] = p.weights[q.ordinal];
   const w = b.constant(`dense<[${weights.map((v) => floatLiteral(v, 'f32')).join(', ')}]>`, tensorTypeOf(DataType.FLOAT, [p.size]));
   const outT = tensorTypeOf(DataType.FLOAT, [p.batch, p.size]);
   const [value] = b.generic({
