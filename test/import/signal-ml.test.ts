@@ -20,7 +20,7 @@ function int64Tensor(dims: number[], values: number[]): HostTensor {
 
 interface Node {
   op: string;
-  inputs: { dims: number[]; dataType?: DataType; value?: HostTensor; constant?: number[] }[];
+  inputs: { dims: number[]; dataType?: DataType; value?: HostTensor; constant?: number[]; omit?: boolean }[];
   attrs?: Record<string, AttrInput>;
   domain?: string;
 }
@@ -32,6 +32,7 @@ function model(nodes: Node[], opset: number): { bytes: Uint8Array; feeds: Record
   let seed = 1;
   nodes.forEach((n, k) => {
     const names = n.inputs.map((inp, i) => {
+      if (inp.omit) return '';
       const name = `in${k}_${i}`;
       const dt = inp.dataType ?? F;
       if (inp.constant) return b.initializer(name, dt, inp.dims, dt === I64 ? BigInt64Array.from(inp.constant.map(BigInt)) : new Float32Array(inp.constant));
@@ -66,6 +67,13 @@ describe('signal and ml lowerings match onnxruntime', () => {
       { op: 'DFT', inputs: [{ dims: [2, 6, 5, 2] }, { dims: [], dataType: I64, constant: [6] }, { dims: [], dataType: I64, constant: [1] }] },
       { op: 'DFT', inputs: [{ dims: [2, 6, 5, 1] }, { dims: [], dataType: I64, constant: [5] }, { dims: [], dataType: I64, constant: [-2] }], attrs: { inverse: 1 } },
     ], 20);
+  });
+
+  it('STFT: constant frame_step, with a window or a frame_length', async () => {
+    await check([
+      { op: 'STFT', inputs: [{ dims: [2, 32, 1] }, { dims: [], dataType: I64, constant: [6] }, { dims: [8] }] },
+      { op: 'STFT', inputs: [{ dims: [1, 20, 1] }, { dims: [], dataType: I64, constant: [4] }, { dims: [], omit: true }, { dims: [], dataType: I64, constant: [8] }], attrs: { onesided: 0 } },
+    ]);
   });
 
   it('DFT: onesided forward then inverse restores the real signal', async () => {

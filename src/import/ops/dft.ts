@@ -207,3 +207,62 @@ function lowerDft(ctx: LowerContext): string[] {
 for (const since of [17, AXIS_INPUT_SINCE]) {
   registerOp({ domain: '', op: 'DFT', since, infer: inferDft, lower: lowerDft });
 }
+
+// ---- STFT ----
+
+const STFT_STEP = 1;
+const STFT_WINDOW = 2;
+const STFT_LENGTH = 3;
+
+interface StftPlan {
+  step: number;
+  frameLength: number;
+  frames: number;
+  t: Transform;
+  outShape: number[];
+}
+
+/** STFT with a compile-time frame_step (and frame_length): framing and windowing, then a DFT of each frame. */
+function planStft(ctx: NodeContext): StftPlan {
+  const dt = ctx.dtype(0);
+  if (dt !== DataType.FLOAT && dt !== DataType.DOUBLE) ctx.unsupported(`STFT of ${DataType[dt]} is not supported (expected float or double)`);
+  const shape = ctx.shape(0);
+  if (shape.length !== 3 || (shape[2] !== 1 && shape[2] !== COMPLEX)) ctx.unsupported(`signal must be [batch, length, 1 or 2], got [${shape.join(', ')}]`);
+  const step = constantScalar(ctx, STFT_STEP, 'frame_step');
+  if (step === null || step < 1) return ctx.unsupported('frame_step must be a positive constant');
+  const window = ctx.has(STFT_WINDOW) ? ctx.shape(STFT_WINDOW) : null;
+  if (window && window.length !== 1) ctx.unsupported('window must be 1-D');
+  const frameLength = constantScalar(ctx, STFT_LENGTH, 'frame_length') ?? window?.[0] ?? ctx.unsupported('STFT needs a window or a frame_length');
+  if (window && window[0] !== frameLength) ctx.unsupported(`window length ${window[0]} differs from frame_length ${frameLength}`);
+  if (frameLength < 1 || frameLength > shape[1]) ctx.unsupported(`frame_length ${frameLength} does not fit the signal length ${shape[1]}`);
+  const frames = 1 + Math.floor((shape[1] - frameLength) / step);
+  const onesided = ctx.int('onesided', 1) !== 0;
+  const t = transform(ctx, frameLength, frameLength, false, onesided);
+  return { step, frameLength, frames, t, outShape: [shape[0], frames, t.bins, COMPLEX] };
+}
+
+/** frames[b, f, j, c] = signal[b, f*step + j, c] · window[j]. */
+function emitFrames(ctx: LowerContext, p: StftPlan): Tensor {
+  const b = ctx.b;
+  const x: Tensor = { value: ctx.input(0), dt: ctx.dtype(0), shape: ctx.shape(0) };
+  const shape = [x.shape[0], p.frames, p.frameLength, x.shape[2]];
+  const outT = tensorTypeOf(x.dt, shape);
+  const win = ctx.has(STFT_WINDOW) ? [{ value: ctx.input(STFT_WINDOW), type: ctx.inType(STFT_WINDOW), map: affineMap(4, ['d2']), elem: elemType(ctx.dtype(STFT_WINDOW)) }] : [];
+  const [value] = b.generic({
+    inputs: [{ value: x.value, type: typeOf(x), map: affineMap(4, ['d0', `d1 * ${p.step} + d2`, 'd3']), elem: elemType(x.dt) }, ...win],
+    outputs: [{ value: b.empty(outT), type: outT, map: identityMap(4), elem: elemType(x.dt) }],
+    iterators: shape.map(() => 'parallel'),
+    body: (fb, [v, w]) => [win.length ? new Scalar(fb, x.dt).mul(v, w) : v],
+  });
+  return { value, dt: x.dt, shape };
+}
+
+registerOp({
+  domain: '', op: 'STFT', since: 17,
+  infer: (ctx) => [{ dataType: ctx.dtype(0), shape: planStft(ctx).outShape }],
+  lower: (ctx) => {
+    const p = planStft(ctx);
+    if (ctx.has(STFT_WINDOW) && ctx.dtype(STFT_WINDOW) !== ctx.dtype(0)) ctx.unsupported('window dtype differs from the signal');
+    return [emitTransform(ctx.b, emitFrames(ctx, p), 2, p.t).value];
+  },
+});
