@@ -30,3 +30,4 @@ import './misc-data.js';
 import './compress.js';
 import './det.js';
 import './resize.js';
+import './grid-sample.js';
