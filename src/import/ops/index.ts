@@ -31,3 +31,4 @@ import './compress.js';
 import './det.js';
 import './resize.js';
 import './grid-sample.js';
+import './affine-grid.js';
