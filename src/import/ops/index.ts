@@ -32,3 +32,4 @@ import './det.js';
 import './resize.js';
 import './grid-sample.js';
 import './affine-grid.js';
+import './col2im.js';
