@@ -33,3 +33,4 @@ import './resize.js';
 import './grid-sample.js';
 import './affine-grid.js';
 import './col2im.js';
+import './deform-conv.js';
