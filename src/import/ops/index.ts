@@ -34,3 +34,4 @@ import './grid-sample.js';
 import './affine-grid.js';
 import './col2im.js';
 import './deform-conv.js';
+import './roi-align.js';
