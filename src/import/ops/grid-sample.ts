@@ -82,7 +82,11 @@ function reflect(s: Scalar, x: string, lo: number, hi: number): string {
   return s.select(s.cmp('lt', x, s.const(lo)), below, s.select(s.cmp('gt', x, s.const(hi)), above, x));
 }
 
-/** Coordinates outside the valid range move inside for border / reflection padding. */
+/**
+ * Coordinates outside the valid range move inside for border / reflection
+ * padding before the taps are taken, as the reference does (onnxruntime
+ * only pads each tap, which gives other values for cubic taps near edges).
+ */
 function padCoord(s: Scalar, p: GridPlan, x: string, len: number): string {
   const [lo, hi] = bounds(p, len);
   if (p.padding === 'border') return s.min(s.max(x, s.zero()), s.const(len - 1));
