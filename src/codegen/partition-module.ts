@@ -106,7 +106,9 @@ export function emitPartitionModule(graph: Graph, p: Partition, status: Readonly
     const t = argType(v);
     return subByteBits(t.dataType) !== null && isStatic(t.shape) ? packResult(b, resolve(v), t.dataType, t.shape) : resolve(v);
   });
-  b.emit(`return ${distinctResults(b, results, retTypes).join(', ')} : ${retTypes.join(', ')}`);
+  const foldable = constantDerived(p);
+  const opaque = results.map((r, i) => (foldable.has(p.outputs[i]) ? copied(b, r, retTypes[i]) : r));
+  b.emit(`return ${distinctResults(b, opaque, retTypes).join(', ')} : ${retTypes.join(', ')}`);
   const mlir = [
     `func.func @${symbol}(${params.join(', ')}) -> (${retTypes.join(', ')}) {`,
     ...b.body(),
@@ -128,9 +130,29 @@ function boundaryType(v: Value): string {
 }
 
 /**
+ * Values of the partition computed from embedded constants alone: mlir-opt
+ * folds them to constants and CSE may then merge two such results into one
+ * SSA value (which crashes buffer-results-to-out-params, as below).
+ */
+function constantDerived(p: Partition): Set<Value> {
+  const runtime = new Set<Value>(p.inputs);
+  for (const v of p.constants) if (!isEmbedded(v)) runtime.add(v);
+  const out = new Set<Value>();
+  for (const node of p.nodes) {
+    const dynamic = [...node.inputs, ...node.captures].some((v) => v !== null && runtime.has(v));
+    for (const v of node.outputs) if (v) (dynamic ? runtime : out).add(v);
+  }
+  return out;
+}
+
+/** A copy canonicalization cannot fold away (a linalg.copy into tensor.empty folds). */
+function copied(b: FuncBuilder, r: string, t: string): string {
+  return b.op(`bufferization.alloc_tensor() copy(${r}) : ${t}`, 'cp');
+}
+
+/**
  * One SSA value returned twice (y and Identity(y) both live out) crashes
- * buffer-results-to-out-params: repeats are returned through a copy that
- * canonicalization cannot fold away (a linalg.copy into tensor.empty folds).
+ * buffer-results-to-out-params: repeats are returned through a copy.
  */
 function distinctResults(b: FuncBuilder, results: readonly string[], types: readonly string[]): string[] {
   const seen = new Set<string>();
@@ -139,8 +161,7 @@ function distinctResults(b: FuncBuilder, results: readonly string[], types: read
       seen.add(r);
       return r;
     }
-    const t = types[i];
-    return b.op(`bufferization.alloc_tensor() copy(${r}) : ${t}`, 'cp');
+    return copied(b, r, types[i]);
   });
 }
 
