@@ -259,7 +259,7 @@ function assemble(ac: AssemblyContext, d: Draft): ExecutionPlan {
       steps.push({ kind: 'native', symbol: m.symbol, nodes, args, flops: workEstimate(p) });
     } else if (p.placement === 'deferred') {
       counts.compiled += p.nodes.length;
-      steps.push(segmentStep(req.model, p, blobs));
+      steps.push(segmentStep(req.model, p, d.status, blobs));
     } else if (bodies) {
       counts.compiled += p.nodes.length;
       for (const b of bodies) if (b.draft) addCounts(counts, planCounts(b.draft));

@@ -2,10 +2,10 @@
 // folding small constant computations (shape arithmetic) on the way, and
 // records for every node whether the compiler can take it.
 import type { OnnxType, OnnxTensor } from '../onnx/model.js';
-import { nodeLabel, type Graph, type IrNode } from '../ir/graph.js';
+import { nodeLabel, type Graph, type IrNode, type Value } from '../ir/graph.js';
 import { isStatic, type TensorType } from '../ir/types.js';
 import { NodeContext } from '../import/node-context.js';
-import { ImportError, lookupOp, type OpDef } from '../import/registry.js';
+import { ImportError, NeedsValueError, lookupOp, type OpDef } from '../import/registry.js';
 import { isSmallConstant } from '../import/tensor-data.js';
 import { inferControlFlow, isControlFlow, type ControlFlow } from './infer-control-flow.js';
 import { inlineConstantIf } from './inline-constant-if.js';
@@ -17,9 +17,14 @@ export type NodeStatus =
   | { kind: 'compiled'; def: OpDef }
   /** If/Loop/Scan run by the runtime, with their bodies inferred (see infer-control-flow.ts). */
   | { kind: 'control'; control: ControlFlow }
-  /** Shapes known only at run time: compiled per concrete shape then (see defer-dynamic-nodes.ts). */
-  | { kind: 'deferred'; reason: string }
-  | { kind: 'fallback'; reason: string };
+  /**
+   * Shapes known only at run time: compiled per concrete shape then (see
+   * defer-dynamic-nodes.ts); `valueInputs` are small integer inputs (shapes,
+   * axes...) whose values the compiled variants are specialised on.
+   */
+  | { kind: 'deferred'; reason: string; valueInputs?: Value[] }
+  /** `needsValue`: the index of the input whose value (not only its type) the lowering needs. */
+  | { kind: 'fallback'; reason: string; needsValue?: number };
 
 export interface InferenceResult {
   status: Map<IrNode, NodeStatus>;
@@ -77,7 +82,7 @@ function inferNode(node: IrNode, graph: Graph, declared: Map<string, TensorType>
   } catch (e) {
     if (!(e instanceof ImportError)) throw e;
     for (const v of node.outputs) if (v) v.type = declared.get(v.name) ?? v.type;
-    return { kind: 'fallback', reason: e.message };
+    return { kind: 'fallback', reason: e.message, ...(e instanceof NeedsValueError ? { needsValue: e.input } : {}) };
   }
 }
 
