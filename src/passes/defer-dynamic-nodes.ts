@@ -11,7 +11,7 @@
 // deferred with that input marked for specialisation by VALUE, so that the
 // runtime compiles a variant per value with the value embedded as a constant.
 import { DataType, elementCount } from '../onnx/model.js';
-import { isStatic } from '../ir/types.js';
+import { isFloat, isInteger, isStatic } from '../ir/types.js';
 import type { Graph, IrNode, Value } from '../ir/graph.js';
 import { lookupOp } from '../import/registry.js';
 import { isControlFlow } from './infer-control-flow.js';
@@ -31,23 +31,33 @@ function readsDynamicShapes(node: IrNode, graph: Graph): boolean {
   return node.inputs.some((v) => v !== null && !v.constant && (!v.type || !isStatic(v.type.shape)));
 }
 
-/** A run-time int32/int64 tensor of statically known, small size. */
+const INDEX_TYPES: readonly DataType[] = [DataType.INT64, DataType.INT32];
+
+/**
+ * A run-time tensor of statically known size that is small enough to
+ * specialise on: int32/int64 of at most MAX_VALUE_SPECIALISED_ELEMENTS
+ * elements, or a numeric scalar (Range bounds and OneHot depth may be floats).
+ */
 function specialisable(v: Value | null): v is Value {
   const t = v?.type;
   if (!v || v.constant || !t || !isStatic(t.shape)) return false;
-  return (t.dataType === DataType.INT64 || t.dataType === DataType.INT32) && elementCount(t.shape) <= MAX_VALUE_SPECIALISED_ELEMENTS;
+  const n = elementCount(t.shape);
+  if (INDEX_TYPES.includes(t.dataType)) return n <= MAX_VALUE_SPECIALISED_ELEMENTS;
+  return n === 1 && (isInteger(t.dataType) || isFloat(t.dataType));
 }
 
 /**
  * The inputs to specialise a node on: the one it declined for, plus the other
- * small integer run-time inputs past the data input (Slice's ends, axes and
+ * run-time inputs of its dtype past the data input (Slice's ends, axes and
  * steps; Range's limit and delta; Pad's axes) which it would decline for next.
- * Null when the declined input cannot be specialised (not a small integer).
+ * Null when the declined input cannot be specialised.
  */
 function valueInputsOf(node: IrNode, graph: Graph, declined: number): Value[] | null {
   if (isControlFlow(node) || !lookupOp(node.domain, node.op, graph.opsetOf(node.domain))?.lower) return null;
-  if (!specialisable(node.inputs[declined] ?? null)) return null;
-  const picked = node.inputs.filter((v, i): v is Value => (i === declined || i > 0) && specialisable(v));
+  const first = node.inputs[declined] ?? null;
+  if (!specialisable(first)) return null;
+  const dt = first.type?.dataType;
+  const picked = node.inputs.filter((v, i): v is Value => (i === declined || (i > 0 && v?.type?.dataType === dt)) && specialisable(v));
   return [...new Set(picked)];
 }
 

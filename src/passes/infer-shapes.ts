@@ -1,7 +1,7 @@
 // Propagates static types through the graph for concrete input shapes,
 // folding small constant computations (shape arithmetic) on the way, and
 // records for every node whether the compiler can take it.
-import type { OnnxType, OnnxTensor } from '../onnx/model.js';
+import { DataType, elementCount, type OnnxType, type OnnxTensor } from '../onnx/model.js';
 import { nodeLabel, type Graph, type IrNode, type Value } from '../ir/graph.js';
 import { isStatic, type TensorType } from '../ir/types.js';
 import { NodeContext } from '../import/node-context.js';
@@ -54,6 +54,23 @@ function tryFold(def: OpDef, ctx: NodeContext, node: IrNode): OnnxTensor[] | nul
   return def.fold(ctx, inputs);
 }
 
+/** An empty tensor of `t`: a value with no elements is known from its type alone. */
+function emptyConstant(name: string, t: TensorType): OnnxTensor | null {
+  if (!isStatic(t.shape) || elementCount(t.shape) !== 0 || t.dataType === DataType.STRING) return null;
+  return { name, dataType: t.dataType, dims: [...t.shape], data: new Uint8Array(0) };
+}
+
+/** Outputs that all have no elements are constants: the node needs no code (zero-size tensors trip the codegen). */
+function foldEmptyOutputs(node: IrNode): boolean {
+  const empties = node.outputs.map((v) => (v?.type ? emptyConstant(v.name, v.type) : null));
+  if (!node.outputs.every((v, i) => v === null || empties[i])) return false;
+  node.outputs.forEach((v, i) => {
+    const c = empties[i];
+    if (v && c) v.constant = c;
+  });
+  return true;
+}
+
 function inferNode(node: IrNode, graph: Graph, declared: Map<string, TensorType>): NodeStatus {
   if (isControlFlow(node)) return inferControlFlow(node, graph, (body, types) => inferShapes(body, types).status);
   const def = lookupOp(node.domain, node.op, graph.opsetOf(node.domain));
@@ -76,6 +93,7 @@ function inferNode(node: IrNode, graph: Graph, declared: Map<string, TensorType>
     node.outputs.forEach((v, i) => {
       if (v) v.type = types[i] ?? null;
     });
+    if (foldEmptyOutputs(node)) return { kind: 'folded' };
     if (!def.lower) return { kind: 'fallback', reason: `${nodeLabel(node)}: only foldable on constants` };
     if (!types.every((t) => isStatic(t.shape))) return { kind: 'fallback', reason: `${nodeLabel(node)}: dynamic output shape` };
     return { kind: 'compiled', def };
@@ -89,7 +107,10 @@ function inferNode(node: IrNode, graph: Graph, declared: Map<string, TensorType>
 /** Assigns `inputTypes` to the graph inputs and infers every node in order. */
 export function inferShapes(graph: Graph, inputTypes: ReadonlyMap<string, TensorType>): InferenceResult {
   const declared = declaredTypes(graph);
-  for (const v of graph.inputs) v.type = inputTypes.get(v.name) ?? null;
+  for (const v of graph.inputs) {
+    v.type = inputTypes.get(v.name) ?? null;
+    v.constant = v.type ? emptyConstant(v.name, v.type) : null;
+  }
   const status = new Map<IrNode, NodeStatus>();
   const symbolic = new SymbolicShapes(graph);
   // Index-based: an If whose condition has just folded is replaced in place by its branch's nodes.

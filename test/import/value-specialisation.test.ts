@@ -142,6 +142,57 @@ describe('shape inputs fed at run time compile per value', () => {
     const report = await runAll(b.build(), [{ x: xs, sf: floats([2, 3]) }, { x: xs, sf: floats([2, 5]) }]);
     assertFullyCompiled(report);
   });
+
+  it('ConstantOfShape alone: a variant that folds completely hands out its constant', async () => {
+    const b = new ModelBuilder({ opset: 17 });
+    const s = b.input('s', I64, [3]);
+    const [y] = b.node('ConstantOfShape', [s], { outputs: ['y'] });
+    b.output(y);
+    const report = await runAll(b.build(), [{ s: ints([2, 1, 3]) }, { s: ints([1, 4, 1]) }, { s: ints([2, 0, 3]) }]);
+    assertFullyCompiled(report);
+  });
+
+  it('Range (int64 and float bounds) and OneHot (float depth) as graph inputs', async () => {
+    const b = new ModelBuilder({ opset: 17 });
+    const [start, limit, delta] = ['start', 'limit', 'delta'].map((n) => b.input(n, I64, []));
+    const [r] = b.node('Range', [start, limit, delta], { outputs: ['r'] });
+    b.output(r);
+    const [fs, fl, fd] = ['fs', 'fl', 'fd'].map((n) => b.input(n, F, []));
+    const [rf] = b.node('Range', [fs, fl, fd], { outputs: ['rf'] });
+    b.output(rf);
+    const idx = b.input('idx', I64, [4]);
+    const depth = b.input('depth', F, [1]);
+    const values = b.initializer('values', F, [2], [0, 3]);
+    const [oh] = b.node('OneHot', [idx, depth, values], { attrs: { axis: 0 }, outputs: ['oh'] });
+    b.output(oh);
+    const scalar = (v: number): HostTensor => ({ dataType: F, dims: [], data: new Uint8Array(new Float32Array([v]).buffer) });
+    const run = (i: [number, number, number], f: [number, number, number], d: number): Feeds => ({
+      start: ints([i[0]], []), limit: ints([i[1]], []), delta: ints([i[2]], []),
+      fs: scalar(f[0]), fl: scalar(f[1]), fd: scalar(f[2]),
+      idx: ints([0, 2, -1, 1]), depth: { dataType: F, dims: [1], data: new Uint8Array(new Float32Array([d]).buffer) },
+    });
+    const report = await runAll(b.build(), [run([0, 7, 2], [1, 2, 0.25], 3), run([10, 1, -3], [0, -1.5, -0.5], 5)]);
+    assertFullyCompiled(report);
+  });
+
+  it('empty inputs and outputs (Slice past the end, ReduceSum of an empty set) need no code', async () => {
+    const b = new ModelBuilder({ opset: 13 });
+    const x = b.input('x', F, [3, 4]);
+    const [starts, ends] = ['starts', 'ends'].map((n) => b.input(n, I64, [1]));
+    const [y] = b.node('Slice', [x, starts, ends], { outputs: ['y'] });
+    b.output(y);
+    const e = b.input('e', F, [2, 0, 4]);
+    const axes = b.input('axes', I64, [1]);
+    const [z] = b.node('ReduceSum', [e, axes], { attrs: { keepdims: 1 }, outputs: ['z'] });
+    b.output(z);
+    const xs = randomTensor(F, [3, 4], 17);
+    const empty: HostTensor = { dataType: F, dims: [2, 0, 4], data: new Uint8Array(0) };
+    const report = await runAll(b.build(), [
+      { x: xs, starts: ints([5]), ends: ints([9]), e: empty, axes: ints([1]) },
+      { x: xs, starts: ints([1]), ends: ints([2]), e: empty, axes: ints([2]) },
+    ]);
+    assertFullyCompiled(report);
+  });
 });
 
 describe('the session report counts what run-time variants did', () => {
