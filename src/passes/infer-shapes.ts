@@ -60,15 +60,18 @@ function emptyConstant(name: string, t: TensorType): OnnxTensor | null {
   return { name, dataType: t.dataType, dims: [...t.shape], data: new Uint8Array(0) };
 }
 
-/** Outputs that all have no elements are constants: the node needs no code (zero-size tensors trip the codegen). */
+/**
+ * Outputs with no elements are constants (zero-size tensors at partition
+ * boundaries trip the codegen); a node whose outputs all are needs no code.
+ */
 function foldEmptyOutputs(node: IrNode): boolean {
-  const empties = node.outputs.map((v) => (v?.type ? emptyConstant(v.name, v.type) : null));
-  if (!node.outputs.every((v, i) => v === null || empties[i])) return false;
-  node.outputs.forEach((v, i) => {
-    const c = empties[i];
+  let all = true;
+  for (const v of node.outputs) {
+    const c = v?.type ? emptyConstant(v.name, v.type) : null;
     if (v && c) v.constant = c;
-  });
-  return true;
+    else if (v) all = false;
+  }
+  return all;
 }
 
 function inferNode(node: IrNode, graph: Graph, declared: Map<string, TensorType>): NodeStatus {
