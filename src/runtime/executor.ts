@@ -165,6 +165,7 @@ function bodyHost(env: ModuleEnv): BodyHost {
       const runner = await env.fallback(env.blobs[body.model], body.key);
       return {
         plan: null,
+        // The node count is the caller's to know (BodyVariants reports a CPU-run body with it).
         report: () => ({ ...EMPTY_REPORT, fallbackReasons: [`${body.key}: runs on the CPU EP`] }),
         async run(feeds) {
           const out = await runner.run(feeds);
