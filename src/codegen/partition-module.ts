@@ -40,8 +40,11 @@ function argSpec(role: ArgRole, v: Value): ArgSpec {
   return { role, name: v.name, dataType: t.dataType, dims: t.shape };
 }
 
+/** Small folded constants are embedded; so is any empty tensor (a zero-size argument breaks the LLVM lowering). */
 function isEmbedded(v: Value): boolean {
-  return v.constant !== null && !v.isInitializer && elementCount(v.constant.dims) <= MAX_EMBEDDED_ELEMENTS;
+  if (v.constant === null) return false;
+  const n = elementCount(v.constant.dims);
+  return n === 0 || (!v.isInitializer && n <= MAX_EMBEDDED_ELEMENTS);
 }
 
 function hex(bytes: Uint8Array): string {

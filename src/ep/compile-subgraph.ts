@@ -3,12 +3,16 @@
 // standalone model (formals and runtime captures as inputs, compile-time
 // captures as initializers) and compiled like any model. The EP layer hands
 // this to the executor as its compile hook; runtime-only sessions have none.
+// A deferred segment carries its own model; the inputs it is specialised on
+// by value become initializers of it, so that folding and inference see them
+// as constants.
 import { encodeModel } from '../onnx/encode.js';
 import { decodeModel } from '../onnx/decode.js';
 import type { OnnxModel, OnnxTensor } from '../onnx/model.js';
 import { resolveSubgraph } from '../ir/subgraph-key.js';
 import type { CompiledModule } from '../module/format.js';
 import type { BodyCompileRequest } from '../runtime/executor.js';
+import type { HostTensor } from '../runtime/host-tensor.js';
 import { compileModel } from './compile.js';
 import { EpError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
@@ -26,13 +30,32 @@ export function subgraphModel(root: OnnxModel, req: BodyCompileRequest): OnnxMod
   };
 }
 
+function asInitializer(name: string, t: HostTensor): OnnxTensor {
+  return { name, dataType: t.dataType, dims: [...t.dims], data: t.data };
+}
+
+/** The model with `values` moved from its graph inputs to its initializers. */
+function withValues(model: OnnxModel, values: ReadonlyMap<string, HostTensor>): OnnxModel {
+  if (!values.size) return model;
+  const g = model.graph;
+  return {
+    ...model,
+    graph: {
+      ...g,
+      inputs: g.inputs.filter((vi) => !values.has(vi.name)),
+      initializers: [...g.initializers, ...[...values].map(([name, t]) => asInitializer(name, t))],
+    },
+  };
+}
+
 export async function compileSubgraph(root: OnnxModel, req: BodyCompileRequest, options: ResolvedOptions): Promise<CompiledModule> {
   // A deferred segment carries its own standalone model; a body is found in the root by its key.
-  const model = req.model ? decodeModel(req.model) : subgraphModel(root, req);
-  const inputTypes = new Map(req.inputs.map((s) => {
+  const model = req.model ? withValues(decodeModel(req.model), req.values) : subgraphModel(root, req);
+  const inputTypes = new Map(req.inputs.filter((s) => !req.values.has(s.name)).map((s) => {
     const shape = s.dims.map((d) => (typeof d === 'number' ? d : NaN));
     if (shape.some(Number.isNaN)) throw new EpError(`body ${req.body.key}: input '${s.name}' has no concrete shape`);
     return [s.name, { dataType: s.dataType, shape }];
   }));
-  return compileModel({ model, modelBytes: req.model ?? encodeModel(model), inputTypes, options, subgraphKey: req.body.key });
+  const modelBytes = req.model && !req.values.size ? req.model : encodeModel(model);
+  return compileModel({ model, modelBytes, inputTypes, options, subgraphKey: req.body.key });
 }

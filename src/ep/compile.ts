@@ -204,9 +204,13 @@ function safeCut(model: OnnxModel, p: Partition): Uint8Array | null {
   }
 }
 
-/** Whether anything of the model runs other than on the CPU EP. */
+/**
+ * Whether anything of the model runs other than on the CPU EP; or nothing
+ * runs at all (every node folded: e.g. a segment compiled for the values it
+ * was specialised on), when the plan only hands out constants.
+ */
 function hasWork(d: Draft): boolean {
-  return d.modules.size > 0 || d.bodies.size > 0 || d.partitions.some((p) => p.placement === 'deferred');
+  return d.modules.size > 0 || d.bodies.size > 0 || d.partitions.length === 0 || d.partitions.some((p) => p.placement === 'deferred');
 }
 
 export async function compileModel(req: CompileRequest): Promise<CompiledModule> {
@@ -261,7 +265,7 @@ function assemble(ac: AssemblyContext, d: Draft): ExecutionPlan {
       steps.push({ kind: 'native', symbol: m.symbol, nodes, args, flops: workEstimate(p) });
     } else if (p.placement === 'deferred') {
       counts.compiled += p.nodes.length;
-      steps.push(segmentStep(req.model, p, blobs));
+      steps.push(segmentStep(req.model, p, d.status, blobs));
     } else if (bodies) {
       counts.compiled += p.nodes.length;
       for (const b of bodies) if (b.draft) addCounts(counts, planCounts(b.draft));

@@ -31,11 +31,25 @@ function bodyRef(b: BodyDraft, blobs: BlobTable, plan: BodyPlanner): BodyRef {
   };
 }
 
-/** A run of deferred nodes: no precompiled variant, its nodes as a standalone model to compile per shape. */
-export function segmentStep(model: OnnxModel, p: Partition, blobs: BlobTable): ControlStep {
+/**
+ * A run of deferred nodes: no precompiled variant, its nodes as a standalone
+ * model to compile per shape — and per value of the inputs its nodes are
+ * specialised on by value (those that come from outside the segment; values
+ * made inside it are known when the segment is compiled for concrete shapes,
+ * or are deferred again there).
+ */
+export function segmentStep(model: OnnxModel, p: Partition, status: ReadonlyMap<IrNode, NodeStatus>, blobs: BlobTable): ControlStep {
   const captures = p.inputs.map((v) => v.name);
   const outputs = p.outputs.map((v) => v.name);
-  const body: BodyRef = { key: `segment ${p.index}`, formals: [], captures, constants: [], outputs, variants: [], model: blobs.add(cutFallbackModel(model, p)) };
+  const inputs = new Set(p.inputs);
+  const byValue = new Set(p.nodes.flatMap((n) => {
+    const s = status.get(n);
+    return s?.kind === 'deferred' ? (s.valueInputs ?? []).filter((v) => inputs.has(v)).map((v) => v.name) : [];
+  }));
+  const body: BodyRef = {
+    key: `segment ${p.index}`, formals: [], captures, constants: [], outputs, variants: [], model: blobs.add(cutFallbackModel(model, p)),
+    ...(byValue.size ? { valueInputs: [...byValue] } : {}),
+  };
   return { kind: 'segment', nodes: p.nodes.map(nodeLabel), body, outputs };
 }
 

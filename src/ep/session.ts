@@ -51,6 +51,8 @@ export class MlirSession implements MlirSessionApi {
   readonly outputNames: readonly string[];
   private readonly executors = new Map<string, Promise<Executor>>();
   private lastReport: SessionReport = { totalNodes: 0, compiledNodes: 0, fallbackNodes: 0, fallbackReasons: [] };
+  /** The executor of the last compiled signature, whose report (run-time variants included) report() gives. */
+  private lastExecutor: Executor | null = null;
   private disposed = false;
   observer: StepObserver | undefined;
 
@@ -106,6 +108,7 @@ export class MlirSession implements MlirSessionApi {
     const executor = await Executor.load(module, cpuFallback);
     session.executors.set(signatureKeyOf(module.plan.inputs.map((s) => ({ name: s.name, dataType: s.dataType, dims: s.dims }))), Promise.resolve(executor));
     session.lastReport = module.plan.report;
+    session.lastExecutor = executor;
     return session;
   }
 
@@ -127,6 +130,7 @@ export class MlirSession implements MlirSessionApi {
     ex = this.compile(model, this.bytes, types, this.options).then(async (m) => {
       const e = await Executor.load(m, cpuFallback, bodyCompileHooks(model, this.options));
       this.lastReport = m.plan.report;
+      this.lastExecutor = e;
       return e;
     });
     this.executors.set(key, ex);
@@ -175,8 +179,13 @@ export class MlirSession implements MlirSessionApi {
     }
   }
 
+  /**
+   * Where the nodes ran: the plan-time report corrected by the variants
+   * compiled at run time (deferred segments, control-flow bodies), so that
+   * nodes counted as compiled but run on the CPU EP count as fallbacks.
+   */
   report(): SessionReport {
-    return this.lastReport;
+    return this.lastExecutor?.report() ?? this.lastReport;
   }
 
   async dispose(): Promise<void> {

@@ -2,7 +2,7 @@
 import { DataType, type OnnxAttribute, type OnnxGraph, type OnnxTensor } from '../onnx/model.js';
 import { nodeLabel, type IrNode, type Value } from '../ir/graph.js';
 import { dtypeName, isStatic, type TensorType } from '../ir/types.js';
-import { UnsupportedError } from './registry.js';
+import { NeedsValueError, UnsupportedError } from './registry.js';
 import { tensorToNumbers } from './tensor-data.js';
 
 export class NodeContext {
@@ -19,6 +19,11 @@ export class NodeContext {
 
   unsupported(reason: string): never {
     throw new UnsupportedError(`${this.label}: ${reason}`);
+  }
+
+  /** Declines because input i's value (not only its type) is needed to compile the node. */
+  needsValue(i: number, what: string): never {
+    throw new NeedsValueError(`${this.label}: ${what} (input ${i}) must be a compile-time constant`, i);
   }
 
   get inputCount(): number {
@@ -71,7 +76,7 @@ export class NodeContext {
   /** Integer contents of a constant input (shapes, axes, pads...), declined if not constant. */
   constInts(i: number, what: string): number[] {
     const t = this.constant(i);
-    if (!t) this.unsupported(`${what} (input ${i}) must be a compile-time constant`);
+    if (!t) this.needsValue(i, what);
     return tensorToNumbers(t);
   }
 

@@ -15,6 +15,19 @@ export class UnsupportedError extends ImportError {
   override name = 'UnsupportedError';
 }
 
+/**
+ * Declined only because input `input` (shapes, axes, pads, counts...) is not
+ * a compile-time constant: the node can still be compiled once its value is
+ * known, by specialising on it at run time (passes/defer-dynamic-nodes.ts).
+ */
+export class NeedsValueError extends UnsupportedError {
+  override name = 'NeedsValueError';
+
+  constructor(message: string, readonly input: number) {
+    super(message);
+  }
+}
+
 export interface OpDef {
   readonly domain: string;
   readonly op: string;

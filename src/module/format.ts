@@ -59,6 +59,12 @@ export interface BodyRef {
    * CPU EP where the session cannot compile.
    */
   model?: number;
+  /**
+   * Captures (small integer tensors: shapes, axes...) whose VALUES select the
+   * variant, not only their shapes: a compiled variant has them embedded as
+   * constants. Deferred segments only.
+   */
+  valueInputs?: string[];
 }
 
 /** Element type and per-iteration dims of a Loop/Scan scan output (used when there are zero iterations). */

@@ -1,11 +1,11 @@
 // Propagates static types through the graph for concrete input shapes,
 // folding small constant computations (shape arithmetic) on the way, and
 // records for every node whether the compiler can take it.
-import type { OnnxType, OnnxTensor } from '../onnx/model.js';
-import { nodeLabel, type Graph, type IrNode } from '../ir/graph.js';
+import { DataType, elementCount, type OnnxType, type OnnxTensor } from '../onnx/model.js';
+import { nodeLabel, type Graph, type IrNode, type Value } from '../ir/graph.js';
 import { isStatic, type TensorType } from '../ir/types.js';
 import { NodeContext } from '../import/node-context.js';
-import { ImportError, lookupOp, type OpDef } from '../import/registry.js';
+import { ImportError, NeedsValueError, lookupOp, type OpDef } from '../import/registry.js';
 import { isSmallConstant } from '../import/tensor-data.js';
 import { inferControlFlow, isControlFlow, type ControlFlow } from './infer-control-flow.js';
 import { inlineConstantIf } from './inline-constant-if.js';
@@ -17,9 +17,14 @@ export type NodeStatus =
   | { kind: 'compiled'; def: OpDef }
   /** If/Loop/Scan run by the runtime, with their bodies inferred (see infer-control-flow.ts). */
   | { kind: 'control'; control: ControlFlow }
-  /** Shapes known only at run time: compiled per concrete shape then (see defer-dynamic-nodes.ts). */
-  | { kind: 'deferred'; reason: string }
-  | { kind: 'fallback'; reason: string };
+  /**
+   * Shapes known only at run time: compiled per concrete shape then (see
+   * defer-dynamic-nodes.ts); `valueInputs` are small integer inputs (shapes,
+   * axes...) whose values the compiled variants are specialised on.
+   */
+  | { kind: 'deferred'; reason: string; valueInputs?: Value[] }
+  /** `needsValue`: the index of the input whose value (not only its type) the lowering needs. */
+  | { kind: 'fallback'; reason: string; needsValue?: number };
 
 export interface InferenceResult {
   status: Map<IrNode, NodeStatus>;
@@ -49,6 +54,26 @@ function tryFold(def: OpDef, ctx: NodeContext, node: IrNode): OnnxTensor[] | nul
   return def.fold(ctx, inputs);
 }
 
+/** An empty tensor of `t`: a value with no elements is known from its type alone. */
+function emptyConstant(name: string, t: TensorType): OnnxTensor | null {
+  if (!isStatic(t.shape) || elementCount(t.shape) !== 0 || t.dataType === DataType.STRING) return null;
+  return { name, dataType: t.dataType, dims: [...t.shape], data: new Uint8Array(0) };
+}
+
+/**
+ * Outputs with no elements are constants (zero-size tensors at partition
+ * boundaries trip the codegen); a node whose outputs all are needs no code.
+ */
+function foldEmptyOutputs(node: IrNode): boolean {
+  let all = true;
+  for (const v of node.outputs) {
+    const c = v?.type ? emptyConstant(v.name, v.type) : null;
+    if (v && c) v.constant = c;
+    else if (v) all = false;
+  }
+  return all;
+}
+
 function inferNode(node: IrNode, graph: Graph, declared: Map<string, TensorType>): NodeStatus {
   if (isControlFlow(node)) return inferControlFlow(node, graph, (body, types) => inferShapes(body, types).status);
   const def = lookupOp(node.domain, node.op, graph.opsetOf(node.domain));
@@ -71,20 +96,24 @@ function inferNode(node: IrNode, graph: Graph, declared: Map<string, TensorType>
     node.outputs.forEach((v, i) => {
       if (v) v.type = types[i] ?? null;
     });
+    if (foldEmptyOutputs(node)) return { kind: 'folded' };
     if (!def.lower) return { kind: 'fallback', reason: `${nodeLabel(node)}: only foldable on constants` };
     if (!types.every((t) => isStatic(t.shape))) return { kind: 'fallback', reason: `${nodeLabel(node)}: dynamic output shape` };
     return { kind: 'compiled', def };
   } catch (e) {
     if (!(e instanceof ImportError)) throw e;
     for (const v of node.outputs) if (v) v.type = declared.get(v.name) ?? v.type;
-    return { kind: 'fallback', reason: e.message };
+    return { kind: 'fallback', reason: e.message, ...(e instanceof NeedsValueError ? { needsValue: e.input } : {}) };
   }
 }
 
 /** Assigns `inputTypes` to the graph inputs and infers every node in order. */
 export function inferShapes(graph: Graph, inputTypes: ReadonlyMap<string, TensorType>): InferenceResult {
   const declared = declaredTypes(graph);
-  for (const v of graph.inputs) v.type = inputTypes.get(v.name) ?? null;
+  for (const v of graph.inputs) {
+    v.type = inputTypes.get(v.name) ?? null;
+    v.constant = v.type ? emptyConstant(v.name, v.type) : null;
+  }
   const status = new Map<IrNode, NodeStatus>();
   const symbolic = new SymbolicShapes(graph);
   // Index-based: an If whose condition has just folded is replaced in place by its branch's nodes.

@@ -46,6 +46,17 @@ function consts(values: readonly SymExpr[] | null): number[] | null {
   return out.every((v): v is number => v !== null) ? out : null;
 }
 
+/** The static length of a 1-D input (a shape, axes or repeats tensor) whose contents are unknown. */
+function lengthOf(r: RuleContext, i: number): number | null {
+  const s = r.input(i)?.shape;
+  return s && s.length === 1 ? s[0].value : null;
+}
+
+/** `n` fresh dims: a tensor of known rank whose sizes are only known at run time. */
+function freshDims(r: RuleContext, n: number, hint: string): SymExpr[] {
+  return Array.from({ length: n }, () => r.fresh(hint));
+}
+
 function normAxis(axis: number, rank: number): number {
   return axis < 0 ? axis + rank : axis;
 }
@@ -138,6 +149,11 @@ function axesOf(r: RuleContext, inputIndex: number): number[] | null {
 function unsqueeze(r: RuleContext): (SymTensor | null)[] {
   const x = r.input(0);
   const axes = axesOf(r, 1);
+  const added = lengthOf(r, 1);
+  if (x?.shape && !axes && added !== null) {
+    // Which axes are new is unknown: every output dim may be any input dim or 1.
+    return [{ dataType: x.dataType, shape: freshDims(r, x.shape.length + added, 'unsqueeze') }];
+  }
   if (!x?.shape || !axes) return [{ dataType: x?.dataType ?? null, shape: null }];
   const rank = x.shape.length + axes.length;
   const norm = new Set(axes.map((a) => normAxis(a, rank)));
@@ -152,6 +168,8 @@ function squeeze(r: RuleContext): (SymTensor | null)[] {
   if (!x?.shape) return [{ dataType: x?.dataType ?? null, shape: null }];
   const s = x.shape;
   const axes = axesOf(r, 1);
+  const dropped = r.node.inputs[1] ? lengthOf(r, 1) : null;
+  if (!axes && dropped !== null) return [{ dataType: x.dataType, shape: freshDims(r, s.length - dropped, 'squeeze') }];
   if (!axes && s.some((d) => !d.isConstant())) return [{ dataType: x.dataType, shape: null }];
   const drop = new Set(axes ? axes.map((a) => normAxis(a, s.length)) : s.flatMap((d, i) => (d.value === 1 ? [i] : [])));
   for (const i of drop) if (s[i]) r.unify(s[i], one);
@@ -225,6 +243,8 @@ function reshape(r: RuleContext): (SymTensor | null)[] {
 function expand(r: RuleContext): (SymTensor | null)[] {
   const x = r.input(0);
   const target = r.values(1);
+  const n = lengthOf(r, 1);
+  if (x?.shape && !target && n !== null) return [{ dataType: x.dataType, shape: freshDims(r, Math.max(n, x.shape.length), 'expand') }];
   if (!x?.shape || !target) return [{ dataType: x?.dataType ?? null, shape: null }];
   return [{ dataType: x.dataType, shape: broadcastShapes(r, [x.shape, target]) }];
 }
@@ -232,7 +252,8 @@ function expand(r: RuleContext): (SymTensor | null)[] {
 function constantOfShape(r: RuleContext): (SymTensor | null)[] {
   const t = r.attrs.tensorAttr('value');
   const shape = r.values(0);
-  return [{ dataType: t?.dataType ?? DataType.FLOAT, shape: shape ?? null }];
+  const n = lengthOf(r, 0);
+  return [{ dataType: t?.dataType ?? DataType.FLOAT, shape: shape ?? (n === null ? null : freshDims(r, n, 'fill')) }];
 }
 
 function reduce(r: RuleContext): (SymTensor | null)[] {
@@ -243,7 +264,12 @@ function reduce(r: RuleContext): (SymTensor | null)[] {
   const isArg = r.node.op === 'ArgMax' || r.node.op === 'ArgMin';
   const axes = isArg ? [r.attrs.int('axis', 0)] : axesOf(r, 1);
   const noop = r.attrs.int('noop_with_empty_axes', 0) === 1;
-  if (axes === null && r.node.inputs[1]) return [{ dataType: x.dataType, shape: null }];
+  if (axes === null && r.node.inputs[1]) {
+    // Run-time axes: with keepdims the rank stays; without, it drops by their count (unless none are given).
+    const n = lengthOf(r, 1);
+    const rank = keep ? s.length : n !== null && n > 0 ? s.length - n : null;
+    return [{ dataType: x.dataType, shape: rank === null ? null : freshDims(r, rank, 'reduce') }];
+  }
   const set = new Set((axes && axes.length ? axes : noop ? [] : s.map((_, i) => i)).map((a) => normAxis(a, s.length)));
   const shape = s.flatMap((d, i) => (set.has(i) ? (keep ? [one] : []) : [d]));
   return [{ dataType: isArg ? DataType.INT64 : x.dataType, shape }];
@@ -291,7 +317,8 @@ function split(r: RuleContext): (SymTensor | null)[] {
   const sizes = r.attrs.hasAttr('split') ? r.attrs.ints('split') : r.node.inputs[1] ? consts(r.values(1)) : null;
   const d = x.shape[axis];
   return r.node.outputs.map((_, i) => {
-    const part = sizes ? SymExpr.constant(sizes[i]) : i < count - 1 ? d.ceilDiv(count) : d.sub(d.ceilDiv(count).mul(count - 1));
+    const even = () => (i < count - 1 ? d.ceilDiv(count) : d.sub(d.ceilDiv(count).mul(count - 1)));
+    const part = sizes ? SymExpr.constant(sizes[i]) : r.node.inputs[1] ? r.fresh('split') : even();
     return { dataType: x.dataType, shape: x.shape!.map((e, k) => (k === axis ? part : e)) };
   });
 }
@@ -299,6 +326,7 @@ function split(r: RuleContext): (SymTensor | null)[] {
 function tile(r: RuleContext): (SymTensor | null)[] {
   const x = r.input(0);
   const reps = r.values(1);
+  if (x?.shape && !reps) return [{ dataType: x.dataType, shape: freshDims(r, x.shape.length, 'tile') }];
   if (!x?.shape || !reps) return [{ dataType: x?.dataType ?? null, shape: null }];
   return [{ dataType: x.dataType, shape: x.shape.map((d, i) => d.mul(reps[i] ?? one)) }];
 }
@@ -324,6 +352,16 @@ function range(r: RuleContext): (SymTensor | null)[] {
   if (!s || !l || !d) return [{ dataType, shape: [r.fresh('range')] }];
   const dv = d.value;
   return [{ dataType, shape: [dv === null ? r.fresh('range') : l.sub(s).ceilDiv(dv).max(0)] }];
+}
+
+function oneHot(r: RuleContext): (SymTensor | null)[] {
+  const idx = r.input(0)?.shape;
+  const dataType = r.input(2)?.dataType ?? null;
+  if (!idx) return [{ dataType, shape: null }];
+  const depth = r.values(1)?.[0] ?? r.fresh('depth');
+  const shape = [...idx];
+  shape.splice(normAxis(r.attrs.int('axis', -1), idx.length + 1), 0, depth);
+  return [{ dataType, shape }];
 }
 
 function dataDependent(rank: (r: RuleContext) => number | null, dataType: (r: RuleContext) => DataType | null): Rule {
@@ -408,7 +446,7 @@ const RULES = new Map<string, Rule>([
   ['MatMul', matmul], ['Gemm', gemm], ['Transpose', transpose], ['Unsqueeze', unsqueeze], ['Squeeze', squeeze],
   ['Flatten', flatten], ['Concat', concat], ['Shape', shapeOp], ['Size', size], ['Gather', gather], ['Reshape', reshape],
   ['Expand', expand], ['ConstantOfShape', constantOfShape], ...REDUCE.map((op): [string, Rule] => [op, reduce]),
-  ['Slice', slice], ['Split', split], ['Tile', tile], ['Pad', pad], ['Range', range], ['NonZero', nonZero], ['TopK', topK],
+  ['Slice', slice], ['Split', split], ['Tile', tile], ['Pad', pad], ['Range', range], ['OneHot', oneHot], ['NonZero', nonZero], ['TopK', topK],
   ['Conv', window], ['MaxPool', window], ['AveragePool', window], ['LpPool', window],
   ['GlobalAveragePool', globalPool], ['GlobalMaxPool', globalPool], ['Constant', constant],
   ['Compress', dataDependent((r) => (r.attrs.hasAttr('axis') ? r.input(0)?.shape?.length ?? null : 1), dtypeOf(0))],

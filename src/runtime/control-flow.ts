@@ -3,10 +3,13 @@
 // were compiled like any graph (native partitions plus CPU fallbacks). A body
 // is specialised per input signature; a signature without a precompiled plan
 // is compiled on first use through the host's compile hook (absent in
-// runtime-only sessions, where that is an error). Never imports compiler code.
+// runtime-only sessions, where that is an error). Deferred segments may also
+// be specialised on the VALUES of some small integer inputs (BodyRef.valueInputs).
+// Never imports compiler code.
 import { DataType } from '../onnx/model.js';
 import type { BodyRef, ControlStep, ExecutionPlan, ScanElement, TensorSignature } from '../module/format.js';
 import type { HostTensor } from './host-tensor.js';
+import { EMPTY_REPORT, addReports, cpuReport, reportDelta, worstReport, type PlanReport } from './run-report.js';
 import {
   boolScalar, emptyTensor, int64Scalar, normalizeAxis, readCondition, readTripCount, stackAlongAxis, takeAlongAxis,
 } from './host-slicing.js';
@@ -25,6 +28,8 @@ export interface BodyRunner {
   readonly plan: ExecutionPlan | null;
   /** Outputs in the order of plan.outputs. */
   run(feeds: ReadonlyMap<string, HostTensor>, observer?: StepObserverLike): Promise<HostTensor[]>;
+  /** What this variant ran as: its plan's report corrected by its own run-time variants. */
+  report(): PlanReport;
   dispose(): Promise<void>;
 }
 
@@ -32,8 +37,11 @@ export interface BodyRunner {
 export interface BodyHost {
   /** Binds a precompiled variant living in the current module. */
   bind(plan: ExecutionPlan): Promise<BodyRunner>;
-  /** Compiles and binds a variant for `inputs`; null when the session cannot compile. */
-  readonly compile: ((ref: BodyRef, inputs: TensorSignature[]) => Promise<BodyRunner>) | null;
+  /**
+   * Compiles and binds a variant for `inputs` (with `values`, the inputs
+   * specialised on by value, embedded as constants); null when the session cannot compile.
+   */
+  readonly compile: ((ref: BodyRef, inputs: TensorSignature[], values: ReadonlyMap<string, HostTensor>) => Promise<BodyRunner>) | null;
   /** Runs the body's standalone model (BodyRef.model) on the CPU EP. */
   cpu(ref: BodyRef): Promise<BodyRunner>;
 }
@@ -59,15 +67,36 @@ function describe(names: readonly string[], feeds: readonly HostTensor[]): strin
   return names.map((n, i) => `${n}: ${DataType[feeds[i].dataType]}[${feeds[i].dims.join(',')}]`).join(', ');
 }
 
+/** The variant key part of an input specialised by value: its bytes. */
+function valueKey(t: HostTensor): string {
+  return Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).toString('base64');
+}
+
+/** How a body was accounted for in the plan-time report, and how many nodes run when it runs on the CPU EP. */
+export interface BodyAccounting {
+  planned: PlanReport;
+  cpuNodes: number;
+}
+
 /** The variants of one body: precompiled ones plus those compiled on demand. */
 class BodyVariants {
   private readonly lazy = new Map<string, Promise<BodyRunner>>();
+  /** Lazily compiled variants that are ready, by key (for the report). */
+  private readonly ready = new Map<string, BodyRunner>();
+  /** The worst report of variants evicted so far: what ran stays in the report. */
+  private evicted: PlanReport | null = null;
   private compiles = 0;
   private cpuRunner: Promise<BodyRunner> | null = null;
+  /** Positions (in formals then captures) of the inputs specialised by value. */
+  private readonly byValue: number[];
 
-  private constructor(readonly ref: BodyRef, private readonly eager: BodyRunner[], private readonly host: BodyHost, private readonly label: string) {}
+  private constructor(readonly ref: BodyRef, private readonly eager: BodyRunner[], private readonly host: BodyHost, private readonly label: string,
+    private readonly accounting: BodyAccounting) {
+    const names = [...ref.formals, ...ref.captures];
+    this.byValue = (ref.valueInputs ?? []).map((n) => names.indexOf(n)).filter((i) => i >= 0);
+  }
 
-  static async create(ref: BodyRef, host: BodyHost, label: string): Promise<BodyVariants> {
+  static async create(ref: BodyRef, host: BodyHost, label: string, accounting: BodyAccounting): Promise<BodyVariants> {
     const eager: BodyRunner[] = [];
     try {
       for (const plan of ref.variants) eager.push(await host.bind(plan));
@@ -75,7 +104,17 @@ class BodyVariants {
       await Promise.all(eager.map((r) => r.dispose()));
       throw e;
     }
-    return new BodyVariants(ref, eager, host, label);
+    return new BodyVariants(ref, eager, host, label, accounting);
+  }
+
+  /**
+   * The correction to the plan-time report from the variants that ran: the
+   * one that fell back most replaces what the plan counted for this body.
+   */
+  delta(): PlanReport {
+    const ran = [...this.eager, ...this.ready.values()].map((r) => r.report());
+    const worst = worstReport(this.evicted ? [...ran, this.evicted] : ran);
+    return worst ? reportDelta(this.accounting.planned, worst, this.label) : EMPTY_REPORT;
   }
 
   /** Runs the variant for these formal inputs; captures are read from `outer`. */
@@ -91,7 +130,8 @@ class BodyVariants {
   private runnerFor(names: readonly string[], inputs: readonly HostTensor[]): Promise<BodyRunner> {
     const hit = this.eager.find((r) => r.plan !== null && signatureMatches(r.plan.inputs, inputs));
     if (hit) return Promise.resolve(hit);
-    const key = inputs.map((t) => `${t.dataType}:${t.dims.join('x')}`).join('|');
+    let key = inputs.map((t) => `${t.dataType}:${t.dims.join('x')}`).join('|');
+    for (const i of this.byValue) key += `|${i}=${valueKey(inputs[i])}`;
     let p = this.lazy.get(key);
     if (p) {
       this.lazy.delete(key);
@@ -101,15 +141,25 @@ class BodyVariants {
     const compile = this.host.compile;
     const hasModel = this.ref.model !== undefined;
     if (hasModel && (!compile || this.compiles >= MAX_LAZY_COMPILES)) {
-      this.cpuRunner ??= this.host.cpu(this.ref);
+      const why = compile ? `more than ${MAX_LAZY_COMPILES} input signatures: runs on the CPU EP` : 'runtime-only module: runs on the CPU EP';
+      this.cpuRunner ??= this.host.cpu(this.ref).then((r) => {
+        const onCpu: BodyRunner = { plan: null, run: (f, o) => r.run(f, o), report: () => cpuReport(this.accounting.cpuNodes, why), dispose: () => r.dispose() };
+        this.ready.set('cpu', onCpu);
+        return onCpu;
+      });
       return this.cpuRunner;
     }
     if (!compile) {
       throw new ControlFlowError(`${this.label}: no compiled variant for inputs (${describe(names, inputs)}) and this session cannot compile (runtime-only module)`);
     }
     const sig = inputs.map((t, i) => ({ name: names[i], dataType: t.dataType, dims: [...t.dims] }));
+    const values = new Map(this.byValue.map((i) => [names[i], inputs[i]]));
     this.compiles++;
-    p = compile(this.ref, sig);
+    const compiled = compile(this.ref, sig, values);
+    p = compiled.then((r) => {
+      if (this.lazy.get(key) === p) this.ready.set(key, r);
+      return r;
+    });
     this.lazy.set(key, p);
     p.catch(() => this.lazy.delete(key));
     this.evict();
@@ -121,13 +171,17 @@ class BodyVariants {
       const [oldest, p] = this.lazy.entries().next().value ?? [];
       if (oldest === undefined || p === undefined) return;
       this.lazy.delete(oldest);
-      void p.then((r) => r.dispose()).catch(() => undefined);
+      const r = this.ready.get(oldest);
+      if (r) this.evicted = worstReport([r.report(), ...(this.evicted ? [this.evicted] : [])]);
+      this.ready.delete(oldest);
+      void p.then((x) => x.dispose()).catch(() => undefined);
     }
   }
 
   async dispose(): Promise<void> {
     const lazy = [...this.lazy.values(), ...(this.cpuRunner ? [this.cpuRunner] : [])];
     this.lazy.clear();
+    this.ready.clear();
     this.cpuRunner = null;
     await Promise.all([
       ...this.eager.map((r) => r.dispose()),
@@ -154,7 +208,19 @@ function setOutputs(values: Map<string, HostTensor>, names: readonly string[], r
 /** A bound control-flow step. */
 export interface ControlRunner {
   run(values: Map<string, HostTensor>, observer?: StepObserverLike): Promise<void>;
+  /** Correction to the plan-time report from the variants its bodies ran (see run-report.ts). */
+  delta(): PlanReport;
   dispose(): Promise<void>;
+}
+
+/**
+ * What the plan-time report counted for a body: a segment's nodes as
+ * compiled; a control-flow body's precompiled variant (nothing when it had none).
+ */
+function accountingOf(step: ControlStep, ref: BodyRef): BodyAccounting {
+  if (step.kind !== 'segment') return { planned: ref.variants[0]?.report ?? EMPTY_REPORT, cpuNodes: 0 };
+  const n = step.nodes.length;
+  return { planned: { totalNodes: n, compiledNodes: n, fallbackNodes: 0, fallbackReasons: [] }, cpuNodes: n };
 }
 
 export async function bindControlStep(step: ControlStep, host: BodyHost): Promise<ControlRunner> {
@@ -164,7 +230,7 @@ export async function bindControlStep(step: ControlStep, host: BodyHost): Promis
   try {
     for (const [i, ref] of refs.entries()) {
       const which = step.kind === 'if' ? (i === 0 ? 'then_branch' : 'else_branch') : step.kind === 'segment' ? 'deferred segment' : 'body';
-      bodies.push(await BodyVariants.create(ref, host, `${label} ${which}`));
+      bodies.push(await BodyVariants.create(ref, host, `${label} ${which}`, accountingOf(step, ref)));
     }
   } catch (e) {
     await Promise.all(bodies.map((b) => b.dispose()));
@@ -173,11 +239,12 @@ export async function bindControlStep(step: ControlStep, host: BodyHost): Promis
   const dispose = async () => {
     await Promise.all(bodies.map((b) => b.dispose()));
   };
+  const delta = () => bodies.reduce((acc, b) => addReports(acc, b.delta()), EMPTY_REPORT);
   switch (step.kind) {
-    case 'if': return { run: (values, obs) => runIf(step, bodies[0], bodies[1], values, obs), dispose };
-    case 'loop': return { run: (values, obs) => runLoop(step, bodies[0], values, obs), dispose };
-    case 'scan': return { run: (values, obs) => runScan(step, bodies[0], values, obs), dispose };
-    case 'segment': return { run: async (values, obs) => setOutputs(values, step.outputs, await bodies[0].run([], values, obs), label), dispose };
+    case 'if': return { run: (values, obs) => runIf(step, bodies[0], bodies[1], values, obs), delta, dispose };
+    case 'loop': return { run: (values, obs) => runLoop(step, bodies[0], values, obs), delta, dispose };
+    case 'scan': return { run: (values, obs) => runScan(step, bodies[0], values, obs), delta, dispose };
+    case 'segment': return { run: async (values, obs) => setOutputs(values, step.outputs, await bodies[0].run([], values, obs), label), delta, dispose };
   }
 }
 

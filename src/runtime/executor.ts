@@ -7,6 +7,7 @@ import type { BodyRef, CompiledModule, ConstantValue, ControlStep, ExecutionPlan
 import { NativeLibrary, type Kernel } from '../native/library.js';
 import type { HostTensor } from './host-tensor.js';
 import { bindControlStep, type BodyHost, type BodyRunner, type ControlRunner } from './control-flow.js';
+import { EMPTY_REPORT, addReports, type PlanReport } from './run-report.js';
 
 export class ExecutionError extends Error {
   override name = 'ExecutionError';
@@ -38,6 +39,8 @@ export interface BodyCompileRequest {
   inputs: TensorSignature[];
   /** The body's outer-scope compile-time constants, by name. */
   constants: ReadonlyMap<string, HostTensor>;
+  /** Inputs the variant is specialised on by value (BodyRef.valueInputs), to embed as constants. */
+  values: ReadonlyMap<string, HostTensor>;
   /** The body as a standalone ONNX model (BodyRef.model), when the module has one. */
   model: Uint8Array | null;
 }
@@ -93,6 +96,13 @@ class PlanRunner {
     return values;
   }
 
+  /** Correction to the plan's report from variants its control steps compiled at run time. */
+  delta(): PlanReport {
+    let d = EMPTY_REPORT;
+    for (const s of this.steps) if (s.kind === 'control') d = addReports(d, s.runner.delta());
+    return d;
+  }
+
   async dispose(): Promise<void> {
     await disposeSteps(this.steps);
   }
@@ -121,6 +131,7 @@ function constantTensor(c: ConstantValue, blobs: readonly Uint8Array[]): HostTen
 function bodyRunner(runner: PlanRunner, dispose: () => Promise<void>): BodyRunner {
   return {
     plan: runner.plan,
+    report: () => addReports(runner.plan.report, runner.delta()),
     async run(feeds, observer) {
       const values = await runner.run(feeds, observer);
       return runner.plan.outputs.map((o) => {
@@ -142,9 +153,9 @@ function bodyHost(env: ModuleEnv): BodyHost {
       return bodyRunner(runner, () => runner.dispose());
     },
     compile: compileBody
-      ? async (body, inputs) => {
+      ? async (body, inputs, values) => {
         const constants = new Map(body.constants.map((c) => [c.name, constantTensor(c, env.blobs)]));
-        const module = await compileBody({ body, inputs, constants, model: body.model === undefined ? null : env.blobs[body.model] });
+        const module = await compileBody({ body, inputs, constants, values, model: body.model === undefined ? null : env.blobs[body.model] });
         const ex = await Executor.load(module, env.fallback, env.hooks);
         return bodyRunner(ex.runner, () => ex.dispose());
       }
@@ -154,6 +165,8 @@ function bodyHost(env: ModuleEnv): BodyHost {
       const runner = await env.fallback(env.blobs[body.model], body.key);
       return {
         plan: null,
+        // The node count is the caller's to know (BodyVariants reports a CPU-run body with it).
+        report: () => ({ ...EMPTY_REPORT, fallbackReasons: [`${body.key}: runs on the CPU EP`] }),
         async run(feeds) {
           const out = await runner.run(feeds);
           return body.outputs.map((n) => {
@@ -205,6 +218,11 @@ export class Executor {
     }
   }
 
+  /** The plan's report corrected by what the variants compiled at run time did (see run-report.ts). */
+  report(): PlanReport {
+    return addReports(this.plan.report, this.runner.delta());
+  }
+
   async run(feeds: ReadonlyMap<string, HostTensor>, observer?: StepObserver): Promise<Map<string, HostTensor>> {
     if (this.disposed) throw new ExecutionError('session is disposed');
     this.validateFeeds(feeds);
@@ -233,6 +251,10 @@ async function runNative(step: Extract<PlanStep, { kind: 'native' }>, kernel: Ke
     if (a.role === 'input') {
       const v = values.get(a.name);
       if (!v) throw new ExecutionError(`${step.symbol}: value '${a.name}' is not available`);
+      // Values made at run time (deferred segments, CPU partitions) may contradict the shapes the code was compiled for.
+      if (v.data.byteLength !== byteLength(a.dataType, elementCount(a.dims))) {
+        throw new ExecutionError(`${step.symbol}: value '${a.name}' is ${DataType[v.dataType]}[${v.dims.join(',')}], compiled for ${DataType[a.dataType]}[${a.dims.join(',')}]`);
+      }
       return v.data;
     }
     const t: HostTensor = { dataType: a.dataType, dims: a.dims, data: new Uint8Array(byteLength(a.dataType, elementCount(a.dims))) };

@@ -15,7 +15,7 @@ import { elementConstant, extract, indexArith, iota, loopIndex, operand, refType
 /** A compile-time scalar input (Range bounds, OneHot depth, Trilu k). */
 function constScalar(ctx: NodeContext, i: number, what: string): number {
   const t = ctx.constant(i);
-  if (!t) return ctx.unsupported(`${what} (input ${i}) must be a compile-time constant`);
+  if (!t) return ctx.needsValue(i, what);
   const v = tensorToNumbers(t);
   if (v.length !== 1) ctx.unsupported(`${what} must have exactly one element`);
   return v[0];

@@ -1,0 +1,231 @@
+// Nodes whose shape-setting inputs (Expand's shape, Reshape's shape, Slice's
+// starts..., ConstantOfShape's shape, ReduceSum's axes) are run-time values:
+// deferred and compiled per value at run time, differential against
+// onnxruntime-node, over several runs with different values in one session
+// (a variant for one value must never serve another); and the session report
+// counts what those run-time variants really did.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DataType } from '../../src/onnx/model.js';
+import { ModelBuilder } from '../../src/onnx/builder.js';
+import type { HostTensor } from '../../src/runtime/host-tensor.js';
+import { CpuSession } from '../../src/ep/cpu-session.js';
+import { createMlirSession } from '../../src/ep/session.js';
+import type { SessionReport } from '../../src/ep/session-api.js';
+import { compareTensors, DEFAULT_ATOL, DEFAULT_RTOL } from '../../src/cli/compare.js';
+import { bufferIo } from '../../src/cli/io.js';
+import { main } from '../../src/cli/main.js';
+import { randomTensor } from '../helpers/differential.js';
+import { fakeToolchain } from '../reliability/fake-toolchain.js';
+
+const F = DataType.FLOAT;
+const I64 = DataType.INT64;
+
+function ints(values: readonly number[], dims: number[] = [values.length]): HostTensor {
+  return { dataType: I64, dims, data: new Uint8Array(new BigInt64Array(values.map(BigInt)).buffer) };
+}
+
+type Feeds = Record<string, HostTensor>;
+
+/**
+ * Runs every feed set through one mlir session and one CPU session, comparing
+ * outputs each time; returns the mlir session's report after all runs.
+ */
+async function runAll(model: Uint8Array, runs: readonly Feeds[], options: Record<string, unknown> = {}): Promise<SessionReport> {
+  const cpu = await CpuSession.create(model);
+  const mlir = await createMlirSession(model, { cacheDir: '', ...options });
+  try {
+    for (const [k, feeds] of runs.entries()) {
+      const feedMap = new Map(Object.entries(feeds));
+      const expected = await cpu.run(feedMap);
+      const actual = await mlir.run(feedMap);
+      for (const [name, e] of expected) {
+        const a = actual.get(name);
+        assert.ok(a, `run ${k}: output '${name}' missing`);
+        assert.deepEqual(a.dims, e.dims, `run ${k}: output '${name}' dims`);
+        const r = compareTensors(a, e, { atol: DEFAULT_ATOL, rtol: DEFAULT_RTOL, postProcessing: false });
+        assert.equal(r.status, 'success', `run ${k}: output '${name}': ${r.message}`);
+      }
+    }
+    return mlir.report();
+  } finally {
+    await cpu.dispose();
+    await mlir.dispose();
+  }
+}
+
+function assertFullyCompiled(report: SessionReport): void {
+  assert.equal(report.fallbackNodes, 0, `expected every node compiled; fell back: ${report.fallbackReasons.join('; ')}`);
+}
+
+function expandModel(): Uint8Array {
+  const b = new ModelBuilder({ opset: 17 });
+  const x = b.input('x', F, [3, 1]);
+  const s = b.input('s', I64, [3]);
+  const [e] = b.node('Expand', [x, s]);
+  // Downstream of a value-dependent shape: symbolic types, deferred with it.
+  const [y] = b.node('Relu', [e], { outputs: ['y'] });
+  b.output(y);
+  return b.build();
+}
+
+describe('shape inputs fed at run time compile per value', () => {
+  it('Expand: shape as a graph input, two values in one session', async () => {
+    const x = randomTensor(F, [3, 1], 3);
+    const report = await runAll(expandModel(), [{ x, s: ints([2, 3, 4]) }, { x, s: ints([1, 3, 5]) }, { x, s: ints([2, 3, 4]) }]);
+    assertFullyCompiled(report);
+    assert.equal(report.compiledNodes, 2);
+  });
+
+  it('Reshape: shape as a graph input (with 0 and -1), then another value of the same size', async () => {
+    const b = new ModelBuilder({ opset: 17 });
+    const x = b.input('x', F, [2, 6]);
+    const s = b.input('s', I64, [2]);
+    const [r] = b.node('Reshape', [x, s]);
+    const [y] = b.node('Neg', [r], { outputs: ['y'] });
+    b.output(y);
+    const xs = randomTensor(F, [2, 6], 5);
+    const report = await runAll(b.build(), [{ x: xs, s: ints([3, 4]) }, { x: xs, s: ints([4, -1]) }, { x: xs, s: ints([0, 6]) }]);
+    assertFullyCompiled(report);
+  });
+
+  it('Slice: starts, ends, axes and steps as graph inputs', async () => {
+    const b = new ModelBuilder({ opset: 13 });
+    const x = b.input('x', F, [5, 6]);
+    const names = ['starts', 'ends', 'axes', 'steps'].map((n) => b.input(n, I64, [2]));
+    const [y] = b.node('Slice', [x, ...names], { outputs: ['y'] });
+    b.output(y);
+    const xs = randomTensor(F, [5, 6], 7);
+    const run = (starts: number[], ends: number[], axes: number[], steps: number[]) => ({ x: xs, starts: ints(starts), ends: ints(ends), axes: ints(axes), steps: ints(steps) });
+    const report = await runAll(b.build(), [run([0, 1], [3, 5], [0, 1], [1, 2]), run([4, -1], [0, -7], [0, 1], [-1, -2]), run([1, 0], [100, 2], [1, 0], [1, 1])]);
+    assertFullyCompiled(report);
+  });
+
+  it('ConstantOfShape: shape as a graph input feeding an Add', async () => {
+    const b = new ModelBuilder({ opset: 17 });
+    const s = b.input('s', I64, [2]);
+    const x = b.input('x', F, [1, 4]);
+    const one = { dataType: F, dims: [1], data: new Uint8Array(new Float32Array([1.5]).buffer), name: '' };
+    const [c] = b.node('ConstantOfShape', [s], { attrs: { value: one } });
+    const [y] = b.node('Add', [c, x], { outputs: ['y'] });
+    b.output(y);
+    const xs = randomTensor(F, [1, 4], 9);
+    const report = await runAll(b.build(), [{ s: ints([3, 4]), x: xs }, { s: ints([2, 4]), x: xs }]);
+    assertFullyCompiled(report);
+  });
+
+  it('ReduceSum: axes as a graph input, keepdims 0 and 1', async () => {
+    for (const keepdims of [0, 1]) {
+      const b = new ModelBuilder({ opset: 13 });
+      const x = b.input('x', F, [2, 3, 4]);
+      const axes = b.input('axes', I64, [1]);
+      const [y] = b.node('ReduceSum', [x, axes], { attrs: { keepdims }, outputs: ['y'] });
+      b.output(y);
+      const xs = randomTensor(F, [2, 3, 4], 11);
+      const report = await runAll(b.build(), [{ x: xs, axes: ints([1]) }, { x: xs, axes: ints([-1]) }, { x: xs, axes: ints([0]) }]);
+      assertFullyCompiled(report);
+    }
+  });
+
+  it('a shape computed at run time from data (Cast of a float input) also specialises', async () => {
+    const b = new ModelBuilder({ opset: 17 });
+    const x = b.input('x', F, [2, 1]);
+    const sf = b.input('sf', F, [2]);
+    const [s] = b.node('Cast', [sf], { attrs: { to: I64 } });
+    const [y] = b.node('Expand', [x, s], { outputs: ['y'] });
+    b.output(y);
+    const xs = randomTensor(F, [2, 1], 13);
+    const floats = (v: number[]): HostTensor => ({ dataType: F, dims: [v.length], data: new Uint8Array(new Float32Array(v).buffer) });
+    const report = await runAll(b.build(), [{ x: xs, sf: floats([2, 3]) }, { x: xs, sf: floats([2, 5]) }]);
+    assertFullyCompiled(report);
+  });
+
+  it('ConstantOfShape alone: a variant that folds completely hands out its constant', async () => {
+    const b = new ModelBuilder({ opset: 17 });
+    const s = b.input('s', I64, [3]);
+    const [y] = b.node('ConstantOfShape', [s], { outputs: ['y'] });
+    b.output(y);
+    const report = await runAll(b.build(), [{ s: ints([2, 1, 3]) }, { s: ints([1, 4, 1]) }, { s: ints([2, 0, 3]) }]);
+    assertFullyCompiled(report);
+  });
+
+  it('Range (int64 and float bounds) and OneHot (float depth) as graph inputs', async () => {
+    const b = new ModelBuilder({ opset: 17 });
+    const [start, limit, delta] = ['start', 'limit', 'delta'].map((n) => b.input(n, I64, []));
+    const [r] = b.node('Range', [start, limit, delta], { outputs: ['r'] });
+    b.output(r);
+    const [fs, fl, fd] = ['fs', 'fl', 'fd'].map((n) => b.input(n, F, []));
+    const [rf] = b.node('Range', [fs, fl, fd], { outputs: ['rf'] });
+    b.output(rf);
+    const idx = b.input('idx', I64, [4]);
+    const depth = b.input('depth', F, [1]);
+    const values = b.initializer('values', F, [2], [0, 3]);
+    const [oh] = b.node('OneHot', [idx, depth, values], { attrs: { axis: 0 }, outputs: ['oh'] });
+    b.output(oh);
+    const scalar = (v: number): HostTensor => ({ dataType: F, dims: [], data: new Uint8Array(new Float32Array([v]).buffer) });
+    const run = (i: [number, number, number], f: [number, number, number], d: number): Feeds => ({
+      start: ints([i[0]], []), limit: ints([i[1]], []), delta: ints([i[2]], []),
+      fs: scalar(f[0]), fl: scalar(f[1]), fd: scalar(f[2]),
+      idx: ints([0, 2, -1, 1]), depth: { dataType: F, dims: [1], data: new Uint8Array(new Float32Array([d]).buffer) },
+    });
+    const report = await runAll(b.build(), [run([0, 7, 2], [1, 2, 0.25], 3), run([10, 1, -3], [0, -1.5, -0.5], 5)]);
+    assertFullyCompiled(report);
+  });
+
+  it('empty inputs and outputs (Slice past the end, ReduceSum of an empty set) need no code', async () => {
+    const b = new ModelBuilder({ opset: 13 });
+    const x = b.input('x', F, [3, 4]);
+    const [starts, ends] = ['starts', 'ends'].map((n) => b.input(n, I64, [1]));
+    const [y] = b.node('Slice', [x, starts, ends], { outputs: ['y'] });
+    b.output(y);
+    const e = b.input('e', F, [2, 0, 4]);
+    const axes = b.input('axes', I64, [1]);
+    const [z] = b.node('ReduceSum', [e, axes], { attrs: { keepdims: 1 }, outputs: ['z'] });
+    b.output(z);
+    const xs = randomTensor(F, [3, 4], 17);
+    const empty: HostTensor = { dataType: F, dims: [2, 0, 4], data: new Uint8Array(0) };
+    const report = await runAll(b.build(), [
+      { x: xs, starts: ints([5]), ends: ints([9]), e: empty, axes: ints([1]) },
+      { x: xs, starts: ints([1]), ends: ints([2]), e: empty, axes: ints([2]) },
+    ]);
+    assertFullyCompiled(report);
+  });
+});
+
+describe('the session report counts what run-time variants did', () => {
+  it('a deferred segment whose run-time compile fails counts as fallen back', async () => {
+    // Nothing compiles at session creation (the Expand is deferred), so only the run-time compile meets the broken tool.
+    const home = await fakeToolchain({ 'mlir-opt': { fault: 'fail', versionOk: true } });
+    const x = randomTensor(F, [3, 1], 3);
+    const report = await runAll(expandModel(), [{ x, s: ints([2, 3, 4]) }], { toolchainHome: home });
+    assert.equal(report.fallbackNodes, 2, report.fallbackReasons.join('; '));
+    assert.equal(report.compiledNodes, 0);
+    assert.match(report.fallbackReasons.join('\n'), /deferred segment: .*injected failure/s);
+  });
+
+  it('a runtime-only module runs value-specialised segments on the CPU EP and says so', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'spec-aot-'));
+    const onnx = join(dir, 'm.onnx');
+    const mod = join(dir, 'm.ortmlir');
+    await writeFile(onnx, expandModel());
+    const io = bufferIo();
+    assert.equal(await main(['compile', onnx, '-o', mod], io), 0, io.err.join(''));
+    const s = await createMlirSession(onnx, { module: mod, toolchainHome: join(dir, 'no-llvm-here'), cacheDir: '' });
+    try {
+      assert.equal(s.report().fallbackNodes, 0, 'before any run, the plan-time report');
+      const x = randomTensor(F, [3, 1], 3);
+      for (const shape of [[2, 3, 4], [1, 3, 5]]) {
+        const out = await s.run(new Map([['x', x], ['s', ints(shape)]]));
+        assert.deepEqual(out.get('y')?.dims, shape);
+      }
+      const report = s.report();
+      assert.equal(report.fallbackNodes, 2);
+      assert.match(report.fallbackReasons.join('\n'), /runtime-only module/);
+    } finally {
+      await s.dispose();
+    }
+  });
+});
