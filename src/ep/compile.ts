@@ -221,9 +221,7 @@ export async function compileModel(req: CompileRequest): Promise<CompiledModule>
   if (req.options.fallback === 'error' && root.reasons.length) {
     throw new EpError(`mlir EP: ${root.reasons.length} node(s) cannot be compiled and fallback is 'error':\n  ${root.reasons.join('\n  ')}`);
   }
-  // A graph that folds away entirely (Constant, Shape of a static input) is answered from its constants.
-  const allFolded = graph.nodes.every((n) => status.get(n)?.kind === 'folded');
-  if (!hasWork(root) && !allFolded) return wholeModelOnCpu(req, graph, root.reasons);
+  if (!hasWork(root)) return wholeModelOnCpu(req, graph, root.reasons);
   const native = await compileNative(req, root);
   try {
     const blobs = new BlobTable();
