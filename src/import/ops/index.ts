@@ -29,3 +29,4 @@ import './space-depth.js';
 import './misc-data.js';
 import './compress.js';
 import './det.js';
+import './loss.js';
