@@ -30,3 +30,6 @@ import './misc-data.js';
 import './compress.js';
 import './det.js';
 import './loss.js';
+import './lp-norm.js';
+import './reverse-sequence.js';
+import './dropout.js';
