@@ -33,3 +33,5 @@ import './loss.js';
 import './lp-norm.js';
 import './reverse-sequence.js';
 import './dropout.js';
+import './window-functions.js';
+import './center-crop-pad.js';
