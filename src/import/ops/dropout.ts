@@ -1,8 +1,9 @@
 // Dropout when it is the identity: before opset 12 always (inference only),
 // from 12 when training_mode is absent or a constant false, or the ratio a
-// constant 0. The mask output is then all ones (T before opset 10, bool
-// after). A runtime training_mode with a non-zero ratio draws a random mask,
-// which is left to the fallback EP.
+// constant 0. The mask output is then all true. Before opset 12 the mask is
+// declined: ONNX Runtime fills it with zeros where the reference keeps ones.
+// A runtime training_mode with a non-zero ratio draws a random mask, which is
+// left to the fallback EP.
 import { DataType } from '../../onnx/model.js';
 import type { TensorType } from '../../ir/types.js';
 import { isFloat } from '../../ir/types.js';
@@ -12,8 +13,6 @@ import type { LowerContext } from '../lower-context.js';
 import { filled, identityLiteral } from '../reduce-helpers.js';
 import { tensorToNumbers } from '../tensor-data.js';
 
-/** Opset from which the mask is bool rather than the data type. */
-const BOOL_MASK_SINCE = 10;
 /** Opset from which ratio and training_mode are inputs. */
 const TRAINING_INPUTS_SINCE = 12;
 const RATIO_INPUT = 1;
@@ -37,26 +36,25 @@ function checkIdentity(ctx: NodeContext): void {
   }
 }
 
-function maskDtype(ctx: NodeContext): DataType {
-  return ctx.opset < BOOL_MASK_SINCE ? ctx.dtype(0) : DataType.BOOL;
-}
 
 function inferDropout(ctx: NodeContext): TensorType[] {
   const dt = ctx.dtype(0);
   if (!isFloat(dt)) ctx.unsupported(`Dropout of ${DataType[dt]} is not supported (expected a float tensor)`);
   checkIdentity(ctx);
+  if (ctx.opset < TRAINING_INPUTS_SINCE && ctx.hasOutput(1)) {
+    ctx.unsupported('the mask of an inference-only Dropout (opset < 12) is left to the fallback EP');
+  }
   const shape = ctx.shape(0);
-  return [{ dataType: dt, shape }, { dataType: maskDtype(ctx), shape }];
+  return [{ dataType: dt, shape }, { dataType: DataType.BOOL, shape }];
 }
 
 function lowerDropout(ctx: LowerContext): string[] {
   checkIdentity(ctx);
   const y = ctx.input(0);
   if (!ctx.hasOutput(1)) return [y];
-  const dt = maskDtype(ctx);
-  return [y, filled(ctx.b, identityLiteral('one', dt), dt, ctx.shape(0)).value];
+  return [y, filled(ctx.b, identityLiteral('one', DataType.BOOL), DataType.BOOL, ctx.shape(0)).value];
 }
 
-for (const since of [7, BOOL_MASK_SINCE, TRAINING_INPUTS_SINCE]) {
+for (const since of [7, TRAINING_INPUTS_SINCE]) {
   registerOp({ domain: '', op: 'Dropout', since, infer: inferDropout, lower: lowerDropout });
 }
