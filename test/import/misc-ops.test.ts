@@ -1,4 +1,4 @@
-// Differential tests of CumProd, Shrink, integer Pow, LpNormalization,
+// Differential tests of CumProd, Shrink, integer Pow, Swish, LpNormalization,
 // ReverseSequence, Dropout (identity cases), BatchNormalization in training
 // mode, the window functions and CenterCropPad against onnxruntime-node.
 import { describe, it } from 'node:test';
@@ -39,6 +39,13 @@ describe('misc op lowerings match onnxruntime', () => {
       { op: 'Pow', inputs: [ints(d, 0, 6), x(d, { lo: 0, hi: 2 })] },
       { op: 'Pow', inputs: [ints(d, 1, 6, I64), x([1], { lo: 0.5, hi: 0.5 })] },
     ], 15);
+  });
+
+  it('Swish with default and explicit alpha (opset 24)', async () => {
+    await checkCases([
+      { op: 'Swish', inputs: [x([3, 4], { lo: -6, hi: 6 })] },
+      { op: 'Swish', inputs: [x([5], { lo: -3, hi: 3 })], attrs: { alpha: 0.5 } },
+    ], 24);
   });
 
   it('LpNormalization: p = 1 and 2, any axis, zero norms', async () => {

@@ -25,17 +25,16 @@ function planCrop(ctx: NodeContext): CropPlan {
   const sizes = ctx.constInts(1, 'shape');
   const axes = ctx.ints('axes', iota(x.length));
   if (sizes.length !== axes.length) ctx.unsupported(`shape has ${sizes.length} values for ${axes.length} axes`);
-  const listed = reducedMask(ctx, x.length, axes);
+  reducedMask(ctx, x.length, axes); // declines repeated or out-of-range axes
   const shape = [...x];
   const shift = x.map(() => 0);
-  for (let a = 0; a < x.length; a++) {
-    if (!listed[a]) continue;
-    // Axes may be listed in any order: find this axis's size.
-    const size = sizes[axes.findIndex((ax) => ctx.axis(ax, x.length) === a)];
+  axes.forEach((ax, i) => {
+    const a = ctx.axis(ax, x.length);
+    const size = sizes[i];
     if (!Number.isSafeInteger(size) || size < 0) ctx.unsupported(`target size ${size} of axis ${a} is invalid`);
     shape[a] = size;
     shift[a] = size <= x[a] ? Math.floor((x[a] - size) / 2) : -Math.floor((size - x[a]) / 2);
-  }
+  });
   if (x.some((d) => d === 0) && shape.every((d) => d > 0)) ctx.unsupported('padding an empty input is not supported');
   return { shape, shift };
 }

@@ -30,12 +30,12 @@ function constScalar(ctx: NodeContext, i: number, what: string): number | null {
 function checkIdentity(ctx: NodeContext): void {
   if (ctx.opset < TRAINING_INPUTS_SINCE || !ctx.has(TRAINING_MODE_INPUT)) return;
   // A constant zero ratio keeps every element whatever the mode.
-  if (ctx.has(RATIO_INPUT) && ctx.constant(RATIO_INPUT) && tensorToNumbers(ctx.constant(RATIO_INPUT)!)[0] === 0) return;
+  const ratio = ctx.constant(RATIO_INPUT);
+  if (ratio && tensorToNumbers(ratio)[0] === 0) return;
   if (constScalar(ctx, TRAINING_MODE_INPUT, 'training_mode') !== 0) {
     ctx.unsupported('training_mode is true with a non-zero ratio: the random mask is left to the fallback EP');
   }
 }
-
 
 function inferDropout(ctx: NodeContext): TensorType[] {
   const dt = ctx.dtype(0);

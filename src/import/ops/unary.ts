@@ -110,6 +110,7 @@ const UNARY: Record<string, UnarySpec> = {
   Shrink: { since: 9, domain: 'numeric', f: shrink },
   Mish: { since: 18, domain: 'float', f: (s, x, c) => s.mul(x, s.math('tanh', softplus(s, x, c))) },
   Gelu: { since: 20, domain: 'float', f: gelu },
+  Swish: { since: 24, domain: 'float', f: (s, x, c) => s.mul(x, sigmoid(s, s.mul(s.const(c.float('alpha', 1)), x), c)) },
 };
 
 /**
