@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { planSchedules, vectorTarget, type ScheduledModule } from '../codegen/schedules/index.js';
 import { Toolchain, ToolchainError, type ToolName, type ToolRun } from './tools.js';
 import { SUPPORT_LLVM_IR, SUPPORT_SYMBOLS } from './runtime-support.js';
+import { distinctReturnOperands, mayRepeatResults } from './distinct-results.js';
 
 export interface TargetOptions {
   /** LLVM CPU name; 'host' compiles for this machine. */
@@ -159,6 +160,8 @@ async function compileUnit(c: UnitContext, u: CompileUnit, commands: string[]): 
     commands.push(commandLine(tc, tool, argv));
     c.runs.push(await tc.run(tool, argv));
   };
+  // Prepared separately (else within the lowering run) when CSE may merge results.
+  if (mayRepeatResults(u.mlir)) await prepareUnit(f, step);
   const scheduled = await scheduleUnit(c, u, f, step);
   const llvmMlir = ['-o', f('llvm.mlir')];
   if (scheduled) {
@@ -183,6 +186,15 @@ async function compileUnit(c: UnitContext, u: CompileUnit, commands: string[]): 
   return { object: f('o'), ir: f('opt.ll'), parallel: scheduled?.parallel === true && c.threads > 1 };
 }
 
+/** Runs the prepare passes once into prepared.mlir (returns must stay distinct buffers) and returns its text. */
+async function prepareUnit(f: (ext: string) => string, step: (tool: ToolName, argv: string[]) => Promise<void>): Promise<string> {
+  if (!existsSync(f('prepared.mlir'))) {
+    await step('mlir-opt', [f('input.mlir'), ...PREPARE_PASSES, '-o', f('prepared.mlir')]);
+    await writeFile(f('prepared.mlir'), distinctReturnOperands(await readFile(f('prepared.mlir'), 'utf8')));
+  }
+  return readFile(f('prepared.mlir'), 'utf8');
+}
+
 /** Prepares the unit and writes its schedule (sched.input.mlir + transform.mlir); null when it has none. */
 async function scheduleUnit(
   c: UnitContext,
@@ -191,8 +203,7 @@ async function scheduleUnit(
   step: (tool: ToolName, argv: string[]) => Promise<void>,
 ): Promise<ScheduledModule | null> {
   if (c.t.schedules === false || !SCHEDULED_OPS.test(u.mlir)) return null;
-  await step('mlir-opt', [f('input.mlir'), ...PREPARE_PASSES, '-o', f('prepared.mlir')]);
-  const prepared = await readFile(f('prepared.mlir'), 'utf8');
+  const prepared = await prepareUnit(f, step);
   const scheduled = planSchedules(prepared, { target: vectorTarget(c.t.cpu, c.t.features), threads: c.threads });
   if (!scheduled) return null;
   await writeFile(f('sched.input.mlir'), scheduled.mlir);

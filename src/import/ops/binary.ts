@@ -1,7 +1,7 @@
 // Broadcasting binary, variadic, comparison and logical elementwise ops.
 import { DataType } from '../../onnx/model.js';
 import { isFloat, isInteger } from '../../ir/types.js';
-import { Scalar, type CmpPredicate } from '../../codegen/scalar.js';
+import { Scalar, convertScalar, type CmpPredicate } from '../../codegen/scalar.js';
 import type { FuncBuilder } from '../../codegen/mlir-builder.js';
 import { registerOp } from '../registry.js';
 import { inferBroadcast, lowerElementwise } from '../elementwise.js';
@@ -51,15 +51,24 @@ function floorMod(s: Scalar, a: string, b: string): string {
 registerOp({
   domain: '', op: 'Pow', since: 7,
   infer: (ctx) => {
-    if (!isFloat(ctx.dtype(0)) || !numeric(ctx.dtype(1))) ctx.unsupported('Pow needs a float base');
+    const base = ctx.dtype(0);
+    if (!numeric(base) || !numeric(ctx.dtype(1)) || base === DataType.BOOL) ctx.unsupported('Pow needs numeric operands');
     return [inferBroadcast(ctx, [0, 1])];
   },
-  lower: (ctx) => [lowerElementwise(ctx, [0, 1], (b, [x, y]) => {
-    const s = new Scalar(b, ctx.dtype(0));
-    const e = isFloat(ctx.dtype(1)) ? convertFloat(b, y, ctx.dtype(1), ctx.dtype(0)) : intToFloat(b, y, ctx.dtype(1), s.elem);
-    return s.math2('powf', x, e);
-  })],
+  lower: (ctx) => [lowerElementwise(ctx, [0, 1], (b, [x, y]) => pow(b, x, ctx.dtype(0), y, ctx.dtype(1)))],
 });
+
+/**
+ * x^y in x's dtype. An integer base computes in f64 and truncates back, as
+ * std::pow on integers does in ONNX Runtime (2^-1 is 0, not an error).
+ */
+function pow(b: FuncBuilder, x: string, xDt: DataType, y: string, yDt: DataType): string {
+  const calcDt = isFloat(xDt) ? xDt : DataType.DOUBLE;
+  const s = new Scalar(b, calcDt);
+  const base = convertScalar(b, x, xDt, calcDt);
+  const e = isFloat(yDt) ? convertFloat(b, y, yDt, calcDt) : intToFloat(b, y, yDt, s.elem);
+  return convertScalar(b, s.math2('powf', base, e), calcDt, xDt);
+}
 
 function convertFloat(b: FuncBuilder, v: string, from: DataType, to: DataType): string {
   if (from === to) return v;

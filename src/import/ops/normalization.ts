@@ -1,6 +1,6 @@
-// BatchNormalization (inference), InstanceNormalization and LRN. The
-// normalisations fold into per-channel scale/shift coefficients computed once
-// (per C, or per N×C), then one elementwise pass y = x * a + c.
+// BatchNormalization (inference and training mode), InstanceNormalization
+// and LRN. The normalisations fold into per-channel scale/shift coefficients
+// computed once (per C, or per N×C), then one elementwise pass y = x * a + c.
 import { DataType } from '../../onnx/model.js';
 import { Scalar, convertScalar } from '../../codegen/scalar.js';
 import type { FuncBuilder } from '../../codegen/mlir-builder.js';
@@ -12,6 +12,7 @@ import type { LowerContext } from '../lower-context.js';
 import { accumulatorDtype } from '../contraction.js';
 import { inputTensor } from '../quant.js';
 import { reduceToChannels } from '../pool-core.js';
+import { broadcastRead, mapGeneric, reduceGeneric, reducedCount } from '../reduce-helpers.js';
 
 const FLOAT_TYPES: readonly DataType[] = [DataType.FLOAT, DataType.DOUBLE, DataType.FLOAT16, DataType.BFLOAT16];
 const DEFAULT_EPSILON = 1e-5;
@@ -79,6 +80,14 @@ function applyCoefficients(b: FuncBuilder, x: Tensor, k: Coefficients, map: stri
 
 // ---- BatchNormalization ----
 
+/** Opset from which training_mode selects batch statistics (and running-statistics outputs). */
+const TRAINING_MODE_SINCE = 14;
+const DEFAULT_MOMENTUM = 0.9;
+
+function isTraining(ctx: NodeContext): boolean {
+  return ctx.opset >= TRAINING_MODE_SINCE && ctx.int('training_mode', 0) !== 0;
+}
+
 registerOp({
   domain: '', op: 'BatchNormalization', since: 7,
   infer: (ctx) => {
@@ -86,22 +95,76 @@ registerOp({
     const x = ctx.shape(0);
     if (x.length < 2) ctx.unsupported(`BatchNormalization input must have rank >= 2, got ${x.length}`);
     if (ctx.int('spatial', 1) !== 1) ctx.unsupported('spatial=0 is not supported');
-    if (ctx.int('training_mode', 0) !== 0) ctx.unsupported('training_mode=1 is not supported (inference only)');
-    if (range(ctx.outputCount - 1, 1).some((i) => ctx.hasOutput(i))) ctx.unsupported('training outputs (running / saved statistics) are not supported');
     checkChannelParams(ctx, [1, 2, 3, 4]);
+    if (isTraining(ctx)) return [{ dataType: dt, shape: x }, ctx.type(3), ctx.type(4)];
+    if (range(ctx.outputCount - 1, 1).some((i) => ctx.hasOutput(i))) ctx.unsupported('statistics outputs need training_mode=1 (opset 14+)');
     return [{ dataType: dt, shape: x }];
   },
-  lower: (ctx) => {
-    const x = inputTensor(ctx, 0);
-    const accDt = accumulatorDtype(x.dt);
-    const c = [x.shape[1]];
-    const id = identityMap(1);
-    const k = coefficients(ctx.b, c, accDt, ctx.float('epsilon', DEFAULT_EPSILON), {
-      gamma: [inputTensor(ctx, 1), id], beta: [inputTensor(ctx, 2), id], mean: [inputTensor(ctx, 3), id], variance: [inputTensor(ctx, 4), id],
-    });
-    return [applyCoefficients(ctx.b, x, k, affineMap(x.shape.length, ['d1']))];
-  },
+  lower: (ctx) => (isTraining(ctx) ? lowerBatchNormTraining(ctx) : [lowerBatchNormInference(ctx)]),
 });
+
+function lowerBatchNormInference(ctx: LowerContext): string {
+  const x = inputTensor(ctx, 0);
+  const accDt = accumulatorDtype(x.dt);
+  const c = [x.shape[1]];
+  const id = identityMap(1);
+  const k = coefficients(ctx.b, c, accDt, ctx.float('epsilon', DEFAULT_EPSILON), {
+    gamma: [inputTensor(ctx, 1), id], beta: [inputTensor(ctx, 2), id], mean: [inputTensor(ctx, 3), id], variance: [inputTensor(ctx, 4), id],
+  });
+  return applyCoefficients(ctx.b, x, k, affineMap(x.shape.length, ['d1']));
+}
+
+/**
+ * Training mode: normalise with the batch mean and (biased) variance over
+ * every dim but the channel, and return the running statistics
+ * input * momentum + batch * (1 - momentum).
+ */
+function lowerBatchNormTraining(ctx: LowerContext): string[] {
+  const b = ctx.b;
+  const x = inputTensor(ctx, 0);
+  const accDt = accumulatorDtype(x.dt);
+  const { mean, variance } = channelStatistics(b, x, accDt);
+  const id = identityMap(1);
+  const k = coefficients(b, mean.shape, accDt, ctx.float('epsilon', DEFAULT_EPSILON), {
+    gamma: [inputTensor(ctx, 1), id], beta: [inputTensor(ctx, 2), id], mean: [mean, id], variance: [variance, id],
+  });
+  const y = applyCoefficients(b, x, k, affineMap(x.shape.length, ['d1']));
+  const momentum = ctx.float('momentum', DEFAULT_MOMENTUM);
+  const running = (input: Tensor, batch: Tensor) => mapGeneric(b, input.dt, input.shape, [input, batch].map((t) => ({ ref: t, map: id })), (fb, [r, v]) => {
+    const s = new Scalar(fb, accDt);
+    const blended = s.add(s.mul(convertScalar(fb, r, input.dt, accDt), s.const(momentum)), s.mul(v, s.const(1 - momentum)));
+    return convertScalar(fb, blended, accDt, input.dt);
+  }).value;
+  return [y, running(inputTensor(ctx, 3), mean), running(inputTensor(ctx, 4), variance)];
+}
+
+/** Per-channel mean and biased variance of x over every dim but 1, as [C] tensors in `accDt`. */
+function channelStatistics(b: FuncBuilder, x: Tensor, accDt: DataType): { mean: Tensor; variance: Tensor } {
+  const reduced = x.shape.map((_, i) => i !== 1);
+  const count = reducedCount(x.shape, reduced);
+  const widen = (fb: FuncBuilder, v: string) => convertScalar(fb, v, x.dt, accDt);
+  const c = [x.shape[1]];
+  // The keepdims accumulators [1, C, 1, ...] read from the channel space [C].
+  const fromChannels = affineMap(1, x.shape.map((_, i) => (i === 1 ? 'd0' : '0')));
+  const perChannel = (sum: Tensor) => mapGeneric(b, accDt, c, [{ ref: sum, map: fromChannels }], (fb, [v]) => {
+    const s = new Scalar(fb, accDt);
+    return s.div(v, s.const(count));
+  });
+  const sum = reduceGeneric(b, {
+    space: x.shape, reduced, inputs: [broadcastRead(x, x.shape)], accDt, identity: 'zero',
+    step: (fb, [v], acc) => new Scalar(fb, accDt).add(acc, widen(fb, v)),
+  });
+  const mean = perChannel(sum);
+  const squares = reduceGeneric(b, {
+    space: x.shape, reduced, inputs: [broadcastRead(x, x.shape), { ref: mean, map: affineMap(x.shape.length, ['d1']) }], accDt, identity: 'zero',
+    step: (fb, [v, m], acc) => {
+      const s = new Scalar(fb, accDt);
+      const d = s.sub(widen(fb, v), m);
+      return s.add(acc, s.mul(d, d));
+    },
+  });
+  return { mean, variance: perChannel(squares) };
+}
 
 // ---- InstanceNormalization ----
 

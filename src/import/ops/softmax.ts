@@ -32,29 +32,37 @@ function inputRef(ctx: LowerContext): TensorRef {
   return { value: ctx.input(0), dt: ctx.dtype(0), shape: ctx.shape(0) };
 }
 
-function lowerSoftmax(ctx: LowerContext, legacy: boolean, log: boolean): string {
-  const reduced = normalisedMask(ctx, legacy);
-  const x = inputRef(ctx);
+/**
+ * Softmax (or LogSoftmax with `log`) of `x` normalised over the `reduced`
+ * dims, max-subtracted so large inputs do not overflow exp. Also used by
+ * SoftmaxCrossEntropyLoss.
+ */
+export function emitSoftmax(b: FuncBuilder, x: TensorRef, reduced: readonly boolean[], log: boolean): string {
+  const mask = [...reduced];
   const accDt = accumulatorDtype(x.dt);
   const widen = (fb: FuncBuilder, v: string) => convertScalar(fb, v, x.dt, accDt);
-  const max = reduceGeneric(ctx.b, {
-    space: x.shape, reduced, inputs: [broadcastRead(x, x.shape)], accDt, identity: 'lowest',
+  const max = reduceGeneric(b, {
+    space: x.shape, reduced: mask, inputs: [broadcastRead(x, x.shape)], accDt, identity: 'lowest',
     step: (fb, [v], acc) => new Scalar(fb, accDt).max(acc, widen(fb, v)),
   });
-  const sum = reduceGeneric(ctx.b, {
-    space: x.shape, reduced, inputs: [broadcastRead(x, x.shape), broadcastRead(max, x.shape)], accDt, identity: 'zero',
+  const sum = reduceGeneric(b, {
+    space: x.shape, reduced: mask, inputs: [broadcastRead(x, x.shape), broadcastRead(max, x.shape)], accDt, identity: 'zero',
     step: (fb, [v, m], acc) => {
       const s = new Scalar(fb, accDt);
       return s.add(acc, s.math('exp', s.sub(widen(fb, v), m)));
     },
   });
   const reads = [x, max, sum].map((t) => broadcastRead(t, x.shape));
-  return mapGeneric(ctx.b, x.dt, x.shape, reads, (fb, [v, m, z]) => {
+  return mapGeneric(b, x.dt, x.shape, reads, (fb, [v, m, z]) => {
     const s = new Scalar(fb, accDt);
     const d = s.sub(widen(fb, v), m);
     const y = log ? s.sub(d, s.math('log', z)) : s.div(s.math('exp', d), z);
     return convertScalar(fb, y, accDt, x.dt);
   }).value;
+}
+
+function lowerSoftmax(ctx: LowerContext, legacy: boolean, log: boolean): string {
+  return emitSoftmax(ctx.b, inputRef(ctx), normalisedMask(ctx, legacy), log);
 }
 
 /** 1 at the first maximum of each normalised slice, 0 elsewhere. */

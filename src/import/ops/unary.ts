@@ -1,7 +1,7 @@
 // Unary elementwise math and activations: one scalar formula each.
 import { DataType } from '../../onnx/model.js';
 import { isFloat, isInteger } from '../../ir/types.js';
-import { Scalar } from '../../codegen/scalar.js';
+import { Scalar, convertScalar } from '../../codegen/scalar.js';
 import { registerOp } from '../registry.js';
 import { inferBroadcast, lowerElementwise } from '../elementwise.js';
 import type { LowerContext } from '../lower-context.js';
@@ -107,9 +107,26 @@ const UNARY: Record<string, UnarySpec> = {
       return s.mul(x, s.max(s.zero(), s.min(s.one(), lin)));
     },
   },
+  Shrink: { since: 9, domain: 'numeric', f: shrink },
   Mish: { since: 18, domain: 'float', f: (s, x, c) => s.mul(x, s.math('tanh', softplus(s, x, c))) },
   Gelu: { since: 20, domain: 'float', f: gelu },
+  Swish: { since: 24, domain: 'float', f: (s, x, c) => s.mul(x, sigmoid(s, s.mul(s.const(c.float('alpha', 1)), x), c)) },
 };
+
+/**
+ * x + bias below -lambd, x - bias above lambd, else 0. Integers compute in
+ * f64 and truncate back, as ORT does (lambd and bias are float attributes).
+ */
+function shrink(s: Scalar, x: string, c: LowerContext): string {
+  const lambd = c.float('lambd', 0.5);
+  const bias = c.float('bias', 0);
+  const f = s.float ? s : new Scalar(s.b, DataType.DOUBLE);
+  const v = convertScalar(s.b, x, s.dt, f.dt);
+  const low = f.cmp('lt', v, f.const(-lambd));
+  const high = f.cmp('gt', v, f.const(lambd));
+  const y = f.select(low, f.add(v, f.const(bias)), f.select(high, f.sub(v, f.const(bias)), f.zero()));
+  return convertScalar(s.b, y, f.dt, s.dt);
+}
 
 function signOf(s: Scalar, x: string): string {
   const pos = s.select(s.cmp('gt', x, s.zero()), s.one(), s.zero());
