@@ -5,7 +5,7 @@
 // parallelized with OpenMP; everything else takes the plain loops path.
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile, mkdir, cp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { planSchedules, vectorTarget, type ScheduledModule } from '../codegen/schedules/index.js';
 import { Toolchain, ToolchainError, type ToolName, type ToolRun } from './tools.js';
@@ -209,7 +209,8 @@ export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: r
   const ompDir = openmpLibDir(tc);
   const c: UnitContext = { tc, t, dir, threads: ompDir ? Math.max(1, t.threads ?? 1) : 1, runs: [], notes: [] };
   try {
-    const settled = await Promise.all(units.map(async (u) => {
+    // Each unit's tools are single-threaded: one unit per core at a time.
+    const settled = await mapConcurrent(units, availableParallelism(), async (u) => {
       const commands: string[] = [];
       try {
         return { u, out: await compileUnit(c, u, commands), commands };
@@ -217,7 +218,7 @@ export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: r
         if (!(e instanceof ToolchainError)) throw e;
         return { u, error: e, commands };
       }
-    }));
+    });
     const failures: UnitFailure[] = [];
     const objects: string[] = [];
     let parallel = false;
@@ -243,6 +244,20 @@ export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: r
     await dumpIntermediates(dir, label);
     if (!process.env.ORT_MLIR_KEEP_WORKDIR) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
   }
+}
+
+/** `f` over `items` with at most `limit` calls in flight; results in input order. */
+async function mapConcurrent<T, R>(items: readonly T[], limit: number, f: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await f(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return results;
 }
 
 /** Whether any unit calls a symbol of the runtime support code. */
