@@ -80,7 +80,7 @@ export function lowerPasses(schedule: string | null, threads: number): string[] 
 export const MLIR_PASSES: readonly string[] = [...PREPARE_PASSES, ...lowerPasses(null, 1)];
 
 /** Ops some schedule handles; units without any skip the extra prepare step. */
-const SCHEDULED_OPS = /\blinalg\.(matmul|batch_matmul)\b/;
+const SCHEDULED_OPS = /\blinalg\.(matmul|batch_matmul|conv_2d_nchw_fchw)\b/;
 
 export function targetTriple(): string {
   const arch = process.arch === 'arm64' ? 'aarch64' : 'x86_64';
