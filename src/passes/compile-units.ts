@@ -15,6 +15,12 @@ import type { IrNode } from '../ir/graph.js';
 /** Below this many nodes a run stays one unit: each unit costs a few tool processes. */
 export const MIN_UNIT_NODES = 40;
 
+/** The unit size: ORT_MLIR_UNIT_NODES (1 = one unit per dispatch region, to profile per op), else the default. */
+export function unitNodes(): number {
+  const v = Number(process.env.ORT_MLIR_UNIT_NODES);
+  return Number.isInteger(v) && v > 0 ? v : MIN_UNIT_NODES;
+}
+
 /** Nodes that start a dispatch region (and where a unit may be cut). */
 const HEAVY_OPS: ReadonlySet<string> = new Set([
   'Conv', 'ConvTranspose', 'ConvInteger', 'QLinearConv',
@@ -32,7 +38,7 @@ function isHeavy(n: IrNode): boolean {
  * `nodes` (topologically ordered) cut into units of at least `minNodes`
  * nodes, each starting at a heavy node (the first may start anywhere).
  */
-export function splitIntoUnits(nodes: readonly IrNode[], minNodes = MIN_UNIT_NODES): IrNode[][] {
+export function splitIntoUnits(nodes: readonly IrNode[], minNodes = unitNodes()): IrNode[][] {
   if (nodes.length < 2 * minNodes) return [[...nodes]];
   const units: IrNode[][] = [];
   let current: IrNode[] = [];
