@@ -165,7 +165,10 @@ export class MlirSession implements MlirSessionApi {
       const t = types.get(vi.name);
       if (!t || vi.type.kind !== 'tensor') continue;
       const want = vi.type;
-      const dimsOk = want.shape === null || (want.shape.length === t.shape.length && want.shape.every((d, i) => typeof d !== 'number' || d === t.shape[i]));
+      // As in ORT, an overridden free dimension is fixed: feeds must have that size.
+      const overrides = this.init.freeDimensionOverrides ?? {};
+      const fixed = (d: number | string | null) => (typeof d === 'string' && d in overrides ? overrides[d] : d);
+      const dimsOk = want.shape === null || (want.shape.length === t.shape.length && want.shape.every((d, i) => typeof fixed(d) !== 'number' || fixed(d) === t.shape[i]));
       if (want.elemType !== t.dataType || !dimsOk) {
         throw new EpError(`mlir session: input '${vi.name}' expects ${DataType[want.elemType]}[${(want.shape ?? []).map((d) => d ?? '?').join(',')}], got ${DataType[t.dataType]}[${t.shape.join(',')}]`);
       }

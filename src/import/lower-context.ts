@@ -41,6 +41,11 @@ export class LowerContext extends NodeContext {
     return t.shape;
   }
 
+  /** At lowering time the inferred output type (which inference took from the declaration, if it did). */
+  override declaredOutputShape(i: number): number[] | null {
+    return this.outShape(i);
+  }
+
   outDtype(i: number): DataType {
     return this.outType(i).dataType;
   }

@@ -6,7 +6,12 @@ import { UnsupportedError } from './registry.js';
 import { tensorToNumbers } from './tensor-data.js';
 
 export class NodeContext {
-  constructor(readonly node: IrNode, readonly opset: number) {}
+  /**
+   * `declared` holds the model's value_info / output types: ops whose output
+   * shape depends on runtime input values (Resize scales, Col2Im image_shape)
+   * take it from there (see declaredOutputShape).
+   */
+  constructor(readonly node: IrNode, readonly opset: number, private readonly declared?: ReadonlyMap<string, TensorType>) {}
 
   get label(): string {
     return nodeLabel(this.node);
@@ -78,6 +83,17 @@ export class NodeContext {
     const dt = this.dtype(i);
     if (!allowed.includes(dt)) this.unsupported(`input ${i} dtype ${dtypeName(dt)} is not supported`);
     return dt;
+  }
+
+  /**
+   * Static shape the model declares for output i (value_info or graph
+   * output), or null. For outputs whose shape follows from runtime input
+   * values; the model's declaration is then trusted to match them.
+   */
+  declaredOutputShape(i: number): number[] | null {
+    const v = this.node.outputs[i];
+    const t = v ? this.declared?.get(v.name) : undefined;
+    return t && isStatic(t.shape) ? [...t.shape] : null;
   }
 
   // ---- attributes ----

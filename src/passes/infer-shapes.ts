@@ -56,7 +56,7 @@ function inferNode(node: IrNode, graph: Graph, declared: Map<string, TensorType>
     for (const v of node.outputs) if (v) v.type = declared.get(v.name) ?? null;
     return { kind: 'fallback', reason: `no lowering for ${node.domain || 'ai.onnx'}.${node.op} at opset ${graph.opsetOf(node.domain)}` };
   }
-  const ctx = new NodeContext(node, graph.opsetOf(node.domain));
+  const ctx = new NodeContext(node, graph.opsetOf(node.domain), declared);
   try {
     const folded = tryFold(def, ctx, node);
     if (folded) {
