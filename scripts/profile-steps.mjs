@@ -33,6 +33,7 @@ if (!modelPath) {
   process.exit(2);
 }
 process.env.ORT_MLIR_UNIT_NODES ??= '1';
+process.env.ORT_MLIR_SEQUENCES ??= '0';
 const dims = new Map(values.dim.map((s) => s.split('=')).map(([k, v]) => [k, Number(v)]));
 const bytes = new Uint8Array(await readFile(modelPath));
 const model = decodeModel(bytes, { baseDir: dirname(modelPath) });

@@ -124,6 +124,8 @@ export interface CompileResult {
   runs: ToolRun[];
   /** Per unit: the schedules applied, and schedules that failed (the unit then compiled unscheduled). */
   notes: string[];
+  /** Whether the ExtraIr (if any) is in the library. */
+  extraLinked: boolean;
 }
 
 /** Where intermediates of every compile go (ORT_MLIR_DUMP_DIR), if anywhere. */
@@ -204,7 +206,13 @@ async function scheduleUnit(
  * Compiles units in parallel and links the ones that succeeded into one shared
  * library; a failing unit is reported, not fatal, so its partition can fall back.
  */
-export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: readonly CompileUnit[], label: string): Promise<CompileResult> {
+/**
+ * LLVM IR linked in after the units compiled, given the ids of those that
+ * succeeded (the sequence drivers that call them); null for none.
+ */
+export type ExtraIr = (succeeded: ReadonlySet<string>) => string | null;
+
+export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: readonly CompileUnit[], label: string, extra?: ExtraIr): Promise<CompileResult> {
   const dir = await mkdtemp(join(tmpdir(), 'ort-mlir-'));
   const ompDir = openmpLibDir(tc);
   const c: UnitContext = { tc, t, dir, threads: ompDir ? Math.max(1, t.threads ?? 1) : 1, runs: [], notes: [] };
@@ -229,6 +237,17 @@ export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: r
         parallel ||= r.out.parallel;
       }
     }
+    const ir = objects.length && extra ? extra(new Set(settled.flatMap((r) => (r.out ? [r.u.id] : [])))) : null;
+    let extraLinked = false;
+    if (ir) {
+      try {
+        objects.push(await compileIr(c, 'ortmlir_extra', ir));
+        extraLinked = true;
+      } catch (e) {
+        if (!(e instanceof ToolchainError)) throw e;
+        c.notes.push(`extra IR failed to compile, linked without it: ${e.message.split('\n')[0]}`);
+      }
+    }
     let library: Uint8Array | null = null;
     if (objects.length && (await needsSupport(settled.flatMap((r) => (r.out ? [r.out.ir] : []))))) {
       objects.push(await compileSupport(c));
@@ -239,7 +258,7 @@ export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: r
       c.runs.push(await tc.run('ld.lld', ['-shared', '-o', lib, ...objects, ...omp]));
       library = new Uint8Array(await readFile(lib));
     }
-    return { library, failures, runs: c.runs, notes: c.notes };
+    return { library, failures, runs: c.runs, notes: c.notes, extraLinked };
   } finally {
     await dumpIntermediates(dir, label);
     if (!process.env.ORT_MLIR_KEEP_WORKDIR) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
@@ -270,9 +289,14 @@ async function needsSupport(irFiles: readonly string[]): Promise<boolean> {
 }
 
 async function compileSupport(c: UnitContext): Promise<string> {
-  const ll = join(c.dir, 'ortmlir_support.ll');
-  const obj = join(c.dir, 'ortmlir_support.o');
-  await writeFile(ll, SUPPORT_LLVM_IR);
+  return compileIr(c, 'ortmlir_support', SUPPORT_LLVM_IR);
+}
+
+/** LLVM IR text → object file (llc only: hand-written IR needs no opt). */
+async function compileIr(c: UnitContext, name: string, ir: string): Promise<string> {
+  const ll = join(c.dir, `${name}.ll`);
+  const obj = join(c.dir, `${name}.o`);
+  await writeFile(ll, ir);
   c.runs.push(await c.tc.run('llc', [`-O${c.t.optLevel}`, ...targetFlags(c.t), '-relocation-model=pic', '-filetype=obj', ll, '-o', obj]));
   return obj;
 }
