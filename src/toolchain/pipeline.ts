@@ -1,5 +1,5 @@
 // The lowering pipeline, listed in one place: MLIR on tensors → (scheduled)
-// tiles and vectors → bufferized loops → LLVM dialect → LLVM IR → optimised
+// tiles and vectors → fused elementwise ops → bufferized loops → LLVM dialect → LLVM IR → optimised
 // object → shared library. Ops with a transform-dialect schedule
 // (src/codegen/schedules) are tiled, vectorized and, with threads > 1,
 // parallelized with OpenMP; everything else takes the plain loops path.
@@ -26,6 +26,16 @@ export interface TargetOptions {
 /** Normalizes the IR (mlir-opt's printed form) so that schedules can find ops by name and shape. */
 export const PREPARE_PASSES: readonly string[] = [
   '--canonicalize',
+  '--cse',
+];
+
+/**
+ * Elementwise fusion runs after the schedules: before, it would propagate
+ * reshapes into named matmuls (generalizing them out of the schedules' reach)
+ * and fuse elementwise producers into contractions (recomputing them once
+ * per output column). Scheduled contractions are vector ops by now.
+ */
+const FUSE_PASSES: readonly string[] = [
   '--linalg-fuse-elementwise-ops',
   '--canonicalize',
   '--cse',
@@ -67,6 +77,7 @@ export function lowerPasses(schedule: string | null, threads: number): string[] 
   const parallel = threads > 1;
   return [
     ...(schedule ? [`--transform-preload-library=transform-library-paths=${schedule}`, '--transform-interpreter', '--canonicalize', '--cse'] : []),
+    ...FUSE_PASSES,
     ...BUFFERIZE_PASSES,
     ...(parallel ? ['--scf-forall-to-parallel', `--convert-scf-to-openmp=num-threads=${threads}`] : ['--scf-forall-to-for']),
     ...TO_LLVM_PASSES,

@@ -8,11 +8,11 @@
 // runs along the output row, so it vectorizes for stride 1); a 1×1 stride-1
 // convolution needs none, its input already is the matrix [C, H·W].
 //
-// Why here and not in the Conv lowering: the rewrite must run after
-// linalg-fuse-elementwise-ops (PREPARE_PASSES), which would otherwise
-// propagate the reshapes into the matmul, generalize it, and fuse the
-// previous layer's elementwise epilogue into the contraction (recomputing it
-// once per output channel).
+// Why here and not in the Conv lowering: the matmul must reach the schedule
+// as a named op. linalg-fuse-elementwise-ops (which the pipeline runs after
+// the schedules, toolchain/pipeline.ts) would otherwise propagate the
+// reshapes into it, generalize it, and fuse the previous layer's elementwise
+// epilogue into the contraction (recomputing it once per output channel).
 import { denseIntsAttr, scanStructuredOps, OP_LINE_PARTS, type StructuredOp } from './ir-scan.js';
 
 const CONV = 'linalg.conv_2d_nchw_fchw';
