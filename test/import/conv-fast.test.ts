@@ -2,8 +2,9 @@
 // matmul for plain convolutions (codegen/schedules/conv-im2col.ts; 1×1
 // reshapes, strided and dilated patches, shapes the matmul tiles do not
 // divide) and the unrolled depthwise generic (import/depthwise-conv.ts;
-// strides, dilations, 5×5 kernels), with the BatchNorm / activation epilogues
-// the OCR models put after them.
+// strides, dilations, 5×5 kernels), and ConvTranspose with kernel = stride
+// as matmul + pixel shuffle (import/conv-transpose-matmul.ts), with the
+// BatchNorm / activation epilogues the OCR models put after them.
 import { describe, it } from 'node:test';
 import { DataType } from '../../src/onnx/model.js';
 import { ModelBuilder, type AttrInput } from '../../src/onnx/builder.js';
@@ -13,6 +14,7 @@ import { assertMatchesOrt, randomTensor } from '../helpers/differential.js';
 const F = DataType.FLOAT;
 
 interface ConvCase {
+  op?: 'Conv' | 'ConvTranspose';
   x: number[];
   w: number[];
   attrs?: Record<string, AttrInput>;
@@ -32,10 +34,10 @@ function model(cases: ConvCase[]): { bytes: Uint8Array; feeds: Record<string, Ho
   };
   cases.forEach((c, k) => {
     const ins = [input(`x${k}`, c.x), input(`w${k}`, c.w)];
-    if (c.bias) ins.push(input(`b${k}`, [c.w[0]]));
-    let [y] = b.node('Conv', ins, { attrs: c.attrs });
+    if (c.bias) ins.push(input(`b${k}`, [c.op === 'ConvTranspose' ? c.w[1] : c.w[0]]));
+    let [y] = b.node(c.op ?? 'Conv', ins, { attrs: c.attrs });
     if (c.epilogue) {
-      const m = c.w[0];
+      const m = c.op === 'ConvTranspose' ? c.w[1] : c.w[0];
       const bn = [input(`s${k}`, [m]), input(`o${k}`, [m]), input(`mu${k}`, [m]), input(`var${k}`, [m], 0.5, 2)];
       [y] = b.node('BatchNormalization', [y, ...bn]);
       [y] = b.node('HardSwish', [y]);
@@ -62,6 +64,15 @@ describe('fast convolution forms match onnxruntime', () => {
       { x: [1, 8, 25, 98], w: [8, 1, 3, 3], attrs: { strides: [2, 1], pads: [1, 1, 1, 1], group: 8 }, epilogue: true },
       { x: [1, 6, 19, 23], w: [6, 1, 5, 5], attrs: { strides: [2, 2], pads: [2, 2, 2, 2], group: 6 }, bias: true },
       { x: [2, 4, 9, 10], w: [4, 1, 3, 2], attrs: { dilations: [2, 3], group: 4 } },
+    ]);
+    await assertMatchesOrt(m.bytes, m.feeds);
+  });
+
+  it('ConvTranspose with kernel = stride as matmul + pixel shuffle', async () => {
+    const m = model([
+      { op: 'ConvTranspose', x: [1, 24, 10, 12], w: [24, 6, 2, 2], attrs: { strides: [2, 2] }, bias: true, epilogue: true },
+      { op: 'ConvTranspose', x: [1, 5, 7, 3], w: [5, 1, 2, 3], attrs: { strides: [2, 3] }, bias: true },
+      { op: 'ConvTranspose', x: [1, 4, 5, 5], w: [4, 3, 2, 2], attrs: { strides: [2, 2], pads: [1, 1, 0, 0] } },
     ]);
     await assertMatchesOrt(m.bytes, m.feeds);
   });
