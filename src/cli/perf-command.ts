@@ -48,6 +48,8 @@ export interface PerfOptions {
   warmup: number;
   /** Extra mlir EP options (threads is set from `threads`). */
   mlirOptions?: Record<string, unknown>;
+  /** Symbolic dimension values for both sessions, so that ours compiles at creation. */
+  freeDimensionOverrides?: Record<string, number>;
 }
 
 export interface PerfResult {
@@ -91,9 +93,10 @@ function mismatchOf(ours: ort.InferenceSession.ReturnType, ref: ort.InferenceSes
 /** Creates both sessions, checks outputs agree, then times `runs` alternating rounds. */
 export async function comparePerf(model: Uint8Array, feeds: Feeds, o: PerfOptions): Promise<PerfResult> {
   register(ort);
-  const [ref, ortCreateMs] = await timed(() => ort.InferenceSession.create(model, { executionProviders: ['cpu'], intraOpNumThreads: o.threads }));
+  const common = { intraOpNumThreads: o.threads, ...(o.freeDimensionOverrides ? { freeDimensionOverrides: o.freeDimensionOverrides } : {}) };
+  const [ref, ortCreateMs] = await timed(() => ort.InferenceSession.create(model, { ...common, executionProviders: ['cpu'] }));
   const mlirEp = { name: 'mlir', cacheDir: '', ...o.mlirOptions, threads: o.threads };
-  const [ours, oursCreateMs] = await timed(() => ort.InferenceSession.create(model, { executionProviders: [mlirEp], intraOpNumThreads: o.threads }));
+  const [ours, oursCreateMs] = await timed(() => ort.InferenceSession.create(model, { ...common, executionProviders: [mlirEp] }));
   try {
     const mismatch = mismatchOf(await ours.run(feeds), await ref.run(feeds));
     for (let i = 0; i < o.warmup; i++) {
@@ -175,13 +178,16 @@ export async function perfCommand(argv: readonly string[], io: CliIo): Promise<n
   if (modelPath === undefined || extra.length > 0) throw new CliError(`perf: expected exactly one MODEL\n\n${PERF_USAGE}`);
   const model = new Uint8Array(await readFile(modelPath));
   const threads = args.integer('threads', 1, MAX_THREADS) ?? 1;
+  const dims = parseDims(args.list('dim'));
   const opts: PerfOptions = {
     threads,
     runs: args.integer('runs', 1, MAX_RUNS) ?? DEFAULT_RUNS,
     warmup: args.integer('warmup', 0, MAX_RUNS) ?? DEFAULT_WARMUP,
     mlirOptions: args.flag('cache') ? { cacheDir: undefined } : {},
+    // The session then compiles at creation (compile= is the compile time), not on the first run.
+    freeDimensionOverrides: dims.size ? Object.fromEntries(dims) : undefined,
   };
-  const feeds = randomFeeds(model, parseDims(args.list('dim')), args.integer('seed', 0) ?? 0);
+  const feeds = randomFeeds(model, dims, args.integer('seed', 0) ?? 0);
   const r = await comparePerf(model, feeds, opts);
   io.stdout(`${formatPerf(modelPath, threads, r)}\n`);
   return EXIT_OK;

@@ -28,6 +28,8 @@ async function keyFor(req: CompileRequest): Promise<string> {
   return cacheKey([
     COMPILER_VERSION, compilerFingerprint(), String(MODULE_FORMAT_VERSION), await toolchainVersion(o.toolchainHome),
     req.modelBytes, types, cpuTarget, o.targetFeatures, String(o.optLevel), JSON.stringify(o.compileFlags), o.fallback,
+    // Compiled code bakes in its OpenMP thread count.
+    String(o.threads),
   ]);
 }
 

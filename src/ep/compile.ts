@@ -12,6 +12,8 @@ import { cutFallbackModel } from '../codegen/fallback-model.js';
 import { CodegenError } from '../codegen/mlir-builder.js';
 import { Toolchain, ToolchainError } from '../toolchain/tools.js';
 import { compileToLibrary, targetTriple, type CompileResult } from '../toolchain/pipeline.js';
+import { driversIr, packWeights } from '../codegen/sequence-driver.js';
+import { planSequences, type Sequence } from './sequences.js';
 import { writeReproducer } from '../toolchain/repro.js';
 import type { CompiledModule, ExecutionPlan, NativeArg, PlanStep, TensorSignature } from '../module/format.js';
 import type { BodyInfo } from '../passes/infer-control-flow.js';
@@ -110,6 +112,10 @@ export interface Draft {
   bodies: Map<Partition, { info: BodyInfo; draft: Draft | null }[]>;
   /** Fallback reasons, the bodies' ones included (prefixed with where they are). */
   reasons: string[];
+  /** Symbol prefix of this graph's partitions. */
+  prefix: string;
+  /** Runs of compiled partitions called through one driver, by first partition; set once units compiled. */
+  sequences: Map<Partition, Sequence>;
 }
 
 /** Symbol-safe prefix for the partitions of the graph at subgraph key `key`. */
@@ -120,12 +126,13 @@ function symbolPrefix(key: string): string {
 function draftGraph(graph: Graph, status: ReadonlyMap<IrNode, NodeStatus>, key: string): Draft {
   const reasons = fallbackReasons(status, graph);
   const partitions = partitionGraph(graph, status);
+  const prefix = symbolPrefix(key);
   const modules = new Map<Partition, PartitionModule>();
   const bodies = new Map<Partition, { info: BodyInfo; draft: Draft | null }[]>();
   for (const p of partitions) {
     if (p.placement === 'native') {
       try {
-        modules.set(p, emitPartitionModule(graph, p, status, `${symbolPrefix(key)}p${p.index}`));
+        modules.set(p, emitPartitionModule(graph, p, status, `${prefix}p${p.index}`));
       } catch (e) {
         if (!(e instanceof CodegenError)) throw e;
         reasons.push(`partition ${p.index} (${p.nodes.map(nodeLabel).join(', ')}): ${e.message}`);
@@ -141,7 +148,7 @@ function draftGraph(graph: Graph, status: ReadonlyMap<IrNode, NodeStatus>, key: 
       bodies.set(p, drafts);
     }
   }
-  return { graph, status, partitions, modules, bodies, reasons };
+  return { graph, status, partitions, modules, bodies, reasons, prefix, sequences: new Map() };
 }
 
 function* allDrafts(d: Draft): Generator<Draft> {
@@ -168,9 +175,12 @@ async function compileNative(req: CompileRequest, root: Draft): Promise<NativeOu
     toolchain = await tc.version();
     req.onProgress?.(0.1, `compiling ${owners.size} partition(s)`);
     const units = [...owners.values()].map(({ m }) => ({ id: m.symbol, mlir: m.mlir }));
-    result = await compileToLibrary(tc, { cpu: o.targetCpu, features: o.targetFeatures, optLevel: o.optLevel, extraFlags: o.compileFlags }, units, `model-${Date.now()}`);
+    const target = { cpu: o.targetCpu, features: o.targetFeatures, optLevel: o.optLevel, extraFlags: o.compileFlags, threads: o.threads };
+    result = await compileToLibrary(tc, target, units, `model-${Date.now()}`, (ok) => sequenceDrivers(root, ok));
+    if (!result.extraLinked) for (const d of allDrafts(root)) d.sequences.clear();
     const failed = new Set(result.failures.map((f) => f.id));
-    if (result.library) verifyLibrary(result.library, units.map((u) => u.id).filter((id) => !failed.has(id)));
+    const drivers = [...allDrafts(root)].flatMap((d) => [...d.sequences.values()].map((q) => q.driver.symbol));
+    if (result.library) verifyLibrary(result.library, [...units.map((u) => u.id).filter((id) => !failed.has(id)), ...drivers]);
   } catch (e) {
     // The toolchain as a whole failed: every partition falls back (or, with fallback 'error', a typed error names them).
     if (!(e instanceof ToolchainError)) throw e;
@@ -194,6 +204,20 @@ async function compileNative(req: CompileRequest, root: Draft): Promise<NativeOu
   }
   req.onProgress?.(1, 'linked');
   return { library: result.library, toolchain };
+}
+
+/** Plans every draft's sequences over the units that compiled; their drivers' LLVM IR (null when there are none). */
+function sequenceDrivers(root: Draft, compiled: ReadonlySet<string>): string | null {
+  // ORT_MLIR_SEQUENCES=0 keeps one step per unit (to profile each).
+  if (process.env.ORT_MLIR_SEQUENCES === '0') return null;
+  const bySymbol = new Map<string, PartitionModule>();
+  const drivers = [];
+  for (const d of allDrafts(root)) {
+    for (const m of d.modules.values()) bySymbol.set(m.symbol, m);
+    d.sequences = planSequences(d.graph, d.partitions, d.modules, compiled, d.prefix);
+    drivers.push(...[...d.sequences.values()].map((q) => q.driver));
+  }
+  return drivers.length ? driversIr(drivers, bySymbol) : null;
 }
 
 function safeCut(model: OnnxModel, p: Partition): Uint8Array | null {
@@ -253,7 +277,19 @@ function assemble(ac: AssemblyContext, d: Draft): ExecutionPlan {
   const counts: NodeCounts = { total: d.graph.nodes.length, compiled: 0, fallback: 0 };
   const runtimeConstants: Value[] = [];
   const planBody: BodyPlanner = (body) => assemble(ac, body);
-  for (const p of d.partitions) {
+  let sequenceEnd = -1;
+  d.partitions.forEach((p, i) => {
+    if (i <= sequenceEnd) return;
+    const seq = d.sequences.get(p);
+    if (seq) {
+      sequenceEnd = i + seq.members.length - 1;
+      steps.push(sequenceStep(blobs, seq));
+      for (const q of seq.members) counts.compiled += q.nodes.length;
+      return;
+    }
+    partitionStep(p);
+  });
+  function partitionStep(p: Partition): void {
     const m = d.modules.get(p);
     const bodies = d.bodies.get(p);
     const nodes = p.nodes.map(nodeLabel);
@@ -308,6 +344,14 @@ function addCounts(into: NodeCounts, c: NodeCounts): void {
   into.total += c.total;
   into.compiled += c.compiled;
   into.fallback += c.fallback;
+}
+
+/** One native step calling a sequence's driver, with its members' weights packed into one blob. */
+function sequenceStep(blobs: BlobTable, seq: Sequence): PlanStep {
+  const pack = seq.driver.weights.length ? blobs.add(packWeights(seq.driver)) : -1;
+  const args: NativeArg[] = seq.driver.args.map((a) => (a.role === 'weight' ? { ...a, blob: pack } : a));
+  const nodes = seq.members.flatMap((p) => p.nodes.map(nodeLabel));
+  return { kind: 'native', symbol: seq.driver.symbol, nodes, args, flops: seq.members.reduce((n, p) => n + workEstimate(p), 0) };
 }
 
 function weightBlob(blobs: BlobTable, m: PartitionModule, name: string): number {

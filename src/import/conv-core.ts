@@ -10,6 +10,7 @@ import {
   collapseShape, denseI64, dropUnitDims, elemOf, expandShape, typeOf, vectorMap, type Tensor,
 } from '../codegen/tensor-ops.js';
 import { zeroAccumulator } from './contraction.js';
+import { depthwiseUnrolled, unrolledDepthwiseApplies } from './depthwise-conv.js';
 
 export interface ConvSpec {
   /** Padded input [N, C, ...spatial]. */
@@ -48,6 +49,7 @@ export function emitConv(b: FuncBuilder, s: ConvSpec): Tensor {
   }
   if (s.group === c && m === c && DEPTHWISE_CONV[r]) {
     const w = dropUnitDims(b, s.w, [1]);
+    if (unrolledDepthwiseApplies(s, w)) return depthwiseUnrolled(b, s, w);
     return namedConv(b, DEPTHWISE_CONV[r], s, s.x, w, zeroAccumulator(b, s.accDt, outShape));
   }
   const g = s.group;

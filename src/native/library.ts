@@ -11,6 +11,9 @@ export class NativeError extends Error {
 
 export type KernelArgs = readonly Uint8Array[];
 
+/** koffi binds functions of at most this many parameters. */
+export const MAX_KERNEL_ARGS = 64;
+
 export interface Kernel {
   readonly symbol: string;
   callSync(args: KernelArgs): void;

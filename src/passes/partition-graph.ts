@@ -4,8 +4,11 @@
 // sequence is trivially acyclic. Control flow (If/Loop/Scan run by the
 // runtime) always forms a partition of its own; deferred nodes (shapes known
 // only at run time) group like the others and are compiled when first run.
+// Long native runs are split into several partitions that compile in
+// parallel (compile-units.ts).
 import type { Graph, IrNode, Value } from '../ir/graph.js';
 import type { NodeStatus } from './infer-shapes.js';
+import { splitIntoUnits } from './compile-units.js';
 
 export type Placement = 'native' | 'cpu' | 'control' | 'deferred';
 
@@ -39,15 +42,17 @@ function collectIo(nodes: IrNode[], graphOutputs: ReadonlySet<Value>, laterUse: 
 }
 
 export function partitionGraph(graph: Graph, status: ReadonlyMap<IrNode, NodeStatus>): Partition[] {
-  const groups: { placement: Placement; nodes: IrNode[] }[] = [];
+  const runs: { placement: Placement; nodes: IrNode[] }[] = [];
   for (const node of graph.nodes) {
     const s = status.get(node);
     if (!s || s.kind === 'folded') continue;
     const placement: Placement = s.kind === 'compiled' ? 'native' : s.kind === 'control' || s.kind === 'deferred' ? s.kind : 'cpu';
-    const last = groups[groups.length - 1];
+    const last = runs[runs.length - 1];
     if (last && last.placement === placement && placement !== 'control') last.nodes.push(node);
-    else groups.push({ placement, nodes: [node] });
+    else runs.push({ placement, nodes: [node] });
   }
+  // Long native runs become several compile units (see compile-units.ts).
+  const groups = runs.flatMap((r) => (r.placement === 'native' ? splitIntoUnits(r.nodes).map((nodes) => ({ placement: r.placement, nodes })) : [r]));
   const graphOutputs = new Set(graph.outputs);
   const position = new Map<IrNode, number>();
   groups.forEach((g, gi) => g.nodes.forEach((n) => position.set(n, gi)));

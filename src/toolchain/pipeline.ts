@@ -1,11 +1,11 @@
 // The lowering pipeline, listed in one place: MLIR on tensors → (scheduled)
-// tiles and vectors → bufferized loops → LLVM dialect → LLVM IR → optimised
+// tiles and vectors → fused elementwise ops → bufferized loops → LLVM dialect → LLVM IR → optimised
 // object → shared library. Ops with a transform-dialect schedule
 // (src/codegen/schedules) are tiled, vectorized and, with threads > 1,
 // parallelized with OpenMP; everything else takes the plain loops path.
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile, mkdir, cp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { planSchedules, vectorTarget, type ScheduledModule } from '../codegen/schedules/index.js';
 import { Toolchain, ToolchainError, type ToolName, type ToolRun } from './tools.js';
@@ -27,6 +27,16 @@ export interface TargetOptions {
 /** Normalizes the IR (mlir-opt's printed form) so that schedules can find ops by name and shape. */
 export const PREPARE_PASSES: readonly string[] = [
   '--canonicalize',
+  '--cse',
+];
+
+/**
+ * Elementwise fusion runs after the schedules: before, it would propagate
+ * reshapes into named matmuls (generalizing them out of the schedules' reach)
+ * and fuse elementwise producers into contractions (recomputing them once
+ * per output column). Scheduled contractions are vector ops by now.
+ */
+const FUSE_PASSES: readonly string[] = [
   '--linalg-fuse-elementwise-ops',
   '--canonicalize',
   '--cse',
@@ -68,6 +78,7 @@ export function lowerPasses(schedule: string | null, threads: number): string[] 
   const parallel = threads > 1;
   return [
     ...(schedule ? [`--transform-preload-library=transform-library-paths=${schedule}`, '--transform-interpreter', '--canonicalize', '--cse'] : []),
+    ...FUSE_PASSES,
     ...BUFFERIZE_PASSES,
     ...(parallel ? ['--scf-forall-to-parallel', `--convert-scf-to-openmp=num-threads=${threads}`] : ['--scf-forall-to-for']),
     ...TO_LLVM_PASSES,
@@ -81,7 +92,7 @@ export function lowerPasses(schedule: string | null, threads: number): string[] 
 export const MLIR_PASSES: readonly string[] = [...PREPARE_PASSES, ...lowerPasses(null, 1)];
 
 /** Ops some schedule handles; units without any skip the extra prepare step. */
-const SCHEDULED_OPS = /\blinalg\.(matmul|batch_matmul)\b/;
+const SCHEDULED_OPS = /\blinalg\.(matmul|batch_matmul|conv_2d_nchw_fchw)\b/;
 
 export function targetTriple(): string {
   const arch = process.arch === 'arm64' ? 'aarch64' : 'x86_64';
@@ -125,6 +136,8 @@ export interface CompileResult {
   runs: ToolRun[];
   /** Per unit: the schedules applied, and schedules that failed (the unit then compiled unscheduled). */
   notes: string[];
+  /** Whether the ExtraIr (if any) is in the library. */
+  extraLinked: boolean;
 }
 
 /** Where intermediates of every compile go (ORT_MLIR_DUMP_DIR), if anywhere. */
@@ -215,12 +228,19 @@ async function scheduleUnit(
  * Compiles units in parallel and links the ones that succeeded into one shared
  * library; a failing unit is reported, not fatal, so its partition can fall back.
  */
-export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: readonly CompileUnit[], label: string): Promise<CompileResult> {
+/**
+ * LLVM IR linked in after the units compiled, given the ids of those that
+ * succeeded (the sequence drivers that call them); null for none.
+ */
+export type ExtraIr = (succeeded: ReadonlySet<string>) => string | null;
+
+export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: readonly CompileUnit[], label: string, extra?: ExtraIr): Promise<CompileResult> {
   const dir = await mkdtemp(join(tmpdir(), 'ort-mlir-'));
   const ompDir = openmpLibDir(tc);
   const c: UnitContext = { tc, t, dir, threads: ompDir ? Math.max(1, t.threads ?? 1) : 1, runs: [], notes: [] };
   try {
-    const settled = await Promise.all(units.map(async (u) => {
+    // Each unit's tools are single-threaded: one unit per core at a time.
+    const settled = await mapConcurrent(units, availableParallelism(), async (u) => {
       const commands: string[] = [];
       try {
         return { u, out: await compileUnit(c, u, commands), commands };
@@ -228,7 +248,7 @@ export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: r
         if (!(e instanceof ToolchainError)) throw e;
         return { u, error: e, commands };
       }
-    }));
+    });
     const failures: UnitFailure[] = [];
     const objects: string[] = [];
     let parallel = false;
@@ -237,6 +257,17 @@ export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: r
       else if (r.out) {
         objects.push(r.out.object);
         parallel ||= r.out.parallel;
+      }
+    }
+    const ir = objects.length && extra ? extra(new Set(settled.flatMap((r) => (r.out ? [r.u.id] : [])))) : null;
+    let extraLinked = false;
+    if (ir) {
+      try {
+        objects.push(await compileIr(c, 'ortmlir_extra', ir));
+        extraLinked = true;
+      } catch (e) {
+        if (!(e instanceof ToolchainError)) throw e;
+        c.notes.push(`extra IR failed to compile, linked without it: ${e.message.split('\n')[0]}`);
       }
     }
     let library: Uint8Array | null = null;
@@ -249,11 +280,25 @@ export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: r
       c.runs.push(await tc.run('ld.lld', ['-shared', '-o', lib, ...objects, ...omp]));
       library = new Uint8Array(await readFile(lib));
     }
-    return { library, failures, runs: c.runs, notes: c.notes };
+    return { library, failures, runs: c.runs, notes: c.notes, extraLinked };
   } finally {
     await dumpIntermediates(dir, label);
     if (!process.env.ORT_MLIR_KEEP_WORKDIR) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
   }
+}
+
+/** `f` over `items` with at most `limit` calls in flight; results in input order. */
+async function mapConcurrent<T, R>(items: readonly T[], limit: number, f: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await f(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return results;
 }
 
 /** Whether any unit calls a symbol of the runtime support code. */
@@ -266,9 +311,14 @@ async function needsSupport(irFiles: readonly string[]): Promise<boolean> {
 }
 
 async function compileSupport(c: UnitContext): Promise<string> {
-  const ll = join(c.dir, 'ortmlir_support.ll');
-  const obj = join(c.dir, 'ortmlir_support.o');
-  await writeFile(ll, SUPPORT_LLVM_IR);
+  return compileIr(c, 'ortmlir_support', SUPPORT_LLVM_IR);
+}
+
+/** LLVM IR text → object file (llc only: hand-written IR needs no opt). */
+async function compileIr(c: UnitContext, name: string, ir: string): Promise<string> {
+  const ll = join(c.dir, `${name}.ll`);
+  const obj = join(c.dir, `${name}.o`);
+  await writeFile(ll, ir);
   c.runs.push(await c.tc.run('llc', [`-O${c.t.optLevel}`, ...targetFlags(c.t), '-relocation-model=pic', '-filetype=obj', ll, '-o', obj]));
   return obj;
 }

@@ -5,6 +5,7 @@
 // without a planner keep the default path (linalg → loops, which LLVM
 // vectorizes where it can).
 import { scanStructuredOps, tagOp, type StructuredOp } from './ir-scan.js';
+import { rewriteConvsToMatmul } from './conv-im2col.js';
 import { planMatmul } from './matmul.js';
 import type { PlannedOp, Planner, ScheduleContext } from './plan.js';
 import { TransformScript } from './transform-script.js';
@@ -50,7 +51,8 @@ const LOWER_PATTERNS = [
 
 /** Plans schedules for `mlir`; null when no op has one (the default pipeline applies). */
 export function planSchedules(mlir: string, ctx: ScheduleContext): ScheduledModule | null {
-  const lines = mlir.split('\n');
+  const convs = rewriteConvsToMatmul(mlir.split('\n'));
+  const lines = convs.lines;
   const planned: [StructuredOp, PlannedOp][] = [];
   for (const op of scanStructuredOps(lines, new Set(PLANNERS.keys()))) {
     const plan = PLANNERS.get(op.name)?.(op, ctx);
@@ -70,6 +72,6 @@ export function planSchedules(mlir: string, ctx: ScheduleContext): ScheduledModu
     mlir: lines.join('\n'),
     transform: w.text(),
     parallel: planned.some(([, p]) => p.parallel),
-    summary: planned.map(([, p]) => p.summary),
+    summary: [...convs.summary, ...planned.map(([, p]) => p.summary)],
   };
 }

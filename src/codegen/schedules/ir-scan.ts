@@ -27,6 +27,8 @@ export interface StructuredOp {
 }
 
 const OP_LINE = /^(\s*%[\w.$-]+ = )(linalg\.[a-z0-9_]+)( \{[^{}]*\})? ins\((.*)\) outs\((.*)\) -> (.*)$/;
+/** The same line split as indent, result, op name, attributes, ins, outs, result types. */
+export const OP_LINE_PARTS = /^(\s*)(%[\w.$-]+) = (linalg\.[a-z0-9_]+)( \{[^{}]*\})? ins\((.*)\) outs\((.*)\) -> (.*)$/;
 const TENSOR_TYPE = /tensor<([^<>]*)>/g;
 
 /** `4x?x8xf32` → dims and element type; null for dynamic or unranked shapes. */

@@ -4,6 +4,7 @@
 // conv contraction (named linalg ops) does the work. Negative effective
 // padding (pads larger than the kernel extent) is handled by cropping.
 import { DataType } from '../../onnx/model.js';
+import { blockTranspose, isBlockTranspose } from '../conv-transpose-matmul.js';
 import { Scalar } from '../../codegen/scalar.js';
 import { affineMap, identityMap } from '../../codegen/mlir-builder.js';
 import type { FuncBuilder } from '../../codegen/mlir-builder.js';
@@ -124,6 +125,8 @@ registerOp({
     const g = geometry(ctx);
     const dt = ctx.dtype(0);
     const x = inputTensor(ctx, 0);
+    const block = { x, w: inputTensor(ctx, 1), ...g, accDt: accumulatorDtype(dt) };
+    if (isBlockTranspose(block)) return [biasEpilogue(ctx.b, blockTranspose(ctx.b, block), ctx.has(2) ? inputTensor(ctx, 2) : null, dt).value];
     // Full-output index f = o + padBegin reads the dilated input from offset extent-1-padBegin.
     const lo = g.kernel.map((k, i) => dilatedExtent(k, g.dilations[i]) - 1 - g.padBegin[i]);
     const crop = lo.map((v) => Math.max(0, -v));
