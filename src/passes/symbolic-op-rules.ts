@@ -288,13 +288,11 @@ function split(r: RuleContext): (SymTensor | null)[] {
   const count = r.node.outputs.length;
   if (!x?.shape) return r.node.outputs.map(() => ({ dataType: x?.dataType ?? null, shape: null }));
   const axis = normAxis(r.attrs.int('axis', 0), x.shape.length);
-  const explicit = r.attrs.hasAttr('split') || r.node.inputs[1] != null;
   const sizes = r.attrs.hasAttr('split') ? r.attrs.ints('split') : r.node.inputs[1] ? consts(r.values(1)) : null;
   const d = x.shape[axis];
   return r.node.outputs.map((_, i) => {
-    // Sizes given but unknown until run time: not the equal split of the default.
-    const unknown = () => (explicit ? r.fresh('split') : i < count - 1 ? d.ceilDiv(count) : d.sub(d.ceilDiv(count).mul(count - 1)));
-    const part = sizes ? SymExpr.constant(sizes[i]) : unknown();
+    const even = () => (i < count - 1 ? d.ceilDiv(count) : d.sub(d.ceilDiv(count).mul(count - 1)));
+    const part = sizes ? SymExpr.constant(sizes[i]) : r.node.inputs[1] ? r.fresh('split') : even();
     return { dataType: x.dataType, shape: x.shape!.map((e, k) => (k === axis ? part : e)) };
   });
 }
