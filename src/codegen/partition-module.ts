@@ -73,6 +73,11 @@ export function emitPartitionModule(graph: Graph, p: Partition, status: Readonly
   for (const v of [...p.inputs, ...weightValues]) {
     const t = argType(v);
     const arg = ssa.get(v);
+    if (isEmptyStatic(t)) {
+      // Nothing to read: the body sees a fresh tensor of the real (empty) shape.
+      ssa.set(v, b.empty(tensorType(t)));
+      continue;
+    }
     if (arg && subByteBits(t.dataType) !== null && isStatic(t.shape)) ssa.set(v, unpackArgument(b, arg, t.dataType, t.shape));
   }
   const resolve = (v: Value): string => {
@@ -104,6 +109,8 @@ export function emitPartitionModule(graph: Graph, p: Partition, status: Readonly
   const retTypes = p.outputs.map(boundaryType);
   const results = p.outputs.map((v) => {
     const t = argType(v);
+    // An allocation, not tensor.empty: CSE must not merge two empty results into one SSA value.
+    if (isEmptyStatic(t)) return b.op(`bufferization.alloc_tensor() : ${boundaryType(v)}`, 'z');
     return subByteBits(t.dataType) !== null && isStatic(t.shape) ? packResult(b, resolve(v), t.dataType, t.shape) : resolve(v);
   });
   b.emit(`return ${distinctResults(b, results, retTypes).join(', ')} : ${retTypes.join(', ')}`);
@@ -121,10 +128,20 @@ export function emitPartitionModule(graph: Graph, p: Partition, status: Readonly
   };
 }
 
-/** MLIR type of `v` as a function argument or result: sub-byte types stay packed there. */
+/**
+ * MLIR type of `v` as a function argument or result: sub-byte types stay
+ * packed there. Empty tensors cross as rank-1 `0x` tensors: a memref with a
+ * zero dim after a non-zero one (2x0) has no bare-pointer form, so the
+ * function would not lower to LLVM at all.
+ */
 function boundaryType(v: Value): string {
   const t = argType(v);
+  if (isEmptyStatic(t)) return boundaryTensorType(t.dataType, [0]);
   return isStatic(t.shape) ? boundaryTensorType(t.dataType, t.shape) : tensorType(t);
+}
+
+function isEmptyStatic(t: TensorType): boolean {
+  return isStatic(t.shape) && t.shape.length > 0 && elementCount(t.shape) === 0;
 }
 
 /**

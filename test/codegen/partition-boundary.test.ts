@@ -1,0 +1,26 @@
+// Values crossing a compiled partition's boundary: empty tensors (a zero dim
+// after a non-zero one has no bare-pointer memref form) must still compile.
+import { describe, it } from 'node:test';
+import { DataType } from '../../src/onnx/model.js';
+import { ModelBuilder } from '../../src/onnx/builder.js';
+import { assertMatchesOrt, randomTensor } from '../helpers/differential.js';
+
+const F = DataType.FLOAT;
+
+describe('partition boundaries', () => {
+  it('empty inputs and outputs (2x0, 2x3x0) compile and run', async () => {
+    const b = new ModelBuilder({ opset: 18 });
+    b.input('x', F, [2, 3, 8]);
+    b.input('e', F, [2, 0]);
+    b.input('w', F, [2, 3]);
+    const split = b.initializer('split', DataType.INT64, [2], [8, 0]);
+    const [whole, empty] = b.node('Split', ['x', split], { attrs: { axis: -1 }, outputs: 2 });
+    const [joined] = b.node('Concat', ['e', 'w'], { attrs: { axis: 1 } });
+    for (const o of [whole, empty, joined]) b.output(o);
+    await assertMatchesOrt(b.build(), {
+      x: randomTensor(F, [2, 3, 8], 1),
+      e: randomTensor(F, [2, 0], 2),
+      w: randomTensor(F, [2, 3], 3),
+    });
+  });
+});
