@@ -90,7 +90,10 @@ export function emitPartitionModule(graph: Graph, p: Partition, status: Readonly
     }
     throw new CodegenError(`value '${v.name}' is used before it is defined in partition ${p.index}`);
   };
+  // Values computed from the function's arguments; the others fold to constants in canonicalization.
+  const readsArguments = new Set<Value>([...p.inputs, ...weightValues]);
   for (const node of p.nodes) {
+    if (node.inputs.some((v) => v !== null && readsArguments.has(v))) for (const v of node.outputs) if (v) readsArguments.add(v);
     const s = status.get(node);
     if (!s || s.kind !== 'compiled' || !s.def.lower) throw new CodegenError(`${nodeLabel(node)} is not compilable`);
     const ctx = new LowerContext(node, graph.opsetOf(node.domain), b, resolve);
@@ -113,7 +116,8 @@ export function emitPartitionModule(graph: Graph, p: Partition, status: Readonly
     if (isEmptyStatic(t)) return b.op(`bufferization.alloc_tensor() : ${boundaryType(v)}`, 'z');
     return subByteBits(t.dataType) !== null && isStatic(t.shape) ? packResult(b, resolve(v), t.dataType, t.shape) : resolve(v);
   });
-  b.emit(`return ${distinctResults(b, results, retTypes).join(', ')} : ${retTypes.join(', ')}`);
+  const folding = p.outputs.map((v) => !v.constant && (!readsArguments.has(v) || isSmall(argType(v))));
+  b.emit(`return ${distinctResults(b, results, retTypes, folding).join(', ')} : ${retTypes.join(', ')}`);
   const mlir = [
     `func.func @${symbol}(${params.join(', ')}) -> (${retTypes.join(', ')}) {`,
     ...b.body(),
@@ -140,6 +144,10 @@ function boundaryType(v: Value): string {
   return isStatic(t.shape) ? boundaryTensorType(t.dataType, t.shape) : tensorType(t);
 }
 
+function isSmall(t: TensorType): boolean {
+  return isStatic(t.shape) && elementCount(t.shape) <= MAX_EMBEDDED_ELEMENTS;
+}
+
 function isEmptyStatic(t: TensorType): boolean {
   return isStatic(t.shape) && t.shape.length > 0 && elementCount(t.shape) === 0;
 }
@@ -148,11 +156,16 @@ function isEmptyStatic(t: TensorType): boolean {
  * One SSA value returned twice (y and Identity(y) both live out) crashes
  * buffer-results-to-out-params: repeats are returned through a copy that
  * canonicalization cannot fold away (a linalg.copy into tensor.empty folds).
+ * Results that may fold to constants (`folding`: computed from constants
+ * only, or small, like the shape computations of function-expanded graphs)
+ * get the copy too: two of them that fold to equal values (Equal(a, a) and
+ * Equal(b, b) are both `true`) become one value after canonicalization and
+ * CSE, the same crash. Copies of small tensors cost nothing.
  */
-function distinctResults(b: FuncBuilder, results: readonly string[], types: readonly string[]): string[] {
+function distinctResults(b: FuncBuilder, results: readonly string[], types: readonly string[], folding: readonly boolean[]): string[] {
   const seen = new Set<string>();
   return results.map((r, i) => {
-    if (!seen.has(r)) {
+    if (!seen.has(r) && !folding[i]) {
       seen.add(r);
       return r;
     }
