@@ -16,7 +16,7 @@
 import { DataType } from '../../onnx/model.js';
 import { isFloat, type TensorType } from '../../ir/types.js';
 import { Scalar, convertScalar } from '../../codegen/scalar.js';
-import { affineMap, elemType, identityMap, type FuncBuilder } from '../../codegen/mlir-builder.js';
+import { affineMap, elemType, identityMap, tensorTypeOf, type FuncBuilder } from '../../codegen/mlir-builder.js';
 import { collapseShape, expandShape, filled, padTensor, typeOf, type Tensor } from '../../codegen/tensor-ops.js';
 import { registerOp } from '../registry.js';
 import type { NodeContext } from '../node-context.js';
@@ -92,7 +92,7 @@ function dims(ctx: NodeContext): Dims {
     const ok = pk.length === 4 && pv.length === 4 && sameDims(pk, [batch, kvHeads, d.past, headSize]) && sameDims(pv, [batch, kvHeads, d.past, d.vHeadSize]);
     if (!ok) ctx.unsupported(`past_key [${pk.join(', ')}] / past_value [${pv.join(', ')}] do not match K and V`);
   }
-  if ([batch, qHeads, qSeq, total(d), headSize, d.vHeadSize].includes(0)) ctx.unsupported('empty Q, K or V dims are not supported');
+  if ([batch, qHeads, qSeq, kvSeq, headSize, d.vHeadSize].includes(0)) ctx.unsupported('empty Q, K or V dims are not supported');
   return d;
 }
 
@@ -189,26 +189,27 @@ function extract(b: FuncBuilder, t: Tensor, idx: readonly string[]): string {
  * past, the new keys/values themselves (copied to [B, H, S, D] if seq-major).
  */
 function present(b: FuncBuilder, past: Tensor | null, cur: HeadView, shape: number[]): Tensor {
-  if (!past && !cur.seqMajor) return cur.t;
-  const p = past ? past.shape[2] : 0;
-  const out = { dt: cur.t.dt, shape };
+  const p = past?.shape[2] ?? 0;
+  if (p === 0 && !cur.seqMajor) return cur.t;
+  const type = tensorTypeOf(cur.t.dt, shape);
+  const elem = elemType(cur.t.dt);
   const [value] = b.generic({
     inputs: [],
-    outputs: [{ value: b.empty(typeOf({ ...out, value: '' })), type: typeOf({ ...out, value: '' }), map: identityMap(4), elem: elemType(out.dt) }],
+    outputs: [{ value: b.empty(type), type, map: identityMap(4), elem }],
     iterators: ['parallel', 'parallel', 'parallel', 'parallel'],
     body: (bb) => {
       const [bi, h, j, d] = [0, 1, 2, 3].map((i) => loopIndex(bb, i));
-      if (!past) return [extract(bb, cur.t, headAt(cur, bi, h, j, d))];
+      if (!past || p === 0) return [extract(bb, cur.t, headAt(cur, bi, h, j, d))];
       // Both reads stay in bounds; the select keeps the one that applies.
       const inPast = bb.op(`arith.cmpi slt, ${j}, ${bb.index(p)} : index`);
       const jp = bb.op(`arith.minsi ${j}, ${bb.index(p - 1)} : index`);
       const jc = bb.op(`arith.maxsi ${bb.op(`arith.subi ${j}, ${bb.index(p)} : index`)}, ${bb.index(0)} : index`);
-      const fromPast = p > 0 ? extract(bb, past, [bi, h, jp, d]) : null;
+      const fromPast = extract(bb, past, [bi, h, jp, d]);
       const fromCur = extract(bb, cur.t, headAt(cur, bi, h, jc, d));
-      return [fromPast ? bb.op(`arith.select ${inPast}, ${fromPast}, ${fromCur} : ${elemType(out.dt)}`) : fromCur];
+      return [bb.op(`arith.select ${inPast}, ${fromPast}, ${fromCur} : ${elem}`)];
     },
   });
-  return { ...out, value };
+  return { value, dt: cur.t.dt, shape };
 }
 
 /** Rounds an accumulator-typed scalar through the input type (no-op when they agree). */
