@@ -17,7 +17,8 @@ import { DataType } from '../../onnx/model.js';
 import { isFloat, type TensorType } from '../../ir/types.js';
 import { Scalar, convertScalar } from '../../codegen/scalar.js';
 import { affineMap, elemType, identityMap, tensorTypeOf, type FuncBuilder } from '../../codegen/mlir-builder.js';
-import { collapseShape, expandShape, filled, padTensor, typeOf, type Tensor } from '../../codegen/tensor-ops.js';
+import { collapseShape, expandShape, padTensor, typeOf, type Tensor } from '../../codegen/tensor-ops.js';
+import { emitMatMul } from '../contraction.js';
 import { registerOp } from '../registry.js';
 import type { NodeContext } from '../node-context.js';
 import type { LowerContext } from '../lower-context.js';
@@ -217,27 +218,47 @@ function roundThrough(b: FuncBuilder, v: string, dt: DataType, accDt: DataType):
   return dt === accDt ? v : convertScalar(b, convertScalar(b, v, accDt, dt), dt, accDt);
 }
 
-/** Raw scores (Q·s)(K·s)^T as [B, Hq, Sq, T] in accDt (rounded through T). */
-function scores(b: FuncBuilder, p: Plan, q: HeadView, k: HeadView, accDt: DataType): Tensor {
+// The scores, probabilities and outputs live in a 3-D "rows" space
+// [B*Hq, Sq, ·] (row r = b*Hq + h): the two products are then plain
+// linalg.batch_matmul ops with no reshape around them, which
+// linalg-fuse-elementwise-ops would otherwise propagate through them (turning
+// them into generics no schedule matches). Inputs and outputs are read and
+// written through maps from that space.
+
+/** Affine results of (batch, query head, KV head) for row loop dim `d0`. */
+function rowHeads(p: Plan): { b: string; h: string; kv: string } {
   const rep = p.qHeads / p.kvHeads;
-  const kvHead = rep === 1 ? 'd1' : `d1 floordiv ${rep}`;
-  const acc = filled(b, accDt, [p.batch, p.qHeads, p.qSeq, total(p)], new Scalar(b, accDt).zero());
-  const [value] = b.generic({
-    inputs: [
-      { value: q.t.value, type: typeOf(q.t), map: affineMap(5, headAt(q, 'd0', 'd1', 'd2', 'd4')), elem: elemType(q.t.dt) },
-      { value: k.t.value, type: typeOf(k.t), map: affineMap(5, headAt(k, 'd0', kvHead, 'd3', 'd4')), elem: elemType(k.t.dt) },
-    ],
-    outputs: [{ value: acc.value, type: typeOf(acc), map: affineMap(5, ['d0', 'd1', 'd2', 'd3']), elem: elemType(accDt) }],
-    iterators: ['parallel', 'parallel', 'parallel', 'parallel', 'reduction'],
-    body: (bb, [x, y, o]) => {
-      const s = new Scalar(bb, accDt);
-      const c = s.const(p.sqrtScale);
-      const scaled = (v: string) => s.mul(convertScalar(bb, v, p.dt, accDt), c);
-      return [s.add(o, s.mul(scaled(x), scaled(y)))];
-    },
-  });
-  if (p.dt === accDt) return { ...acc, value };
-  return mapGeneric(b, accDt, acc.shape, [broadcastRead({ ...acc, value }, acc.shape)], (bb, [v]) => roundThrough(bb, v, p.dt, accDt));
+  const h = `d0 mod ${p.qHeads}`;
+  return { b: `d0 floordiv ${p.qHeads}`, h, kv: rep === 1 ? h : `(${h}) floordiv ${rep}` };
+}
+
+/**
+ * `t` through a copy that linalg-fuse-elementwise-ops does not look through:
+ * a single-use elementwise producer is otherwise fused into the batch matmul
+ * that reads it, recomputing it (exp, for the probabilities) in the matmul's
+ * inner loop and making the matmul a generic no schedule matches.
+ */
+function fusionBarrier(b: FuncBuilder, t: Tensor): Tensor {
+  return { ...t, value: b.op(`bufferization.alloc_tensor() copy(${t.value}) : ${typeOf(t)}`, 'cp') };
+}
+
+/**
+ * Raw scores (Q·s)(K·s)^T as [B*Hq, Sq, T] in accDt (rounded through T), from
+ * Q·s as [B*Hq, Sq, D] and K·s transposed as [B*Hq, D, T] (each KV head
+ * repeated for its query heads).
+ */
+function scores(b: FuncBuilder, p: Plan, q: HeadView, k: HeadView, accDt: DataType): Tensor {
+  const r = rowHeads(p);
+  const rows = p.batch * p.qHeads;
+  const scale = (fb: FuncBuilder, v: string) => {
+    const s = new Scalar(fb, accDt);
+    return s.mul(convertScalar(fb, v, p.dt, accDt), s.const(p.sqrtScale));
+  };
+  const qs = mapGeneric(b, accDt, [rows, p.qSeq, p.headSize], [{ ref: q.t, map: affineMap(3, headAt(q, r.b, r.h, 'd1', 'd2')) }], (fb, [v]) => scale(fb, v));
+  const kt = mapGeneric(b, accDt, [rows, p.headSize, total(p)], [{ ref: k.t, map: affineMap(3, headAt(k, r.b, r.kv, 'd2', 'd1')) }], (fb, [v]) => scale(fb, v));
+  const raw = emitMatMul(b, fusionBarrier(b, qs), fusionBarrier(b, kt), accDt);
+  if (p.dt === accDt) return raw;
+  return mapGeneric(b, accDt, raw.shape, [broadcastRead(raw, raw.shape)], (fb, [v]) => roundThrough(fb, v, p.dt, accDt));
 }
 
 interface Biased {
@@ -256,6 +277,15 @@ function paddedMask(ctx: LowerContext, p: Plan): Tensor | null {
   return padTensor(ctx.b, m, m.shape.map(() => 0), m.shape.map((_, i) => (i === last ? missing : 0)), fill);
 }
 
+/** Map reading a mask that broadcasts (right-aligned) to [B, Hq, Sq, T] from the rows space. */
+function maskMap(p: Plan, shape: readonly number[]): string {
+  const r = rowHeads(p);
+  const full = [p.batch, p.qHeads, p.qSeq, total(p)];
+  const exprs = [r.b, r.h, 'd1', 'd2'];
+  const off = full.length - shape.length;
+  return affineMap(3, shape.map((d, i) => (d === 1 ? '0' : exprs[i + off])));
+}
+
 /** Softcap, then the additive bias: mask, causal (-inf above the offset diagonal), KV padding. */
 function biasScores(ctx: LowerContext, p: Plan, raw: Tensor, accDt: DataType): Biased {
   const b = ctx.b;
@@ -272,21 +302,21 @@ function biasScores(ctx: LowerContext, p: Plan, raw: Tensor, accDt: DataType): B
   const nonPad: Tensor | null = p.nonPad ? { value: ctx.input(In.NonPad), dt: DataType.INT64, shape: [p.batch] } : null;
   if (!mask && !p.causal && !nonPad) return { softcapped, biased: softcapped };
   const reads = [broadcastRead(softcapped, shape)];
-  if (mask) reads.push(broadcastRead(mask, shape));
-  if (nonPad) reads.push({ ref: nonPad, map: affineMap(4, ['d0']) });
+  if (mask) reads.push({ ref: mask, map: maskMap(p, mask.shape) });
+  if (nonPad) reads.push({ ref: nonPad, map: affineMap(3, [rowHeads(p).b]) });
   const biased = mapGeneric(b, accDt, shape, reads, (bb, args) => {
     const s = new Scalar(bb, accDt);
     const [v] = args;
     const ninf = s.const(-Infinity);
     const zero = s.zero();
-    const j = loopIndex(bb, 3);
+    const j = loopIndex(bb, 2);
     let bias = zero;
     if (mask) {
       const m = args[1];
       bias = p.mask?.dt === DataType.BOOL ? s.select(m, zero, ninf) : convertScalar(bb, m, p.dt, accDt);
     }
     if (p.causal) {
-      const row = bb.op(`arith.addi ${loopIndex(bb, 2)}, ${bb.index(p.past)} : index`);
+      const row = bb.op(`arith.addi ${loopIndex(bb, 1)}, ${bb.index(p.past)} : index`);
       const above = bb.op(`arith.cmpi slt, ${row}, ${j} : index`);
       bias = s.add(bias, s.select(above, ninf, zero));
     }
@@ -300,54 +330,48 @@ function biasScores(ctx: LowerContext, p: Plan, raw: Tensor, accDt: DataType): B
   return { softcapped, biased };
 }
 
-/** Softmax over the keys (last dim), rounded through T. */
+/**
+ * Softmax over the keys (last dim), rounded through T. exp(x - max) is
+ * materialised once and read by both the sum and the division (libm exp
+ * calls dominate the cost of this part).
+ */
 function softmax(b: FuncBuilder, p: Plan, x: Tensor, accDt: DataType): Tensor {
-  const reduced = [false, false, false, true];
+  const reduced = [false, false, true];
   const all = (t: Tensor) => broadcastRead(t, x.shape);
   const max = reduceGeneric(b, {
     space: x.shape, reduced, inputs: [all(x)], accDt, identity: 'lowest',
     step: (fb, [v], acc) => new Scalar(fb, accDt).max(acc, v),
   });
-  const sum = reduceGeneric(b, {
-    space: x.shape, reduced, inputs: [all(x), all(max)], accDt, identity: 'zero',
-    step: (fb, [v, m], acc) => {
-      const s = new Scalar(fb, accDt);
-      return s.add(acc, s.math('exp', s.sub(v, m)));
-    },
-  });
-  return mapGeneric(b, accDt, x.shape, [all(x), all(max), all(sum)], (fb, [v, m, z]) => {
+  const exps = mapGeneric(b, accDt, x.shape, [all(x), all(max)], (fb, [v, m]) => {
     const s = new Scalar(fb, accDt);
-    return roundThrough(fb, s.div(s.math('exp', s.sub(v, m)), z), p.dt, accDt);
+    return s.math('exp', s.sub(v, m));
   });
+  const sum = reduceGeneric(b, {
+    space: x.shape, reduced, inputs: [all(exps)], accDt, identity: 'zero',
+    step: (fb, [e], acc) => new Scalar(fb, accDt).add(acc, e),
+  });
+  return mapGeneric(b, accDt, x.shape, [all(exps), all(sum)], (fb, [e, z]) => roundThrough(fb, new Scalar(fb, accDt).div(e, z), p.dt, accDt));
 }
 
-/** Y = P @ V, written as [B, Hq, Sq, Dv] (4-D) or [B, Sq, Hq*Dv] (3-D), in T. */
-function weightedValues(b: FuncBuilder, p: Plan, probs: Tensor, v: HeadView, accDt: DataType): string {
-  const rep = p.qHeads / p.kvHeads;
-  const kvHead = rep === 1 ? 'd1' : `d1 floordiv ${rep}`;
-  // Loops (b, h, i, e, j); the 3-D output is stored seq-major so that it collapses for free.
-  const outShape = p.rank3 ? [p.batch, p.qSeq, p.qHeads, p.vHeadSize] : [p.batch, p.qHeads, p.qSeq, p.vHeadSize];
-  const outMap = affineMap(5, p.rank3 ? ['d0', 'd2', 'd1', 'd3'] : ['d0', 'd1', 'd2', 'd3']);
-  const acc = filled(b, accDt, outShape, new Scalar(b, accDt).zero());
-  const [value] = b.generic({
-    inputs: [
-      { value: probs.value, type: typeOf(probs), map: affineMap(5, ['d0', 'd1', 'd2', 'd4']), elem: elemType(accDt) },
-      { value: v.t.value, type: typeOf(v.t), map: affineMap(5, headAt(v, 'd0', kvHead, 'd4', 'd3')), elem: elemType(v.t.dt) },
-    ],
-    outputs: [{ value: acc.value, type: typeOf(acc), map: outMap, elem: elemType(accDt) }],
-    iterators: ['parallel', 'parallel', 'parallel', 'parallel', 'reduction'],
-    body: (bb, [w, x, o]) => {
-      const s = new Scalar(bb, accDt);
-      return [s.add(o, s.mul(w, convertScalar(bb, x, p.dt, accDt)))];
-    },
-  });
-  const y = toInputType(b, { ...acc, value }, p.dt);
-  return p.rank3 ? collapseShape(b, y, [[0], [1], [2, 3]]).value : y.value;
+/** Y = P @ V as [B*Hq, Sq, Dv] in accDt, V copied to [B*Hq, T, Dv] (KV heads repeated). */
+function weightedValues(b: FuncBuilder, p: Plan, probs: Tensor, v: HeadView, accDt: DataType): Tensor {
+  const r = rowHeads(p);
+  const values = mapGeneric(b, p.dt, [p.batch * p.qHeads, total(p), p.vHeadSize], [{ ref: v.t, map: affineMap(3, headAt(v, r.b, r.kv, 'd1', 'd2')) }], (_fb, [x]) => x);
+  return emitMatMul(b, fusionBarrier(b, probs), values, accDt);
 }
 
-function toInputType(b: FuncBuilder, t: Tensor, dt: DataType): Tensor {
-  if (t.dt === dt) return t;
-  return mapGeneric(b, dt, t.shape, [broadcastRead(t, t.shape)], (bb, [v]) => convertScalar(bb, v, t.dt, dt));
+/**
+ * A rows-space tensor [B*Hq, Sq, X] written out in T as [B, Hq, Sq, X], or,
+ * for the 3-D Y, as [B, Sq, Hq*X].
+ */
+function fromRows(b: FuncBuilder, p: Plan, t: Tensor, seqMajor: boolean): string {
+  const [, sq, x] = t.shape;
+  const convert = (fb: FuncBuilder, [v]: string[]) => convertScalar(fb, v, t.dt, p.dt);
+  if (!seqMajor) {
+    return mapGeneric(b, p.dt, [p.batch, p.qHeads, sq, x], [{ ref: t, map: affineMap(4, [`d0 * ${p.qHeads} + d1`, 'd2', 'd3']) }], convert).value;
+  }
+  const out = mapGeneric(b, p.dt, [p.batch, sq, p.qHeads, x], [{ ref: t, map: affineMap(4, [`d0 * ${p.qHeads} + d2`, 'd1', 'd3']) }], convert);
+  return collapseShape(b, out, [[0], [1], [2, 3]]).value;
 }
 
 function lowerAttention(ctx: LowerContext): string[] {
@@ -374,11 +398,8 @@ function lowerAttention(ctx: LowerContext): string[] {
   const raw = scores(b, p, q, k, accDt);
   const { softcapped, biased } = biasScores(ctx, p, raw, accDt);
   const probs = softmax(b, p, biased, accDt);
-  results[Out.Y] = weightedValues(b, p, probs, v, accDt);
-  if (ctx.hasOutput(Out.QK)) {
-    const stage = [raw, softcapped, biased, probs][p.mode];
-    results[Out.QK] = toInputType(b, stage, p.dt).value;
-  }
+  results[Out.Y] = fromRows(b, p, weightedValues(b, p, probs, v, accDt), p.rank3);
+  if (ctx.hasOutput(Out.QK)) results[Out.QK] = fromRows(b, p, [raw, softcapped, biased, probs][p.mode], false);
   return results.slice(0, ctx.outputCount);
 }
 
