@@ -10,9 +10,10 @@
 //   P = softmax(S) over the keys                       [mode 3]
 //   Y = P @ V
 // Query head h reads KV head h / (q_num_heads / kv_num_heads). 3-D inputs are
-// [B, S, H*D] and are read through 4-D views, never transposed in memory.
-// Everything is computed in f32 (f64 for double); for half types the values
-// are rounded to the input type where the function body holds them in it.
+// [B, S, H*D], read through 4-D views. Both products are linalg.batch_matmul
+// ops (see the rows space below). Everything is computed in f32 (f64 for
+// double); for half types the values are rounded to the input type where the
+// function body holds them in it.
 import { DataType } from '../../onnx/model.js';
 import { isFloat, type TensorType } from '../../ir/types.js';
 import { Scalar, convertScalar } from '../../codegen/scalar.js';
