@@ -76,6 +76,11 @@ export function emitPartitionModule(graph: Graph, p: Partition, status: Readonly
   for (const v of [...p.inputs, ...weightValues]) {
     const t = argType(v);
     const arg = ssa.get(v);
+    if (isEmptyStatic(t)) {
+      // Nothing to read: the body sees a fresh tensor of the real (empty) shape.
+      ssa.set(v, b.empty(tensorType(t)));
+      continue;
+    }
     if (arg && subByteBits(t.dataType) !== null && isStatic(t.shape)) ssa.set(v, unpackArgument(b, arg, t.dataType, t.shape));
   }
   const resolve = (v: Value): string => {
@@ -88,7 +93,10 @@ export function emitPartitionModule(graph: Graph, p: Partition, status: Readonly
     }
     throw new CodegenError(`value '${v.name}' is used before it is defined in partition ${p.index}`);
   };
+  // Values computed from the function's arguments; the others fold to constants in canonicalization.
+  const readsArguments = new Set<Value>([...p.inputs, ...weightValues]);
   for (const node of p.nodes) {
+    if (node.inputs.some((v) => v !== null && readsArguments.has(v))) for (const v of node.outputs) if (v) readsArguments.add(v);
     const s = status.get(node);
     if (!s || s.kind !== 'compiled' || !s.def.lower) throw new CodegenError(`${nodeLabel(node)} is not compilable`);
     const ctx = new LowerContext(node, graph.opsetOf(node.domain), b, resolve);
@@ -107,11 +115,12 @@ export function emitPartitionModule(graph: Graph, p: Partition, status: Readonly
   const retTypes = p.outputs.map(boundaryType);
   const results = p.outputs.map((v) => {
     const t = argType(v);
+    // An allocation, not tensor.empty: CSE must not merge two empty results into one SSA value.
+    if (isEmptyStatic(t)) return b.op(`bufferization.alloc_tensor() : ${boundaryType(v)}`, 'z');
     return subByteBits(t.dataType) !== null && isStatic(t.shape) ? packResult(b, resolve(v), t.dataType, t.shape) : resolve(v);
   });
-  const foldable = constantDerived(p);
-  const opaque = results.map((r, i) => (foldable.has(p.outputs[i]) ? copied(b, r, retTypes[i]) : r));
-  b.emit(`return ${distinctResults(b, opaque, retTypes).join(', ')} : ${retTypes.join(', ')}`);
+  const folding = p.outputs.map((v) => !v.constant && (!readsArguments.has(v) || isSmall(argType(v))));
+  b.emit(`return ${distinctResults(b, results, retTypes, folding).join(', ')} : ${retTypes.join(', ')}`);
   const mlir = [
     `func.func @${symbol}(${params.join(', ')}) -> (${retTypes.join(', ')}) {`,
     ...b.body(),
@@ -126,45 +135,44 @@ export function emitPartitionModule(graph: Graph, p: Partition, status: Readonly
   };
 }
 
-/** MLIR type of `v` as a function argument or result: sub-byte types stay packed there. */
+/**
+ * MLIR type of `v` as a function argument or result: sub-byte types stay
+ * packed there. Empty tensors cross as rank-1 `0x` tensors: a memref with a
+ * zero dim after a non-zero one (2x0) has no bare-pointer form, so the
+ * function would not lower to LLVM at all.
+ */
 function boundaryType(v: Value): string {
   const t = argType(v);
+  if (isEmptyStatic(t)) return boundaryTensorType(t.dataType, [0]);
   return isStatic(t.shape) ? boundaryTensorType(t.dataType, t.shape) : tensorType(t);
 }
 
-/**
- * Values of the partition computed from embedded constants alone: mlir-opt
- * folds them to constants and CSE may then merge two such results into one
- * SSA value (which crashes buffer-results-to-out-params, as below).
- */
-function constantDerived(p: Partition): Set<Value> {
-  const runtime = new Set<Value>(p.inputs);
-  for (const v of p.constants) if (!isEmbedded(v)) runtime.add(v);
-  const out = new Set<Value>();
-  for (const node of p.nodes) {
-    const dynamic = [...node.inputs, ...node.captures].some((v) => v !== null && runtime.has(v));
-    for (const v of node.outputs) if (v) (dynamic ? runtime : out).add(v);
-  }
-  return out;
+function isSmall(t: TensorType): boolean {
+  return isStatic(t.shape) && elementCount(t.shape) <= MAX_EMBEDDED_ELEMENTS;
 }
 
-/** A copy canonicalization cannot fold away (a linalg.copy into tensor.empty folds). */
-function copied(b: FuncBuilder, r: string, t: string): string {
-  return b.op(`bufferization.alloc_tensor() copy(${r}) : ${t}`, 'cp');
+function isEmptyStatic(t: TensorType): boolean {
+  return isStatic(t.shape) && t.shape.length > 0 && elementCount(t.shape) === 0;
 }
 
 /**
  * One SSA value returned twice (y and Identity(y) both live out) crashes
- * buffer-results-to-out-params: repeats are returned through a copy.
+ * buffer-results-to-out-params: repeats are returned through a copy that
+ * canonicalization cannot fold away (a linalg.copy into tensor.empty folds).
+ * Results that may fold to constants (`folding`: computed from constants
+ * only, or small, like the shape computations of function-expanded graphs)
+ * get the copy too: two of them that fold to equal values (Equal(a, a) and
+ * Equal(b, b) are both `true`) become one value after canonicalization and
+ * CSE, the same crash. Copies of small tensors cost nothing.
  */
-function distinctResults(b: FuncBuilder, results: readonly string[], types: readonly string[]): string[] {
+function distinctResults(b: FuncBuilder, results: readonly string[], types: readonly string[], folding: readonly boolean[]): string[] {
   const seen = new Set<string>();
   return results.map((r, i) => {
-    if (!seen.has(r)) {
+    if (!seen.has(r) && !folding[i]) {
       seen.add(r);
       return r;
     }
-    return copied(b, r, types[i]);
+    return b.op(`bufferization.alloc_tensor() copy(${r}) : ${types[i]}`, 'cp');
   });
 }
 

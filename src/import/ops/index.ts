@@ -16,6 +16,8 @@ import './scatter.js';
 import './conv.js';
 import './conv-transpose.js';
 import './layer-norm.js';
+import './rotary.js';
+import './attention.js';
 import './pool.js';
 import './pool-global.js';
 import './normalization.js';

@@ -1,7 +1,8 @@
 // Normalisations over a set of dims: LayerNormalization (17),
-// GroupNormalization (18: per-group scale/bias; 21: per-channel) and
-// MeanVarianceNormalization. Statistics are two-pass (mean, then the mean of
-// squared deviations) in f32 for half types (or the stash type).
+// GroupNormalization (18: per-group scale/bias; 21: per-channel),
+// MeanVarianceNormalization and RMSNormalization (23). Statistics are
+// two-pass (mean, then the mean of squared deviations) in f32 for half types
+// (or the stash type); RMSNormalization needs only the mean of squares.
 import { DataType } from '../../onnx/model.js';
 import { isFloat } from '../../ir/types.js';
 import { Scalar, convertScalar } from '../../codegen/scalar.js';
@@ -221,3 +222,42 @@ registerOp({
     }).value];
   },
 });
+
+// ---- RMSNormalization (23) ----
+// The function body: Y = Cast<T>(X / sqrt(mean(X^2 over axis..) + epsilon)) * Scale,
+// the statistics in stash_type.
+
+function inferRmsNorm(ctx: NodeContext): TensorType[] {
+  const dt = requireFloat(ctx, 0);
+  layerNormMask(ctx);
+  stashDtype(ctx);
+  if (ctx.dtype(1) !== dt) ctx.unsupported('input 1 (scale) dtype differs from X');
+  checkBroadcastsTo(ctx, 1, ctx.shape(0));
+  return [ctx.type(0)];
+}
+
+function lowerRmsNorm(ctx: LowerContext): string[] {
+  const reduced = layerNormMask(ctx);
+  const x = ref(ctx, 0);
+  const accDt = stashDtype(ctx);
+  const n = reducedCount(x.shape, reduced);
+  const widen = (fb: FuncBuilder, v: string) => convertScalar(fb, v, x.dt, accDt);
+  const squares = reduceGeneric(ctx.b, {
+    space: x.shape, reduced, inputs: [broadcastRead(x, x.shape)], accDt, identity: 'zero',
+    step: (fb, [v], acc) => {
+      const s = new Scalar(fb, accDt);
+      const w = widen(fb, v);
+      return s.add(acc, s.mul(w, w));
+    },
+  });
+  const eps = ctx.float('epsilon', DEFAULT_EPSILON);
+  const reads = [broadcastRead(x, x.shape), broadcastRead(squares, x.shape), broadcastRead(ref(ctx, 1), x.shape)];
+  return [mapGeneric(ctx.b, x.dt, x.shape, reads, (fb, [v, q, scale]) => {
+    const s = new Scalar(fb, accDt);
+    const rms = s.math('sqrt', s.add(s.div(q, s.const(n)), s.const(eps)));
+    const normalized = convertScalar(fb, s.div(widen(fb, v), rms), accDt, x.dt);
+    return new Scalar(fb, x.dt).mul(normalized, scale);
+  }).value];
+}
+
+registerOp({ domain: '', op: 'RMSNormalization', since: 23, infer: inferRmsNorm, lower: lowerRmsNorm });
