@@ -69,11 +69,13 @@ export function emitPartitionModule(graph: Graph, p: Partition, status: Readonly
     ssa.set(v, `%arg${i}`);
     return `%arg${i}: ${boundaryType(v)} {bufferization.writable = false}`;
   });
-  // Packed sub-byte arguments are unpacked once, on entry (see codegen/int4.ts).
+  // Packed sub-byte arguments are unpacked once, on entry (see codegen/int4.ts);
+  // empty arguments hold no data and are re-created in their real shape.
   for (const v of [...p.inputs, ...weightValues]) {
     const t = argType(v);
     const arg = ssa.get(v);
-    if (arg && subByteBits(t.dataType) !== null && isStatic(t.shape)) ssa.set(v, unpackArgument(b, arg, t.dataType, t.shape));
+    if (isEmptyStatic(t)) ssa.set(v, b.empty(tensorType(t)));
+    else if (arg && subByteBits(t.dataType) !== null && isStatic(t.shape)) ssa.set(v, unpackArgument(b, arg, t.dataType, t.shape));
   }
   const resolve = (v: Value): string => {
     const known = ssa.get(v);
@@ -104,6 +106,8 @@ export function emitPartitionModule(graph: Graph, p: Partition, status: Readonly
   const retTypes = p.outputs.map(boundaryType);
   const results = p.outputs.map((v) => {
     const t = argType(v);
+    // An allocation, not tensor.empty: CSE must not merge two empty results into one value.
+    if (isEmptyStatic(t)) return b.op(`bufferization.alloc_tensor() : ${boundaryType(v)}`, 'z');
     return subByteBits(t.dataType) !== null && isStatic(t.shape) ? packResult(b, resolve(v), t.dataType, t.shape) : resolve(v);
   });
   const foldable = constantDerived(p);
@@ -126,7 +130,14 @@ export function emitPartitionModule(graph: Graph, p: Partition, status: Readonly
 /** MLIR type of `v` as a function argument or result: sub-byte types stay packed there. */
 function boundaryType(v: Value): string {
   const t = argType(v);
+  // Empty tensors cross the boundary as rank 1: the bare-pointer calling
+  // convention rejects memrefs such as 2x4x0 (a trailing zero dim has no strides).
+  if (isEmptyStatic(t)) return boundaryTensorType(t.dataType, [0]);
   return isStatic(t.shape) ? boundaryTensorType(t.dataType, t.shape) : tensorType(t);
+}
+
+function isEmptyStatic(t: TensorType): boolean {
+  return isStatic(t.shape) && elementCount(t.shape) === 0;
 }
 
 /**
