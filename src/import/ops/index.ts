@@ -41,3 +41,4 @@ import './affine-grid.js';
 import './col2im.js';
 import './deform-conv.js';
 import './roi-align.js';
+import './causal-conv.js';
