@@ -42,3 +42,4 @@ import './col2im.js';
 import './deform-conv.js';
 import './roi-align.js';
 import './causal-conv.js';
+import './linear-attention.js';
