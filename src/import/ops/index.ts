@@ -43,3 +43,4 @@ import './deform-conv.js';
 import './roi-align.js';
 import './causal-conv.js';
 import './linear-attention.js';
+import './flex-attention.js';
