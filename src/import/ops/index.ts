@@ -44,3 +44,4 @@ import './roi-align.js';
 import './causal-conv.js';
 import './linear-attention.js';
 import './flex-attention.js';
+import './optimizers.js';
