@@ -72,7 +72,8 @@ export function emitPartitionModule(graph: Graph, p: Partition, status: Readonly
     ssa.set(v, `%arg${i}`);
     return `%arg${i}: ${boundaryType(v)} {bufferization.writable = false}`;
   });
-  // Packed sub-byte arguments are unpacked once, on entry (see codegen/int4.ts).
+  // Packed sub-byte arguments are unpacked once, on entry (see codegen/int4.ts);
+  // empty arguments hold no data and are re-created in their real shape.
   for (const v of [...p.inputs, ...weightValues]) {
     const t = argType(v);
     const arg = ssa.get(v);

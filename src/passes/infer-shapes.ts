@@ -9,6 +9,7 @@ import { ImportError, NeedsValueError, lookupOp, type OpDef } from '../import/re
 import { isSmallConstant } from '../import/tensor-data.js';
 import { inferControlFlow, isControlFlow, type ControlFlow } from './infer-control-flow.js';
 import { inlineConstantIf } from './inline-constant-if.js';
+import { expandFlexAttention } from './expand-flex-attention.js';
 import { deferDynamicNode } from './defer-dynamic-nodes.js';
 import { SymbolicShapes } from './infer-symbolic-shapes.js';
 
@@ -118,7 +119,7 @@ export function inferShapes(graph: Graph, inputTypes: ReadonlyMap<string, Tensor
   const symbolic = new SymbolicShapes(graph);
   // Index-based: an If whose condition has just folded is replaced in place by its branch's nodes.
   for (let i = 0; i < graph.nodes.length; i++) {
-    if (inlineConstantIf(graph, i)) {
+    if (inlineConstantIf(graph, i) || expandFlexAttention(graph, i)) {
       i--;
       continue;
     }

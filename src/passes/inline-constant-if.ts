@@ -16,7 +16,7 @@ function takenBranch(node: IrNode): OnnxGraph | null {
   return a.value;
 }
 
-function freshName(graph: Graph, base: string, taken: Set<string>): string {
+export function freshName(graph: Graph, base: string, taken: Set<string>): string {
   for (let i = 0; ; i++) {
     const name = `${base}__inl${i}`;
     if (!graph.values.has(name) && !taken.has(name)) {
@@ -49,7 +49,8 @@ function detach(node: IrNode): void {
   }
 }
 
-function irNode(graph: Graph, source: OnnxNode, id: number): IrNode {
+/** An IR node for `source`, linked to its values' users/producer. */
+export function irNode(graph: Graph, source: OnnxNode, id: number): IrNode {
   const node: IrNode = {
     id,
     op: source.opType,

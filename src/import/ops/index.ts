@@ -49,3 +49,7 @@ import './reverse-sequence.js';
 import './dropout.js';
 import './window-functions.js';
 import './center-crop-pad.js';
+import './causal-conv.js';
+import './linear-attention.js';
+import './flex-attention.js';
+import './optimizers.js';
