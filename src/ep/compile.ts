@@ -21,6 +21,7 @@ import { controlStep, segmentStep, type BodyPlanner } from './control-steps.js';
 import type { ResolvedOptions } from './options.js';
 import { EpError } from './errors.js';
 import { toolchainFailure, verifyLibrary } from './toolchain-failure.js';
+import { dumpImportedGraph, formatImportedGraph } from './dump-graph.js';
 
 export interface CompileRequest {
   model: OnnxModel;
@@ -162,7 +163,7 @@ interface NativeOutcome {
 }
 
 /** Compiles every emitted partition of the draft tree into one library; failed units fall back to the CPU EP. */
-async function compileNative(req: CompileRequest, root: Draft): Promise<NativeOutcome> {
+async function compileNative(req: CompileRequest, root: Draft, label: string): Promise<NativeOutcome> {
   const owners = new Map<string, { draft: Draft; p: Partition; m: PartitionModule }>();
   for (const d of allDrafts(root)) for (const [p, m] of d.modules) owners.set(m.symbol, { draft: d, p, m });
   if (owners.size === 0) return { library: null, toolchain: '' };
@@ -176,7 +177,7 @@ async function compileNative(req: CompileRequest, root: Draft): Promise<NativeOu
     req.onProgress?.(0.1, `compiling ${owners.size} partition(s)`);
     const units = [...owners.values()].map(({ m }) => ({ id: m.symbol, mlir: m.mlir }));
     const target = { cpu: o.targetCpu, features: o.targetFeatures, optLevel: o.optLevel, extraFlags: o.compileFlags, threads: o.threads };
-    result = await compileToLibrary(tc, target, units, `model-${Date.now()}`, (ok) => sequenceDrivers(root, ok));
+    result = await compileToLibrary(tc, target, units, label, (ok) => sequenceDrivers(root, ok));
     if (!result.extraLinked) for (const d of allDrafts(root)) d.sequences.clear();
     const failed = new Set(result.failures.map((f) => f.id));
     const drivers = [...allDrafts(root)].flatMap((d) => [...d.sequences.values()].map((q) => q.driver.symbol));
@@ -237,6 +238,9 @@ function hasWork(d: Draft): boolean {
   return d.modules.size > 0 || d.bodies.size > 0 || d.partitions.length === 0 || d.partitions.some((p) => p.placement === 'deferred');
 }
 
+/** Numbers the compiles of this process (dump directory names). */
+let compileCount = 0;
+
 export async function compileModel(req: CompileRequest): Promise<CompiledModule> {
   indexSubgraphs(req.model.graph, req.subgraphKey ?? '');
   const graph = buildGraph(req.model.graph, req.model.opsetImports);
@@ -245,8 +249,10 @@ export async function compileModel(req: CompileRequest): Promise<CompiledModule>
   if (req.options.fallback === 'error' && root.reasons.length) {
     throw new EpError(`mlir EP: ${root.reasons.length} node(s) cannot be compiled and fallback is 'error':\n  ${root.reasons.join('\n  ')}`);
   }
+  const label = `model-${Date.now()}-${process.pid}-${++compileCount}`;
+  await dumpImportedGraph(label, () => formatImportedGraph(graph, status, root.partitions));
   if (!hasWork(root)) return wholeModelOnCpu(req, graph, root.reasons);
-  const native = await compileNative(req, root);
+  const native = await compileNative(req, root, label);
   try {
     const blobs = new BlobTable();
     const library = native.library ? blobs.add(native.library) : -1;
