@@ -3,12 +3,14 @@
 // weights, returning its outputs. Bufferization later turns results into
 // trailing out-params (bare pointers), which is the ABI the runtime calls.
 import { DataType, elementCount, type OnnxTensor } from '../onnx/model.js';
-import { nodeLabel, type Graph, type Value } from '../ir/graph.js';
+import { nodeLabel, type Graph, type IrNode, type Value } from '../ir/graph.js';
 import { dtypeName, isStatic, subByteBits, type TensorType } from '../ir/types.js';
 import { LowerContext } from '../import/lower-context.js';
 import { ImportError } from '../import/registry.js';
 import type { NodeStatus } from '../passes/infer-shapes.js';
 import type { Partition } from '../passes/partition-graph.js';
+import type { BoundedOutput } from '../import/registry.js';
+import type { OutputTrim } from '../module/format.js';
 import { CodegenError, FuncBuilder, tensorType, tensorTypeOf } from './mlir-builder.js';
 import { boundaryTensorType, packResult, unpackArgument, unpackConstant } from './int4.js';
 
@@ -23,6 +25,19 @@ export interface ArgSpec {
   name: string;
   dataType: DataType;
   dims: number[];
+  /** An output written at its largest size, trimmed at run time (module/format.ts OutputTrim). */
+  trim?: OutputTrim;
+}
+
+/** A partition output of data-dependent size: its largest type and the count its trimmed axis is cut to. */
+interface BoundedResult {
+  bound: BoundedOutput;
+  /** Name of the count output (an int64 scalar). */
+  countName: string;
+  /** SSA value of the count. */
+  count: string;
+  /** A value of the same node, to tell whether the count is computed from embedded constants alone. */
+  sibling: Value;
 }
 
 export interface PartitionModule {
@@ -88,6 +103,7 @@ export function emitPartitionModule(graph: Graph, p: Partition, status: Readonly
     }
     throw new CodegenError(`value '${v.name}' is used before it is defined in partition ${p.index}`);
   };
+  const bounded = new Map<Value, BoundedResult>();
   for (const node of p.nodes) {
     const s = status.get(node);
     if (!s || s.kind !== 'compiled' || !s.def.lower) throw new CodegenError(`${nodeLabel(node)} is not compilable`);
@@ -102,15 +118,25 @@ export function emitPartitionModule(graph: Graph, p: Partition, status: Readonly
     node.outputs.forEach((v, i) => {
       if (v && results[i] !== undefined) ssa.set(v, results[i]);
     });
+    if (s.bounds) recordBounded(node, s.bounds, results, bounded);
   }
-  const outs = p.outputs.map((v) => argSpec('output', v));
-  const retTypes = p.outputs.map(boundaryType);
-  const results = p.outputs.map((v) => {
+  // Trimmed outputs come back at their largest size, followed by the counts they are cut to.
+  const counts = [...new Map(p.outputs.flatMap((v) => {
+    const r = bounded.get(v);
+    return r ? [[r.countName, r] as const] : [];
+  }))];
+  const outs = [
+    ...p.outputs.map((v) => boundedArg(v, bounded.get(v)) ?? argSpec('output', v)),
+    ...counts.map(([name]) => ({ role: 'output' as const, name, dataType: DataType.INT64, dims: [] })),
+  ];
+  const retTypes = [...p.outputs.map((v) => boundedType(bounded.get(v)) ?? boundaryType(v)), ...counts.map(() => COUNT_TYPE)];
+  const results = [...p.outputs.map((v) => {
     const t = argType(v);
     return subByteBits(t.dataType) !== null && isStatic(t.shape) ? packResult(b, resolve(v), t.dataType, t.shape) : resolve(v);
-  });
+  }), ...counts.map(([, r]) => r.count)];
   const foldable = constantDerived(p);
-  const opaque = results.map((r, i) => (foldable.has(p.outputs[i]) ? copied(b, r, retTypes[i]) : r));
+  const producers = [...p.outputs, ...counts.map(([, r]) => r.sibling)];
+  const opaque = results.map((r, i) => (foldable.has(producers[i]) ? copied(b, r, retTypes[i]) : r));
   b.emit(`return ${distinctResults(b, opaque, retTypes).join(', ')} : ${retTypes.join(', ')}`);
   const mlir = [
     `func.func @${symbol}(${params.join(', ')}) -> (${retTypes.join(', ')}) {`,
@@ -124,6 +150,30 @@ export function emitPartitionModule(graph: Graph, p: Partition, status: Readonly
     args: [...args, ...outs],
     weights: weightValues.map((v) => v.constant).filter((t): t is OnnxTensor => t !== null),
   };
+}
+
+const COUNT_TYPE = 'tensor<i64>';
+
+/** Notes the trimmed outputs of a node compiled at its largest output size; its lowering returned the count last. */
+function recordBounded(node: IrNode, bounds: readonly BoundedOutput[], results: readonly string[], into: Map<Value, BoundedResult>): void {
+  const count = results[node.outputs.length];
+  const sibling = node.outputs.find((v): v is Value => v !== null);
+  if (count === undefined || !sibling) throw new CodegenError(`${nodeLabel(node)}: the lowering returned no output count`);
+  const countName = `${sibling.name}#count`;
+  node.outputs.forEach((v, i) => {
+    const bound = bounds[i];
+    if (v && bound && bound.trimAxis !== null) into.set(v, { bound, countName, count, sibling });
+  });
+}
+
+function boundedArg(v: Value, r: BoundedResult | undefined): ArgSpec | null {
+  if (!r || r.bound.trimAxis === null) return null;
+  const t = r.bound.type;
+  return { role: 'output', name: v.name, dataType: t.dataType, dims: [...t.shape], trim: { axis: r.bound.trimAxis, count: r.countName } };
+}
+
+function boundedType(r: BoundedResult | undefined): string | null {
+  return r ? boundaryTensorType(r.bound.type.dataType, r.bound.type.shape) : null;
 }
 
 /** MLIR type of `v` as a function argument or result: sub-byte types stay packed there. */

@@ -4,6 +4,9 @@
 // sequence is trivially acyclic. Control flow (If/Loop/Scan run by the
 // runtime) always forms a partition of its own; deferred nodes (shapes known
 // only at run time) group like the others and are compiled when first run.
+// A node compiled at its largest output size (data-dependent sizes: NonZero,
+// Unique...) ends its native partition: the runtime trims its outputs to the
+// count it computed before anything reads them.
 import type { Graph, IrNode, Value } from '../ir/graph.js';
 import type { NodeStatus } from './infer-shapes.js';
 
@@ -39,14 +42,17 @@ function collectIo(nodes: IrNode[], graphOutputs: ReadonlySet<Value>, laterUse: 
 }
 
 export function partitionGraph(graph: Graph, status: ReadonlyMap<IrNode, NodeStatus>): Partition[] {
-  const groups: { placement: Placement; nodes: IrNode[] }[] = [];
+  const groups: { placement: Placement; nodes: IrNode[]; closed: boolean }[] = [];
   for (const node of graph.nodes) {
     const s = status.get(node);
     if (!s || s.kind === 'folded') continue;
     const placement: Placement = s.kind === 'compiled' ? 'native' : s.kind === 'control' || s.kind === 'deferred' ? s.kind : 'cpu';
+    const closed = placement === 'control' || (s.kind === 'compiled' && s.bounds !== undefined);
     const last = groups[groups.length - 1];
-    if (last && last.placement === placement && placement !== 'control') last.nodes.push(node);
-    else groups.push({ placement, nodes: [node] });
+    if (last && last.placement === placement && !last.closed) {
+      last.nodes.push(node);
+      last.closed = closed;
+    } else groups.push({ placement, nodes: [node], closed });
   }
   const graphOutputs = new Set(graph.outputs);
   const position = new Map<IrNode, number>();
