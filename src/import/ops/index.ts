@@ -28,6 +28,7 @@ import './pad.js';
 import './space-depth.js';
 import './misc-data.js';
 import './compress.js';
+import './unique.js';
 import './det.js';
 import './rnn.js';
 import './dft.js';
