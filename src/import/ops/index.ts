@@ -29,6 +29,7 @@ import './space-depth.js';
 import './misc-data.js';
 import './compress.js';
 import './unique.js';
+import './nms.js';
 import './det.js';
 import './rnn.js';
 import './dft.js';
