@@ -178,6 +178,23 @@ describe('NonMaxSuppression', () => {
   });
 });
 
+describe('inside control flow', () => {
+  it('If branches: NonZero of the input or of its negation, compiled in the branch bodies', async () => {
+    const b = new ModelBuilder({ opset: 13 });
+    const c = b.input('c', BOOL, []);
+    const x = b.input('x', F, [2, 3]);
+    const then = b.subgraph('then');
+    then.output(then.node('NonZero', [x])[0], I64, null);
+    const other = b.subgraph('else');
+    const [r] = other.node('Relu', [x]);
+    other.output(other.node('NonZero', [r])[0], I64, null);
+    const [y] = b.node('If', [c], { attrs: { then_branch: then, else_branch: other }, outputs: ['y'] });
+    b.output(y);
+    const xs = levels([2, 3], 14);
+    await assertRunsMatchOrt(b.build(), [{ c: bools([1], []), x: xs }, { c: bools([0], []), x: xs }]);
+  });
+});
+
 describe('trimming on the host', () => {
   it('narrowAlongAxis keeps the leading entries of any axis', () => {
     const t: HostTensor = { dataType: I64, dims: [2, 3], data: ints([0, 1, 2, 3, 4, 5], [2, 3]).data };
