@@ -3,12 +3,13 @@
 // weights, returning its outputs. Bufferization later turns results into
 // trailing out-params (bare pointers), which is the ABI the runtime calls.
 import { DataType, elementCount, type OnnxTensor } from '../onnx/model.js';
-import { nodeLabel, type Graph, type Value } from '../ir/graph.js';
+import { nodeLabel, type Graph, type IrNode, type Value } from '../ir/graph.js';
 import { dtypeName, isStatic, subByteBits, type TensorType } from '../ir/types.js';
 import { LowerContext } from '../import/lower-context.js';
-import { ImportError } from '../import/registry.js';
+import { ImportError, type BoundedOutput } from '../import/registry.js';
 import type { NodeStatus } from '../passes/infer-shapes.js';
 import type { Partition } from '../passes/partition-graph.js';
+import type { OutputTrim } from '../module/format.js';
 import { CodegenError, FuncBuilder, tensorType, tensorTypeOf } from './mlir-builder.js';
 import { boundaryTensorType, packResult, unpackArgument, unpackConstant } from './int4.js';
 
@@ -23,6 +24,19 @@ export interface ArgSpec {
   name: string;
   dataType: DataType;
   dims: number[];
+  /** An output written at its largest size, trimmed at run time (module/format.ts OutputTrim). */
+  trim?: OutputTrim;
+}
+
+/** A partition output of data-dependent size: its largest type and the count its trimmed axis is cut to. */
+interface BoundedResult {
+  bound: BoundedOutput;
+  /** Name of the count output (an int64 scalar). */
+  countName: string;
+  /** SSA value of the count. */
+  count: string;
+  /** A value of the same node, to tell whether the count is computed from embedded constants alone. */
+  sibling: Value;
 }
 
 export interface PartitionModule {
@@ -96,6 +110,7 @@ export function emitPartitionModule(graph: Graph, p: Partition, status: Readonly
   };
   // Values computed from the function's arguments; the others fold to constants in canonicalization.
   const readsArguments = new Set<Value>([...p.inputs, ...weightValues]);
+  const bounded = new Map<Value, BoundedResult>();
   for (const node of p.nodes) {
     if (node.inputs.some((v) => v !== null && readsArguments.has(v))) for (const v of node.outputs) if (v) readsArguments.add(v);
     const s = status.get(node);
@@ -111,16 +126,29 @@ export function emitPartitionModule(graph: Graph, p: Partition, status: Readonly
     node.outputs.forEach((v, i) => {
       if (v && results[i] !== undefined) ssa.set(v, results[i]);
     });
+    if (s.bounds) recordBounded(node, s.bounds, results, bounded);
   }
-  const outs = p.outputs.map((v) => argSpec('output', v));
-  const retTypes = p.outputs.map(boundaryType);
-  const results = p.outputs.map((v) => {
+  // Trimmed outputs come back at their largest size, followed by the counts they are cut to.
+  const counts = [...new Map(p.outputs.flatMap((v) => {
+    const r = bounded.get(v);
+    return r ? [[r.countName, r] as const] : [];
+  }))];
+  const outs = [
+    ...p.outputs.map((v) => boundedArg(v, bounded.get(v)) ?? argSpec('output', v)),
+    ...counts.map(([name]) => ({ role: 'output' as const, name, dataType: DataType.INT64, dims: [] })),
+  ];
+  const retTypes = [...p.outputs.map((v) => boundedType(bounded.get(v)) ?? boundaryType(v)), ...counts.map(() => COUNT_TYPE)];
+  const results = [...p.outputs.map((v) => {
     const t = argType(v);
     // An allocation, not tensor.empty: CSE must not merge two empty results into one SSA value.
     if (isEmptyStatic(t)) return b.op(`bufferization.alloc_tensor() : ${boundaryType(v)}`, 'z');
     return subByteBits(t.dataType) !== null && isStatic(t.shape) ? packResult(b, resolve(v), t.dataType, t.shape) : resolve(v);
-  });
-  const folding = p.outputs.map((v) => !v.constant && (!readsArguments.has(v) || isSmall(argType(v))));
+  }), ...counts.map(([, r]) => r.count)];
+  // Counts are scalars: like other small results they may fold, so they get the copy too.
+  const folding = [
+    ...p.outputs.map((v) => !v.constant && (!readsArguments.has(v) || isSmall(argType(v)))),
+    ...counts.map(() => true),
+  ];
   b.emit(`return ${distinctResults(b, results, retTypes, folding).join(', ')} : ${retTypes.join(', ')}`);
   const mlir = [
     `func.func @${symbol}(${params.join(', ')}) -> (${retTypes.join(', ')}) {`,
@@ -134,6 +162,30 @@ export function emitPartitionModule(graph: Graph, p: Partition, status: Readonly
     args: [...args, ...outs],
     weights: weightValues.map((v) => v.constant).filter((t): t is OnnxTensor => t !== null),
   };
+}
+
+const COUNT_TYPE = 'tensor<i64>';
+
+/** Notes the trimmed outputs of a node compiled at its largest output size; its lowering returned the count last. */
+function recordBounded(node: IrNode, bounds: readonly BoundedOutput[], results: readonly string[], into: Map<Value, BoundedResult>): void {
+  const count = results[node.outputs.length];
+  const sibling = node.outputs.find((v): v is Value => v !== null);
+  if (count === undefined || !sibling) throw new CodegenError(`${nodeLabel(node)}: the lowering returned no output count`);
+  const countName = `${sibling.name}#count`;
+  node.outputs.forEach((v, i) => {
+    const bound = bounds[i];
+    if (v && bound && bound.trimAxis !== null) into.set(v, { bound, countName, count, sibling });
+  });
+}
+
+function boundedArg(v: Value, r: BoundedResult | undefined): ArgSpec | null {
+  if (!r || r.bound.trimAxis === null) return null;
+  const t = r.bound.type;
+  return { role: 'output', name: v.name, dataType: t.dataType, dims: [...t.shape], trim: { axis: r.bound.trimAxis, count: r.countName } };
+}
+
+function boundedType(r: BoundedResult | undefined): string | null {
+  return r ? boundaryTensorType(r.bound.type.dataType, r.bound.type.shape) : null;
 }
 
 /**

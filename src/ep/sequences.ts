@@ -24,7 +24,8 @@ export function planSequences(
   const runs: Partition[][] = [[]];
   for (const p of partitions) {
     const m = modules.get(p);
-    if (m && compiled.has(m.symbol)) runs[runs.length - 1].push(p);
+    // A partition whose outputs the runtime trims (data-dependent sizes) runs as its own step.
+    if (m && compiled.has(m.symbol) && !m.args.some((a) => a.trim)) runs[runs.length - 1].push(p);
     else if (runs[runs.length - 1].length) runs.push([]);
   }
   const sequences = new Map<Partition, Sequence>();

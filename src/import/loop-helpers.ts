@@ -46,3 +46,21 @@ export function forEachOuter(b: FuncBuilder, shape: readonly number[], skip: num
   };
   return nest(0, init);
 }
+
+/**
+ * `scf.for iv = lo to hi step step` over SSA index bounds (not known at
+ * compile time), carrying `init` like scfFor.
+ */
+export function scfRange(b: FuncBuilder, lo: string, hi: string, step: string, init: readonly Carried[], body: (iv: string, args: string[]) => string[]): string[] {
+  const iv = b.fresh('iv');
+  const args = init.map(() => b.fresh('carry'));
+  const loop = b.fresh('loop');
+  const types = init.map((c) => c.type).join(', ');
+  const iters = init.map((c, i) => `${args[i]} = ${c.value}`).join(', ');
+  const results = init.length === 1 ? '' : `:${init.length}`;
+  b.emit(`${loop}${results} = scf.for ${iv} = ${lo} to ${hi} step ${step} iter_args(${iters}) -> (${types}) {`);
+  const next = body(iv, args);
+  b.emit(`scf.yield ${next.join(', ')} : ${types}`);
+  b.emit('}');
+  return init.length === 1 ? [loop] : init.map((_, i) => `${loop}#${i}`);
+}

@@ -1,7 +1,7 @@
 // The typed registry of op lowerings, keyed by (domain, op, since-opset).
 // Each op family registers its type inference, optional constant folding and
 // MLIR lowering; a node is compiled only when all three agree.
-import type { OnnxTensor } from '../onnx/model.js';
+import type { DataType, OnnxTensor } from '../onnx/model.js';
 import type { TensorType } from '../ir/types.js';
 import type { NodeContext } from './node-context.js';
 import type { LowerContext } from './lower-context.js';
@@ -28,6 +28,17 @@ export class NeedsValueError extends UnsupportedError {
   }
 }
 
+/**
+ * One output of an op whose output SIZE depends on input data (NonZero,
+ * Compress, Unique, NonMaxSuppression): its largest static type, and the axis
+ * the runtime cuts down to the count the compiled code computes (null: the
+ * output's size does not depend on data).
+ */
+export interface BoundedOutput {
+  type: { dataType: DataType; shape: number[] };
+  trimAxis: number | null;
+}
+
 export interface OpDef {
   readonly domain: string;
   readonly op: string;
@@ -42,6 +53,14 @@ export interface OpDef {
    * are not constant, receiving null for them.
    */
   readonly foldsOnTypes?: boolean;
+  /**
+   * For ops whose output size depends on input data: each output at its
+   * largest size and which axis is trimmed at run time (see BoundedOutput);
+   * null when infer() knows the exact types (e.g. a constant condition).
+   * Such a node's lower() returns its outputs at those largest types followed
+   * by the count (a `tensor<i64>`) the trimmed axes are cut to.
+   */
+  bounded?(ctx: NodeContext): BoundedOutput[] | null;
   /** Emits MLIR for the node; returns one SSA tensor per output. */
   lower?(ctx: LowerContext): string[];
 }

@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
 import type { DataType } from '../onnx/model.js';
 
 export const MODULE_MAGIC = 'ORTMLIR\0';
-export const MODULE_FORMAT_VERSION = 2;
+/** 3: native outputs may be trimmed to a run-time count (NativeArg.trim). */
+export const MODULE_FORMAT_VERSION = 3;
 export const BLOB_ALIGNMENT = 64;
 const MAGIC_BYTES = 8;
 const U32_BYTES = 4;
@@ -33,6 +34,18 @@ export interface NativeArg {
   dims: number[];
   /** For weights: index into blobs. */
   blob?: number;
+  /** For outputs: see OutputTrim. */
+  trim?: OutputTrim;
+}
+
+/**
+ * An output whose size depends on data: the native code writes it at its
+ * largest size (`dims`) plus a count (an int64 scalar output named `count`);
+ * the runtime keeps the first `count` entries along `axis`.
+ */
+export interface OutputTrim {
+  axis: number;
+  count: string;
 }
 
 /**

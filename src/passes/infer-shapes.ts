@@ -5,7 +5,7 @@ import { DataType, elementCount, type OnnxType, type OnnxTensor } from '../onnx/
 import { nodeLabel, type Graph, type IrNode, type Value } from '../ir/graph.js';
 import { isStatic, type TensorType } from '../ir/types.js';
 import { NodeContext } from '../import/node-context.js';
-import { ImportError, NeedsValueError, lookupOp, type OpDef } from '../import/registry.js';
+import { ImportError, NeedsValueError, lookupOp, type BoundedOutput, type OpDef } from '../import/registry.js';
 import { isSmallConstant } from '../import/tensor-data.js';
 import { inferControlFlow, isControlFlow, type ControlFlow } from './infer-control-flow.js';
 import { inlineConstantIf } from './inline-constant-if.js';
@@ -15,7 +15,11 @@ import { SymbolicShapes } from './infer-symbolic-shapes.js';
 
 export type NodeStatus =
   | { kind: 'folded' }
-  | { kind: 'compiled'; def: OpDef }
+  /**
+   * `bounds`: an op whose output size depends on data, compiled at its
+   * largest output size with the run-time count (see registry.ts BoundedOutput).
+   */
+  | { kind: 'compiled'; def: OpDef; bounds?: BoundedOutput[] }
   /** If/Loop/Scan run by the runtime, with their bodies inferred (see infer-control-flow.ts). */
   | { kind: 'control'; control: ControlFlow }
   /**
@@ -75,7 +79,27 @@ function foldEmptyOutputs(node: IrNode): boolean {
   return all;
 }
 
-function inferNode(node: IrNode, graph: Graph, declared: Map<string, TensorType>): NodeStatus {
+/** A bounded output whose size is known anyway: untrimmed, or trimmed from an extent of 0. */
+function exactBound(o: BoundedOutput): boolean {
+  return o.trimAxis === null || o.type.shape[o.trimAxis] === 0;
+}
+
+/**
+ * A node compiled at its largest output size: its trimmed outputs get
+ * symbolic types (a fresh run-time count), so that their users are deferred
+ * and compiled for the size each run produces.
+ */
+function boundedNode(node: IrNode, def: OpDef, bounds: BoundedOutput[], ctx: NodeContext, symbolic: SymbolicShapes): NodeStatus {
+  // A zero-size result buffer breaks the LLVM lowering (see foldEmptyOutputs).
+  if (bounds.some((o) => elementCount(o.type.shape) === 0)) ctx.unsupported('an output of unknown size has no elements at its largest size');
+  const types = symbolic.inferBounded(node, bounds);
+  node.outputs.forEach((v, i) => {
+    if (v) v.type = types[i] ?? null;
+  });
+  return { kind: 'compiled', def, bounds };
+}
+
+function inferNode(node: IrNode, graph: Graph, declared: Map<string, TensorType>, symbolic: SymbolicShapes): NodeStatus {
   if (isControlFlow(node)) return inferControlFlow(node, graph, (body, types) => inferShapes(body, types).status);
   const def = lookupOp(node.domain, node.op, graph.opsetOf(node.domain));
   if (!def) {
@@ -93,7 +117,9 @@ function inferNode(node: IrNode, graph: Graph, declared: Map<string, TensorType>
       });
       return { kind: 'folded' };
     }
-    const types = def.infer(ctx);
+    const bounds = def.lower ? def.bounded?.(ctx) ?? null : null;
+    if (bounds && !bounds.every(exactBound)) return boundedNode(node, def, bounds, ctx, symbolic);
+    const types = bounds ? bounds.map((o) => o.type) : def.infer(ctx);
     node.outputs.forEach((v, i) => {
       if (v) v.type = types[i] ?? null;
     });
@@ -124,7 +150,7 @@ export function inferShapes(graph: Graph, inputTypes: ReadonlyMap<string, Tensor
       continue;
     }
     const node = graph.nodes[i];
-    const s = inferNode(node, graph, declared);
+    const s = inferNode(node, graph, declared, symbolic);
     status.set(node, s.kind === 'fallback' ? deferDynamicNode(node, graph, s, symbolic) : s);
   }
   return { status };

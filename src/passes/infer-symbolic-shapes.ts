@@ -12,7 +12,7 @@ import type { Graph, IrNode, Value } from '../ir/graph.js';
 import { DimUnifier, SymExpr, SymbolicError, type SymShape } from '../ir/symbolic.js';
 import type { Dim, TensorType } from '../ir/types.js';
 import { NodeContext } from '../import/node-context.js';
-import { ImportError } from '../import/registry.js';
+import { ImportError, type BoundedOutput } from '../import/registry.js';
 import { canHoldNumbers, tensorToNumbers } from '../import/tensor-data.js';
 import { buildBodyGraph } from './build-body-graph.js';
 import { symbolicRule, type RuleContext, type SymTensor } from './symbolic-op-rules.js';
@@ -84,6 +84,21 @@ export class SymbolicShapes {
       if (v && t) this.tensors.set(v, t);
     });
     return outs;
+  }
+
+  /**
+   * Types of a node compiled at its largest output size (registry.ts
+   * BoundedOutput): the trimmed axes share one fresh run-time count.
+   */
+  inferBounded(node: IrNode, bounds: readonly BoundedOutput[]): (TensorType | null)[] {
+    const count = this.scope.fresh(node.op.toLowerCase());
+    return node.outputs.map((v, i) => {
+      const o = bounds[i];
+      if (!v || !o) return null;
+      const t: SymTensor = { dataType: o.type.dataType, shape: o.type.shape.map((d, k) => (k === o.trimAxis ? count : SymExpr.constant(d))) };
+      this.tensors.set(v, t);
+      return this.toType(t);
+    });
   }
 
   private apply(node: IrNode): (SymTensor | null)[] {

@@ -5,7 +5,9 @@
 // runtime) always forms a partition of its own; deferred nodes (shapes known
 // only at run time) group like the others and are compiled when first run.
 // Long native runs are split into several partitions that compile in
-// parallel (compile-units.ts).
+// parallel (compile-units.ts). A node compiled at its largest output size
+// (data-dependent sizes: NonZero, Unique...) ends its native partition: the
+// runtime trims its outputs to the count it computed before anything reads them.
 import type { Graph, IrNode, Value } from '../ir/graph.js';
 import type { NodeStatus } from './infer-shapes.js';
 import { splitIntoUnits } from './compile-units.js';
@@ -42,14 +44,17 @@ function collectIo(nodes: IrNode[], graphOutputs: ReadonlySet<Value>, laterUse: 
 }
 
 export function partitionGraph(graph: Graph, status: ReadonlyMap<IrNode, NodeStatus>): Partition[] {
-  const runs: { placement: Placement; nodes: IrNode[] }[] = [];
+  const runs: { placement: Placement; nodes: IrNode[]; closed: boolean }[] = [];
   for (const node of graph.nodes) {
     const s = status.get(node);
     if (!s || s.kind === 'folded') continue;
     const placement: Placement = s.kind === 'compiled' ? 'native' : s.kind === 'control' || s.kind === 'deferred' ? s.kind : 'cpu';
+    const closed = placement === 'control' || (s.kind === 'compiled' && s.bounds !== undefined);
     const last = runs[runs.length - 1];
-    if (last && last.placement === placement && placement !== 'control') last.nodes.push(node);
-    else runs.push({ placement, nodes: [node] });
+    if (last && last.placement === placement && !last.closed) {
+      last.nodes.push(node);
+      last.closed = closed;
+    } else runs.push({ placement, nodes: [node], closed });
   }
   // Long native runs become several compile units (see compile-units.ts).
   const groups = runs.flatMap((r) => (r.placement === 'native' ? splitIntoUnits(r.nodes).map((nodes) => ({ placement: r.placement, nodes })) : [r]));

@@ -364,11 +364,33 @@ function oneHot(r: RuleContext): (SymTensor | null)[] {
   return [{ dataType, shape }];
 }
 
-function dataDependent(rank: (r: RuleContext) => number | null, dataType: (r: RuleContext) => DataType | null): Rule {
-  return (r) => {
-    const n = rank(r);
-    return [{ dataType: dataType(r), shape: n === null ? null : [...Array.from({ length: n - 1 }, () => one), r.fresh(r.node.op)].slice(-n) }];
-  };
+/** Compress: the input with the compressed axis (or the flattened input) cut to a run-time count. */
+function compress(r: RuleContext): (SymTensor | null)[] {
+  const x = r.input(0);
+  const count = r.fresh('compress');
+  if (!r.attrs.hasAttr('axis')) return [{ dataType: x?.dataType ?? null, shape: [count] }];
+  if (!x?.shape) return [{ dataType: x?.dataType ?? null, shape: null }];
+  const axis = normAxis(r.attrs.int('axis'), x.shape.length);
+  return [{ dataType: x.dataType, shape: x.shape.map((d, i) => (i === axis ? count : d)) }];
+}
+
+/** Unique: Y, indices and counts share the run-time number of unique elements; inverse_indices follow the input. */
+function unique(r: RuleContext): (SymTensor | null)[] {
+  const x = r.input(0);
+  const count = r.fresh('unique');
+  const i64 = (shape: SymShape | null): SymTensor => ({ dataType: DataType.INT64, shape });
+  if (!r.attrs.hasAttr('axis')) {
+    const n = x?.shape ? product(x.shape) : r.fresh('unique_input');
+    return [{ dataType: x?.dataType ?? null, shape: [count] }, i64([count]), i64([n]), i64([count])];
+  }
+  if (!x?.shape) return [{ dataType: x?.dataType ?? null, shape: null }, i64([count]), i64(null), i64([count])];
+  const axis = normAxis(r.attrs.int('axis'), x.shape.length);
+  return [{ dataType: x.dataType, shape: x.shape.map((d, i) => (i === axis ? count : d)) }, i64([count]), i64([x.shape[axis]]), i64([count])];
+}
+
+/** NonMaxSuppression: [selected boxes, 3] (batch, class, box) triples. */
+function nonMaxSuppression(r: RuleContext): (SymTensor | null)[] {
+  return [{ dataType: DataType.INT64, shape: [r.fresh('nms'), SymExpr.constant(3)] }];
 }
 
 function nonZero(r: RuleContext): (SymTensor | null)[] {
@@ -449,8 +471,7 @@ const RULES = new Map<string, Rule>([
   ['Slice', slice], ['Split', split], ['Tile', tile], ['Pad', pad], ['Range', range], ['OneHot', oneHot], ['NonZero', nonZero], ['TopK', topK],
   ['Conv', window], ['MaxPool', window], ['AveragePool', window], ['LpPool', window],
   ['GlobalAveragePool', globalPool], ['GlobalMaxPool', globalPool], ['Constant', constant],
-  ['Compress', dataDependent((r) => (r.attrs.hasAttr('axis') ? r.input(0)?.shape?.length ?? null : 1), dtypeOf(0))],
-  ['Unique', dataDependent(() => 1, dtypeOf(0))],
+  ['Compress', compress], ['Unique', unique], ['NonMaxSuppression', nonMaxSuppression],
 ]);
 
 /** The symbolic rule for an op of the default domain, if there is one. */

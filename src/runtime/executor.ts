@@ -8,6 +8,7 @@ import { NativeLibrary, type Kernel } from '../native/library.js';
 import type { HostTensor } from './host-tensor.js';
 import { bindControlStep, type BodyHost, type BodyRunner, type ControlRunner } from './control-flow.js';
 import { EMPTY_REPORT, addReports, type PlanReport } from './run-report.js';
+import { narrowAlongAxis } from './host-slicing.js';
 
 export class ExecutionError extends Error {
   override name = 'ExecutionError';
@@ -263,7 +264,22 @@ async function runNative(step: Extract<PlanStep, { kind: 'native' }>, kernel: Ke
   });
   if (step.flops <= SYNC_CALL_MAX_FLOPS) kernel.callSync(args);
   else await kernel.callAsync(args);
-  for (const [a, t] of outputs) values.set(a.name, t);
+  const made = new Map(outputs.map(([a, t]) => [a.name, t]));
+  for (const [a, t] of outputs) values.set(a.name, a.trim ? trimmed(step.symbol, a, t, made) : t);
+}
+
+/** An output of data-dependent size cut from its largest size to the count the native code wrote (NativeArg.trim). */
+function trimmed(symbol: string, a: NativeArg, t: HostTensor, made: ReadonlyMap<string, HostTensor>): HostTensor {
+  const trim = a.trim;
+  const c = trim ? made.get(trim.count) : undefined;
+  if (!trim || !c || c.dataType !== DataType.INT64 || elementCount(c.dims) !== 1) {
+    throw new ExecutionError(`${symbol}: output '${a.name}' has no int64 count output '${trim?.count ?? ''}'`);
+  }
+  const count = Number(new DataView(c.data.buffer, c.data.byteOffset, 8).getBigInt64(0, true));
+  if (count < 0 || count > (t.dims[trim.axis] ?? -1)) {
+    throw new ExecutionError(`${symbol}: output '${a.name}' count ${count} is outside [0, ${t.dims[trim.axis]}]`);
+  }
+  return narrowAlongAxis(t, trim.axis, count);
 }
 
 function pick(values: ReadonlyMap<string, HostTensor>, names: readonly string[]): Map<string, HostTensor> {

@@ -1,6 +1,7 @@
-// Byte-level tensor reshuffling the runtime's control flow needs on the host:
-// taking one slice along an axis (Scan inputs) and stacking per-iteration
-// results along an axis (Scan and Loop outputs). Whole elements only: sub-byte
+// Byte-level tensor reshuffling the runtime needs on the host: taking one
+// slice along an axis (Scan inputs), stacking per-iteration results along an
+// axis (Scan and Loop outputs), and keeping a leading part of an axis (outputs
+// of data-dependent size, written at their largest size by compiled code). Whole elements only: sub-byte
 // and string tensors never reach here (the compiler keeps such bodies on the CPU EP).
 import { DataType, byteLength, elementCount } from '../onnx/model.js';
 import type { HostTensor } from './host-tensor.js';
@@ -37,6 +38,20 @@ export function takeAlongAxis(t: HostTensor, axis: number, index: number): HostT
     data.set(t.data.subarray(src, src + inner), o * inner);
   }
   return { dataType: t.dataType, dims: [...t.dims.slice(0, axis), ...t.dims.slice(axis + 1)], data };
+}
+
+/** The first `count` entries of `t` along `axis` (a view when that is contiguous). */
+export function narrowAlongAxis(t: HostTensor, axis: number, count: number): HostTensor {
+  const es = elementBytes(t.dataType);
+  const len = t.dims[axis];
+  if (!Number.isInteger(count) || count < 0 || count > len) throw new SlicingError(`count ${count} out of range for axis ${axis} of length ${len}`);
+  const dims = t.dims.map((d, i) => (i === axis ? count : d));
+  const outer = elementCount(t.dims.slice(0, axis));
+  const inner = elementCount(t.dims.slice(axis + 1)) * es;
+  if (outer === 1 || count === len) return { dataType: t.dataType, dims, data: t.data.subarray(0, outer * count * inner) };
+  const data = new Uint8Array(outer * count * inner);
+  for (let o = 0; o < outer; o++) data.set(t.data.subarray(o * len * inner, (o * len + count) * inner), o * count * inner);
+  return { dataType: t.dataType, dims, data };
 }
 
 /** Stacks equally shaped `parts` along a new `axis` (0 ≤ axis ≤ rank of a part). */

@@ -83,3 +83,34 @@ export async function assertMatchesOrt(model: Uint8Array, feeds: Record<string, 
     await mlir.dispose();
   }
 }
+
+/**
+ * Runs every feed set through one mlir session and one CPU session (outputs
+ * compared each time: a run-time variant must never serve inputs it was not
+ * made for); returns the mlir session's report after all runs.
+ */
+export async function assertRunsMatchOrt(model: Uint8Array, runs: readonly Record<string, HostTensor>[], opts: DiffOptions = {}): Promise<SessionReport> {
+  const cpu = await CpuSession.create(model);
+  const mlir = await createMlirSession(model, { cacheDir: '', ...opts.options });
+  try {
+    for (const [k, feeds] of runs.entries()) {
+      const feedMap = new Map(Object.entries(feeds));
+      const expected = await cpu.run(feedMap);
+      const actual = await mlir.run(feedMap);
+      for (const [name, e] of expected) {
+        const a = actual.get(name);
+        assert.ok(a, `run ${k}: output '${name}' missing from mlir results`);
+        const r = compareTensors(a, e, { atol: opts.atol ?? DEFAULT_ATOL, rtol: opts.rtol ?? DEFAULT_RTOL, postProcessing: false });
+        assert.equal(r.status, 'success', `run ${k}: output '${name}': ${r.message}`);
+      }
+    }
+    const report = mlir.report();
+    if (opts.fullyCompiled ?? true) {
+      assert.equal(report.fallbackNodes, 0, `expected every node compiled; fell back: ${report.fallbackReasons.join('; ')}`);
+    }
+    return report;
+  } finally {
+    await cpu.dispose();
+    await mlir.dispose();
+  }
+}

@@ -30,6 +30,8 @@ import './pad.js';
 import './space-depth.js';
 import './misc-data.js';
 import './compress.js';
+import './unique.js';
+import './nms.js';
 import './det.js';
 import './rnn.js';
 import './dft.js';
