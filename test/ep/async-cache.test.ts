@@ -22,8 +22,8 @@ const CHAIN = 6;
 /** How long the event-loop probe keeps runs going. */
 const PROBE_MS = 600;
 const TICK_MS = 5;
-/** A blocked loop shows up as a gap of a whole run; a free one stays near the tick. */
-const MAX_GAP_MS = 120;
+/** Timer ticks expected while a run (tens of ms of native code) is in flight, if the loop is free. */
+const MIN_TICKS_PER_RUN = 2;
 const IN_FLIGHT = 6;
 /** The issue's bar: a cache hit at least this much faster than a cold compile. */
 const MIN_CACHE_SPEEDUP = 20;
@@ -60,29 +60,25 @@ test('run() leaves the event loop free while compiled code runs', async (t) => {
   const session = await createMlirSession(matmulChain(), { cacheDir: '' });
   const feeds = new Map([['x', randomTensor(DataType.FLOAT, [N, N], 3)]]);
   await session.run(feeds);
-  let last = performance.now();
-  let maxGap = 0;
   let ticks = 0;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    maxGap = Math.max(maxGap, now - last);
-    last = now;
-    ticks++;
-  }, TICK_MS);
-  let runs = 0;
+  const timer = setInterval(() => { ticks++; }, TICK_MS);
+  // Ticks that fire while each run is in flight: a loop blocked by the native call sees at most one per run
+  // (the coalesced timer after it returns), a free one about run time / tick, even on a loaded machine.
+  const perRun: number[] = [];
   const start = performance.now();
   try {
     while (performance.now() - start < PROBE_MS) {
+      const before = ticks;
       await session.run(feeds);
-      runs++;
+      perRun.push(ticks - before);
     }
   } finally {
     clearInterval(timer);
     await session.dispose();
   }
-  t.diagnostic(`${runs} runs in ${PROBE_MS} ms: ${ticks} timer ticks, largest gap ${maxGap.toFixed(1)} ms`);
-  assert.ok(ticks >= runs, `the timer fired ${ticks} times during ${runs} runs`);
-  assert.ok(maxGap < MAX_GAP_MS, `the event loop was blocked for ${maxGap.toFixed(1)} ms`);
+  const median = [...perRun].sort((a, b) => a - b)[Math.floor(perRun.length / 2)];
+  t.diagnostic(`${perRun.length} runs in ${PROBE_MS} ms; timer ticks during each run: ${perRun.join(', ')}`);
+  assert.ok(median >= MIN_TICKS_PER_RUN, `the timer fired a median ${median} times during a run: the event loop was blocked`);
 });
 
 test('several runs in flight on one session each get their own result', async () => {
