@@ -4,7 +4,7 @@
 import { DataType, elementCount, type OnnxTensor } from '../../onnx/model.js';
 import { isFloat, isInteger } from '../../ir/types.js';
 import { affineMap, elemType, identityMap, tensorTypeOf, type FuncBuilder } from '../../codegen/mlir-builder.js';
-import { Scalar } from '../../codegen/scalar.js';
+import { Scalar, convertScalar } from '../../codegen/scalar.js';
 import { registerOp } from '../registry.js';
 import type { NodeContext } from '../node-context.js';
 import type { LowerContext } from '../lower-context.js';
@@ -60,7 +60,9 @@ registerOp({
 
 // ---- Range ----
 
-const RANGE_TYPES: readonly DataType[] = [DataType.FLOAT, DataType.DOUBLE, DataType.INT16, DataType.INT32, DataType.INT64];
+/** float16 and bfloat16 since opset 27 (computed in f32, rounded once). */
+const RANGE_TYPES: readonly DataType[] = [DataType.FLOAT, DataType.DOUBLE, DataType.INT16, DataType.INT32, DataType.INT64, DataType.FLOAT16, DataType.BFLOAT16];
+const HALF_TYPES: readonly DataType[] = [DataType.FLOAT16, DataType.BFLOAT16];
 
 interface RangeArgs {
   start: number;
@@ -83,7 +85,7 @@ registerOp({
   infer: (ctx) => [{ dataType: ctx.dtype(0), shape: [rangeArgs(ctx).count] }],
   fold: (ctx) => {
     const { start, delta, count } = rangeArgs(ctx);
-    if (!smallOutput([count])) return null;
+    if (!smallOutput([count]) || !canHoldNumbers(ctx.dtype(0))) return null;
     // ONNX Runtime accumulates (v += delta); float32 rounding is mirrored step by step.
     const round = ctx.dtype(0) === DataType.FLOAT ? Math.fround : (v: number) => v;
     const values: number[] = [];
@@ -99,10 +101,11 @@ registerOp({
       outputs: [{ value: ctx.b.empty(outT), type: outT, map: identityMap(1), elem: elemType(dt) }],
       iterators: ['parallel'],
       body: (b) => {
-        const s = new Scalar(b, dt);
+        const calc = HALF_TYPES.includes(dt) ? DataType.FLOAT : dt;
+        const s = new Scalar(b, calc);
         const i = b.op(`arith.index_cast ${loopIndex(b, 0)} : index to i64`);
-        const k = isFloat(dt) ? b.op(`arith.sitofp ${i} : i64 to ${s.elem}`) : s.elem === 'i64' ? i : b.op(`arith.trunci ${i} : i64 to ${s.elem}`);
-        return [s.add(s.const(start), s.mul(k, s.const(delta)))];
+        const k = isFloat(calc) ? b.op(`arith.sitofp ${i} : i64 to ${s.elem}`) : s.elem === 'i64' ? i : b.op(`arith.trunci ${i} : i64 to ${s.elem}`);
+        return [convertScalar(b, s.add(s.const(start), s.mul(k, s.const(delta))), calc, dt)];
       },
     });
     return [y];
