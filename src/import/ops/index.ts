@@ -46,4 +46,5 @@ import './lp-norm.js';
 import './reverse-sequence.js';
 import './dropout.js';
 import './window-functions.js';
+import './mel-weight-matrix.js';
 import './center-crop-pad.js';
