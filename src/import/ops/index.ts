@@ -32,6 +32,7 @@ import './det.js';
 import './rnn.js';
 import './dft.js';
 import './ml-basic.js';
+import './tree-ensemble.js';
 import './optional.js';
 import './tensor-scatter.js';
 import './tfidf.js';
