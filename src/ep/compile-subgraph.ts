@@ -8,7 +8,8 @@
 // as constants.
 import { encodeModel } from '../onnx/encode.js';
 import { decodeModel } from '../onnx/decode.js';
-import type { OnnxModel, OnnxTensor } from '../onnx/model.js';
+import type { OnnxModel, OnnxTensor, OnnxValueInfo } from '../onnx/model.js';
+import { tensorType } from '../onnx/builder.js';
 import { resolveSubgraph } from '../ir/subgraph-key.js';
 import type { CompiledModule, TensorSignature } from '../module/format.js';
 import type { BodyCompileRequest } from '../runtime/executor.js';
@@ -40,12 +41,12 @@ function asInitializer(name: string, t: HostTensor): OnnxTensor {
  * it stays loadable by the CPU EP should it fall back whole.
  */
 function withInputTypes(model: OnnxModel, inputs: readonly TensorSignature[]): OnnxModel {
-  const bySignature = new Map(inputs.map((s) => [s.name, s]));
-  const untyped = model.graph.inputs.filter((vi) => vi.type.kind !== 'tensor' && bySignature.has(vi.name));
-  if (!untyped.length) return model;
-  const typed = model.graph.inputs.map((vi) => {
-    const s = bySignature.get(vi.name);
-    return vi.type.kind === 'tensor' || !s ? vi : { name: vi.name, type: { kind: 'tensor' as const, elemType: s.dataType, shape: s.dims.map((d) => (typeof d === 'number' ? d : null)) } };
+  const signatures = new Map(inputs.map((s) => [s.name, s]));
+  const needsType = (vi: OnnxValueInfo) => vi.type.kind !== 'tensor' && signatures.has(vi.name);
+  if (!model.graph.inputs.some(needsType)) return model;
+  const typed = model.graph.inputs.map((vi): OnnxValueInfo => {
+    const s = signatures.get(vi.name);
+    return s && needsType(vi) ? { name: vi.name, type: tensorType(s.dataType, s.dims.map((d) => (typeof d === 'number' ? d : null))) } : vi;
   });
   return { ...model, graph: { ...model.graph, inputs: typed } };
 }
@@ -69,11 +70,13 @@ export async function compileSubgraph(root: OnnxModel, req: BodyCompileRequest, 
   const segment = req.model ? decodeModel(req.model) : null;
   const typed = segment ? withInputTypes(segment, req.inputs) : null;
   const model = typed ? withValues(typed, req.values) : subgraphModel(root, req);
+  // The segment's own bytes serve only while nothing was changed in it.
+  const unchanged = segment !== null && typed === segment && !req.values.size;
   const inputTypes = new Map(req.inputs.filter((s) => !req.values.has(s.name)).map((s) => {
     const shape = s.dims.map((d) => (typeof d === 'number' ? d : NaN));
     if (shape.some(Number.isNaN)) throw new EpError(`body ${req.body.key}: input '${s.name}' has no concrete shape`);
     return [s.name, { dataType: s.dataType, shape }];
   }));
-  const modelBytes = req.model && segment === typed && !req.values.size ? req.model : encodeModel(model);
+  const modelBytes = req.model && unchanged ? req.model : encodeModel(model);
   return compileModel({ model, modelBytes, inputTypes, options, subgraphKey: req.body.key });
 }

@@ -219,6 +219,23 @@ describe('shape computations the compiler settles at compile time or per segment
     assertFullyCompiled(report);
   });
 
+  it('comparisons folded on constants feed compiled nodes as embedded bool constants of any rank', async () => {
+    const b = new ModelBuilder({ opset: 17 });
+    const x = b.input('x', DataType.BOOL, [1, 2, 2, 3]);
+    const s = b.input('s', DataType.BOOL, []);
+    const a = b.initializer('a', F, [2, 1, 3], [0, 1, 2, 3, 4, 5]);
+    const c = b.initializer('c', F, [2, 1], [2, 3]);
+    const [less] = b.node('Less', [a, c]);
+    const [mask] = b.node('Xor', [x, less], { outputs: ['mask'] });
+    const [eq] = b.node('Equal', [b.initializer('one', I64, [], [1]), b.initializer('uno', I64, [], [1])]);
+    const [both] = b.node('And', [s, eq], { outputs: ['both'] });
+    b.output(mask);
+    b.output(both);
+    const bools = (dims: number[], seed: number) => randomTensor(DataType.BOOL, dims, seed);
+    const report = await runAll(b.build(), [{ x: bools([1, 2, 2, 3], 3), s: bools([], 4) }]);
+    assertFullyCompiled(report);
+  });
+
   it('a deferred segment reading a value another segment made with no compile-time type', async () => {
     // Einsum has no symbolic shape rule, so t is untyped; Neg (static) splits the deferred run in two.
     // (y's declared type gives the graph output its signature.)
