@@ -20,7 +20,12 @@ function declaredTypes(model: OnnxModel): Map<string, OnnxType> {
   return new Map([...g.inputs, ...g.outputs, ...g.valueInfo].map((vi) => [vi.name, vi.type]));
 }
 
-export function cutFallbackModel(model: OnnxModel, p: Partition): Uint8Array {
+/**
+ * `untypedInputs`: inputs whose type is unknown at compile time are declared
+ * without one. Only for deferred segments, whose model is compiled for the
+ * concrete input types met at run time (compile-subgraph.ts stamps them on).
+ */
+export function cutFallbackModel(model: OnnxModel, p: Partition, untypedInputs = false): Uint8Array {
   const declared = declaredTypes(model);
   const initializers: OnnxTensor[] = p.constants.map((v) => {
     if (!v.constant) throw new CodegenError(`constant '${v.name}' has no data`);
@@ -33,7 +38,7 @@ export function cutFallbackModel(model: OnnxModel, p: Partition): Uint8Array {
     graph: {
       name: `fallback_${p.index}`,
       nodes: p.nodes.map((n) => n.source),
-      inputs: p.inputs.map((v) => valueInfo(v, declared, true)),
+      inputs: p.inputs.map((v) => valueInfo(v, declared, !untypedInputs)),
       outputs: p.outputs.map((v) => valueInfo(v, declared, false)),
       initializers,
     },

@@ -65,13 +65,22 @@ function hex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex').toUpperCase();
 }
 
+/** A dense literal nesting `items` (row-major) by `dims`: `[[a, b], [c, d]]`, or the bare item of a scalar. */
+function nestedLiteral(items: readonly string[], dims: readonly number[]): string {
+  if (dims.length === 0) return items[0];
+  const [d, ...rest] = dims;
+  const inner = elementCount(rest);
+  return `[${Array.from({ length: d }, (_, i) => nestedLiteral(items.slice(i * inner, (i + 1) * inner), rest)).join(', ')}]`;
+}
+
 /** `arith.constant dense<...>` for a compile-time constant tensor. */
 function materialize(b: FuncBuilder, t: OnnxTensor, type: TensorType): string {
   const mt = tensorType(type);
   if (elementCount(t.dims) === 0) return b.empty(mt);
   if (t.dataType === DataType.BOOL) {
+    // i1 has no hex form; the literal's nesting must match the tensor's rank.
     const items = Array.from(t.data, (x) => (x ? 'true' : 'false'));
-    return b.constant(`dense<[${items.join(', ')}]>`, mt);
+    return b.constant(`dense<${nestedLiteral(items, t.dims)}>`, mt);
   }
   const bytes = subByteBits(t.dataType) === null ? t.data : unpackConstant(t);
   return b.constant(`dense<"0x${hex(bytes)}">`, mt);

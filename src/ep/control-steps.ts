@@ -47,7 +47,8 @@ export function segmentStep(model: OnnxModel, p: Partition, status: ReadonlyMap<
     return s?.kind === 'deferred' ? (s.valueInputs ?? []).filter((v) => inputs.has(v)).map((v) => v.name) : [];
   }));
   const body: BodyRef = {
-    key: `segment ${p.index}`, formals: [], captures, constants: [], outputs, variants: [], model: blobs.add(cutFallbackModel(model, p)),
+    // Its inputs may be untyped (made by an earlier segment): it is compiled for the types met at run time.
+    key: `segment ${p.index}`, formals: [], captures, constants: [], outputs, variants: [], model: blobs.add(cutFallbackModel(model, p, true)),
     ...(byValue.size ? { valueInputs: [...byValue] } : {}),
   };
   return { kind: 'segment', nodes: p.nodes.map(nodeLabel), body, outputs };

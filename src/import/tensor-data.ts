@@ -27,6 +27,7 @@ const READERS: Partial<Record<DataType, Reader>> = {
   [DataType.INT64]: (dv, i) => clampBig(dv.getBigInt64(i * 8, true)),
   [DataType.UINT64]: (dv, i) => clampBig(dv.getBigUint64(i * 8, true)),
   [DataType.FLOAT16]: (dv, i) => halfToFloat(dv.getUint16(i * 2, true)),
+  [DataType.BFLOAT16]: (dv, i) => bfloatToFloat(dv.getUint16(i * 2, true)),
 };
 
 const WRITERS: Partial<Record<DataType, Writer>> = {
@@ -56,6 +57,13 @@ function halfToFloat(h: number): number {
   if (e === 0) return s * f * 2 ** -24;
   if (e === 0x1f) return f ? NaN : s * Infinity;
   return s * (1 + f / 1024) * 2 ** (e - 15);
+}
+
+/** bfloat16 is the top half of a float32. */
+function bfloatToFloat(h: number): number {
+  const dv = new DataView(new ArrayBuffer(4));
+  dv.setUint32(0, h << 16);
+  return dv.getFloat32(0);
 }
 
 export function canHoldNumbers(dt: DataType): boolean {

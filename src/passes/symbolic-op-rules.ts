@@ -354,6 +354,13 @@ function range(r: RuleContext): (SymTensor | null)[] {
   return [{ dataType, shape: [dv === null ? r.fresh('range') : l.sub(s).ceilDiv(dv).max(0)] }];
 }
 
+/** [dft_length / 2 + 1, num_mel_bins] of output_datatype. */
+function melWeightMatrix(r: RuleContext): (SymTensor | null)[] {
+  const mels = r.values(0)?.[0] ?? r.fresh('mel');
+  const dft = r.values(1)?.[0];
+  return [{ dataType: r.attrs.int('output_datatype', DataType.FLOAT), shape: [dft ? dft.floorDiv(2).add(1) : r.fresh('mel'), mels] }];
+}
+
 function oneHot(r: RuleContext): (SymTensor | null)[] {
   const idx = r.input(0)?.shape;
   const dataType = r.input(2)?.dataType ?? null;
@@ -469,6 +476,7 @@ const RULES = new Map<string, Rule>([
   ['Flatten', flatten], ['Concat', concat], ['Shape', shapeOp], ['Size', size], ['Gather', gather], ['Reshape', reshape],
   ['Expand', expand], ['ConstantOfShape', constantOfShape], ...REDUCE.map((op): [string, Rule] => [op, reduce]),
   ['Slice', slice], ['Split', split], ['Tile', tile], ['Pad', pad], ['Range', range], ['OneHot', oneHot], ['NonZero', nonZero], ['TopK', topK],
+  ['MelWeightMatrix', melWeightMatrix],
   ['Conv', window], ['MaxPool', window], ['AveragePool', window], ['LpPool', window],
   ['GlobalAveragePool', globalPool], ['GlobalMaxPool', globalPool], ['Constant', constant],
   ['Compress', compress], ['Unique', unique], ['NonMaxSuppression', nonMaxSuppression],

@@ -1,11 +1,17 @@
 // Differential tests of the compute-heavy lowerings (MatMul, Gemm, Conv,
 // ConvTranspose, pooling, normalisation, integer / quantized products) against
 // onnxruntime-node. Several variants share one model so each compiles once.
+import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DataType } from '../../src/onnx/model.js';
 import { ModelBuilder, type AttrInput } from '../../src/onnx/builder.js';
 import type { HostTensor } from '../../src/runtime/host-tensor.js';
-import { assertMatchesOrt, randomTensor } from '../helpers/differential.js';
+import { createMlirSession } from '../../src/ep/session.js';
+import { assertMatchesOrt, floatTensor, randomTensor, toFloats } from '../helpers/differential.js';
+
+function int64Tensor(dims: number[], values: number[]): HostTensor {
+  return { dataType: DataType.INT64, dims, data: new Uint8Array(new BigInt64Array(values.map(BigInt)).buffer) };
+}
 
 const F = DataType.FLOAT;
 /** A few float16 ulps: ORT and we may round f16 results differently. */
@@ -184,5 +190,30 @@ describe('compute lowerings match onnxruntime', () => {
         attrs: { pads: [1, 1, 1, 1] },
       },
     ]);
+  });
+});
+
+describe('MaxUnpool with an output_shape larger than the unpooled shape', () => {
+  it('places the unpooled tensor at the origin, as the ONNX reference does (onnxruntime differs)', async () => {
+    // The indices address the 4x4 unpooled shape (k2 s2 of 2x2); the 5x5 output pads it at the end.
+    const b = new ModelBuilder({ opset: 22 });
+    const x = b.input('x', F, [1, 1, 2, 2]);
+    const i = b.input('i', DataType.INT64, [1, 1, 2, 2]);
+    const shape = b.initializer('shape', DataType.INT64, [4], [1, 1, 5, 5]);
+    const [y] = b.node('MaxUnpool', [x, i, shape], { attrs: { kernel_shape: [2, 2], strides: [2, 2] }, outputs: ['y'] });
+    b.output(y);
+    const s = await createMlirSession(b.build(), { cacheDir: '' });
+    try {
+      const out = await s.run(new Map([['x', floatTensor([1, 1, 2, 2], [5, 6, 7, 8])], ['i', int64Tensor([1, 1, 2, 2], [5, 7, 13, 15])]]));
+      assert.equal(s.report().fallbackNodes, 0);
+      const got = out.get('y');
+      assert.ok(got);
+      assert.deepEqual(got.dims, [1, 1, 5, 5]);
+      const want = new Array<number>(25).fill(0);
+      [[6, 5], [8, 6], [16, 7], [18, 8]].forEach(([at, v]) => { want[at] = v; });
+      assert.deepEqual(toFloats(got), want);
+    } finally {
+      await s.dispose();
+    }
   });
 });

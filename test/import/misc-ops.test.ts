@@ -1,9 +1,13 @@
 // Differential tests of CumProd, Shrink, integer Pow, Swish, LpNormalization,
 // ReverseSequence, Dropout (identity cases), BatchNormalization in training
-// mode, the window functions and CenterCropPad against onnxruntime-node.
+// mode, the window functions and CenterCropPad against onnxruntime-node;
+// Range in 16-bit floats against hand-computed values.
+import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DataType } from '../../src/onnx/model.js';
-import { attr } from '../../src/onnx/builder.js';
+import { ModelBuilder, attr } from '../../src/onnx/builder.js';
+import type { HostTensor } from '../../src/runtime/host-tensor.js';
+import { createMlirSession } from '../../src/ep/session.js';
 import { checkCases, type CaseInput } from '../helpers/op-cases.js';
 
 const D = DataType.DOUBLE;
@@ -99,4 +103,33 @@ describe('misc op lowerings match onnxruntime', () => {
       { op: 'CenterCropPad', inputs: [ints([5, 4, 2]), i64s([2, 6])], attrs: { axes: [-3, 1] } },
     ], 18);
   });
+});
+
+describe('Range in float16 and bfloat16 (opset 27; onnxruntime has no kernel for them)', () => {
+  /** A scalar of 16-bit float type `dataType` from its bit pattern. */
+  const half = (dataType: DataType, bits: number): HostTensor => ({ dataType, dims: [], data: new Uint8Array(new Uint16Array([bits]).buffer) });
+
+  for (const [dataType, bits] of [[DataType.FLOAT16, [0x3800, 0x4000, 0x3400]], [DataType.BFLOAT16, [0x3f00, 0x4000, 0x3e80]]] as const) {
+    it(`${DataType[dataType]}: 0.5 to 2 by 0.25, bounds fed at run time`, async () => {
+      const b = new ModelBuilder({ opset: 27 });
+      const names = ['start', 'limit', 'delta'].map((n) => b.input(n, dataType, []));
+      const [y] = b.node('Range', names, { outputs: ['y'] });
+      b.output(y);
+      const s = await createMlirSession(b.build(), { cacheDir: '' });
+      try {
+        const out = await s.run(new Map(names.map((n, i) => [n, half(dataType, bits[i])])));
+        assert.equal(s.report().fallbackNodes, 0);
+        const got = out.get('y');
+        assert.ok(got);
+        assert.deepEqual(got.dims, [6]);
+        const values = Array.from(new Uint16Array(got.data.buffer, got.data.byteOffset, 6));
+        const expected = dataType === DataType.FLOAT16
+          ? [0x3800, 0x3a00, 0x3c00, 0x3d00, 0x3e00, 0x3f00]
+          : [0x3f00, 0x3f40, 0x3f80, 0x3fa0, 0x3fc0, 0x3fe0];
+        assert.deepEqual(values, expected);
+      } finally {
+        await s.dispose();
+      }
+    });
+  }
 });

@@ -1,5 +1,5 @@
 // Differential tests of DFT, TensorScatter, TfIdfVectorizer, the simple
-// ai.onnx.ml ops and the tensor forms of the Optional ops against
+// ai.onnx.ml ops, MelWeightMatrix and the tensor forms of the Optional ops against
 // onnxruntime-node. (onnxruntime's one-sided DFT disagrees with the ONNX test
 // data, so rfft/irfft are checked as a round trip on the mlir EP instead.)
 import assert from 'node:assert/strict';
@@ -73,6 +73,19 @@ describe('signal and ml lowerings match onnxruntime', () => {
     await check([
       { op: 'STFT', inputs: [{ dims: [2, 32, 1] }, { dims: [], dataType: I64, constant: [6] }, { dims: [8] }] },
       { op: 'STFT', inputs: [{ dims: [1, 20, 1] }, { dims: [], dataType: I64, constant: [4] }, { dims: [], omit: true }, { dims: [], dataType: I64, constant: [8] }], attrs: { onesided: 0 } },
+    ]);
+  });
+
+  it('MelWeightMatrix: constant and run-time scalars, float, double and integer outputs', async () => {
+    const i64 = (v: number) => ({ dims: [], dataType: I64, constant: [v] });
+    const f32 = (v: number) => ({ dims: [], constant: [v] });
+    const fed = (v: number) => ({ dims: [], value: floatTensor([], [v]) });
+    const fedInt = (v: number) => ({ dims: [], dataType: I64, value: int64Tensor([], [v]) });
+    await check([
+      { op: 'MelWeightMatrix', inputs: [i64(8), i64(16), i64(8192), f32(0), f32(4096)] },
+      { op: 'MelWeightMatrix', inputs: [i64(10), i64(64), i64(16000), f32(100), f32(7000)], attrs: { output_datatype: DataType.DOUBLE } },
+      { op: 'MelWeightMatrix', inputs: [i64(5), i64(32), i64(8000), f32(0), f32(3900)], attrs: { output_datatype: DataType.INT32 } },
+      { op: 'MelWeightMatrix', inputs: [fedInt(12), fedInt(100), fedInt(22050), fed(30), fed(11000)] },
     ]);
   });
 

@@ -195,6 +195,66 @@ describe('shape inputs fed at run time compile per value', () => {
   });
 });
 
+describe('shape computations the compiler settles at compile time or per segment', () => {
+  it('an If on Equal(Size(v), 4) folds and is inlined: the branch not taken is never inferred', async () => {
+    // As in the AffineGrid function body: the branch for 4 elements splits v into 4 parts, which its 5 do not allow.
+    const b = new ModelBuilder({ opset: 18 });
+    const x = b.input('x', F, [2, 3]);
+    const v = b.input('v', F, [5]);
+    const four = b.initializer('four', I64, [], [4]);
+    const [n] = b.node('Size', [v]);
+    const [is4] = b.node('Equal', [n, four]);
+    const [isNot4] = b.node('Not', [is4]);
+    const [cond] = b.node('And', [isNot4, b.initializer('yes', DataType.BOOL, [], [1])]);
+    const then = b.subgraph('then');
+    const parts = then.node('Split', [v], { attrs: { num_outputs: 4 }, outputs: 4 });
+    then.output(parts[0]);
+    const other = b.subgraph('else');
+    const [neg] = other.node('Neg', [x]);
+    other.output(neg);
+    const [r] = b.node('If', [cond], { attrs: { then_branch: other, else_branch: then } });
+    const [y] = b.node('Relu', [r], { outputs: ['y'] });
+    b.output(y);
+    const report = await runAll(b.build(), [{ x: randomTensor(F, [2, 3], 5), v: randomTensor(F, [5], 6) }]);
+    assertFullyCompiled(report);
+  });
+
+  it('comparisons folded on constants feed compiled nodes as embedded bool constants of any rank', async () => {
+    const b = new ModelBuilder({ opset: 17 });
+    const x = b.input('x', DataType.BOOL, [1, 2, 2, 3]);
+    const s = b.input('s', DataType.BOOL, []);
+    const a = b.initializer('a', F, [2, 1, 3], [0, 1, 2, 3, 4, 5]);
+    const c = b.initializer('c', F, [2, 1], [2, 3]);
+    const [less] = b.node('Less', [a, c]);
+    const [mask] = b.node('Xor', [x, less], { outputs: ['mask'] });
+    const [eq] = b.node('Equal', [b.initializer('one', I64, [], [1]), b.initializer('uno', I64, [], [1])]);
+    const [both] = b.node('And', [s, eq], { outputs: ['both'] });
+    b.output(mask);
+    b.output(both);
+    const bools = (dims: number[], seed: number) => randomTensor(DataType.BOOL, dims, seed);
+    const report = await runAll(b.build(), [{ x: bools([1, 2, 2, 3], 3), s: bools([], 4) }]);
+    assertFullyCompiled(report);
+  });
+
+  it('a deferred segment reading a value another segment made with no compile-time type', async () => {
+    // Einsum has no symbolic shape rule, so t is untyped; Neg (static) splits the deferred run in two.
+    // (y's declared type gives the graph output its signature.)
+    const b = new ModelBuilder({ opset: 17 });
+    const x = b.input('x', F, [1, 3]);
+    const s = b.input('s', I64, [2]);
+    const z = b.input('z', F, [4]);
+    const [e] = b.node('Expand', [x, s]);
+    const [t] = b.node('Einsum', [e], { attrs: { equation: 'ij->ji' } });
+    const [nz] = b.node('Neg', [z], { outputs: ['nz'] });
+    const [y] = b.node('Relu', [t], { outputs: ['y'] });
+    b.output(y, F, [3, 2]);
+    b.output(nz);
+    const z0 = randomTensor(F, [4], 8);
+    const report = await runAll(b.build(), [{ x: randomTensor(F, [1, 3], 7), s: ints([2, 3]), z: z0 }, { x: randomTensor(F, [1, 3], 9), s: ints([2, 3]), z: z0 }]);
+    assertFullyCompiled(report);
+  });
+});
+
 describe('the session report counts what run-time variants did', () => {
   it('a deferred segment whose run-time compile fails counts as fallen back', async () => {
     // Nothing compiles at session creation (the Expand is deferred), so only the run-time compile meets the broken tool.

@@ -1,10 +1,12 @@
 // Broadcasting binary, variadic, comparison and logical elementwise ops.
-import { DataType } from '../../onnx/model.js';
+import { DataType, type OnnxTensor } from '../../onnx/model.js';
 import { isFloat, isInteger } from '../../ir/types.js';
 import { Scalar, convertScalar, type CmpPredicate } from '../../codegen/scalar.js';
 import type { FuncBuilder } from '../../codegen/mlir-builder.js';
 import { registerOp } from '../registry.js';
-import { inferBroadcast, lowerElementwise } from '../elementwise.js';
+import { broadcastShapes, inferBroadcast, lowerElementwise } from '../elementwise.js';
+import { broadcastMap, smallOutput } from '../fold-helpers.js';
+import { canHoldNumbers, numbersToTensor, tensorToNumbers } from '../tensor-data.js';
 import type { NodeContext } from '../node-context.js';
 import type { LowerContext } from '../lower-context.js';
 
@@ -104,8 +106,35 @@ registerVariadic('Max', 8, (s, a, b) => s.max(a, b));
 registerVariadic('Min', 8, (s, a, b) => s.min(a, b));
 registerVariadic('Mean', 8, (s, a, b) => s.add(a, b), (s, acc, n) => s.div(acc, s.const(n)));
 
+const JS_CMP: Record<CmpPredicate, (a: number, b: number) => boolean> = {
+  eq: (a, b) => a === b, ne: (a, b) => a !== b, lt: (a, b) => a < b, le: (a, b) => a <= b, gt: (a, b) => a > b, ge: (a, b) => a >= b,
+};
+
+/**
+ * Evaluates a bool-valued elementwise op on small constant inputs, so that
+ * conditions computed from shapes (an If choosing a branch by rank, say) are
+ * known at compile time. Null when a dtype cannot be read exactly as JS
+ * numbers (bfloat16, int64 beyond 2^53).
+ */
+function foldToBool(ctx: NodeContext, inputs: readonly (OnnxTensor | null)[], f: (args: number[]) => boolean): OnnxTensor[] | null {
+  const ts = inputs.filter((t): t is OnnxTensor => t !== null);
+  if (ts.length !== inputs.length || !ts.every((t) => t.dataType === ts[0].dataType && canHoldNumbers(t.dataType))) return null;
+  const values = ts.map(tensorToNumbers);
+  if (values.some((v) => v.some((x) => Math.abs(x) >= Number.MAX_SAFE_INTEGER))) return null;
+  const dims = broadcastShapes(ctx, ts.map((t) => t.dims));
+  if (!smallOutput(dims)) return null;
+  const maps = ts.map((t) => broadcastMap(t.dims, dims));
+  const out = maps[0].map((_, i) => (f(values.map((v, k) => v[maps[k][i]])) ? 1 : 0));
+  return [numbersToTensor('', DataType.BOOL, dims, out)];
+}
+
 function registerCompare(op: string, since: number, pred: CmpPredicate): void {
-  registerBinary(op, since, (dt) => numeric(dt) || dt === DataType.BOOL, (s, a, b) => s.cmp(pred, a, b), DataType.BOOL);
+  registerOp({
+    domain: '', op, since,
+    infer: (ctx) => inferSameType(ctx, 2, (dt) => numeric(dt) || dt === DataType.BOOL, DataType.BOOL),
+    fold: (ctx, inputs) => foldToBool(ctx, inputs, ([a, b]) => JS_CMP[pred](a, b)),
+    lower: (ctx) => [lowerElementwise(ctx, [0, 1], (b, [x, y]) => new Scalar(b, ctx.dtype(0)).cmp(pred, x, y))],
+  });
 }
 
 registerCompare('Equal', 7, 'eq');
@@ -119,9 +148,19 @@ function registerBitOp(op: string, since: number, arith: string, ok: (dt: DataTy
 }
 
 const isBool = (dt: DataType) => dt === DataType.BOOL;
-registerBitOp('And', 7, 'arith.andi', isBool);
-registerBitOp('Or', 7, 'arith.ori', isBool);
-registerBitOp('Xor', 7, 'arith.xori', isBool);
+
+/** And / Or / Xor on bools, folded on constants like the comparisons that feed them. */
+function registerLogical(op: string, arith: string, f: (a: boolean, b: boolean) => boolean): void {
+  registerOp({
+    domain: '', op, since: 7,
+    infer: (ctx) => inferSameType(ctx, 2, isBool),
+    fold: (ctx, inputs) => foldToBool(ctx, inputs, ([a, b]) => f(a !== 0, b !== 0)),
+    lower: (ctx) => [lowerElementwise(ctx, [0, 1], (b, [x, y]) => b.op(`${arith} ${x}, ${y} : i1`))],
+  });
+}
+registerLogical('And', 'arith.andi', (a, b) => a && b);
+registerLogical('Or', 'arith.ori', (a, b) => a || b);
+registerLogical('Xor', 'arith.xori', (a, b) => a !== b);
 registerBitOp('BitwiseAnd', 18, 'arith.andi', isInteger);
 registerBitOp('BitwiseOr', 18, 'arith.ori', isInteger);
 registerBitOp('BitwiseXor', 18, 'arith.xori', isInteger);
@@ -145,7 +184,12 @@ function registerNot(op: string, since: number, ok: (dt: DataType) => boolean): 
     })],
   });
 }
-registerNot('Not', 1, isBool);
+registerOp({
+  domain: '', op: 'Not', since: 1,
+  infer: (ctx) => inferSameType(ctx, 1, isBool),
+  fold: (ctx, inputs) => foldToBool(ctx, inputs, ([a]) => a === 0),
+  lower: (ctx) => [lowerElementwise(ctx, [0], (b, [x]) => b.op(`arith.xori ${x}, ${b.constant('true', 'i1')} : i1`))],
+});
 registerNot('BitwiseNot', 18, isInteger);
 
 registerOp({

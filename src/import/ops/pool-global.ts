@@ -4,7 +4,7 @@
 import { DataType, elementCount } from '../../onnx/model.js';
 import { Scalar, convertScalar } from '../../codegen/scalar.js';
 import { identityMap } from '../../codegen/mlir-builder.js';
-import { collapseShape, elemOf, expandShape, filled, insertUnitDims, typeOf, type Tensor } from '../../codegen/tensor-ops.js';
+import { collapseShape, elemOf, expandShape, filled, insertUnitDims, padTensor, typeOf, type Tensor } from '../../codegen/tensor-ops.js';
 import { registerOp } from '../registry.js';
 import type { NodeContext } from '../node-context.js';
 import type { LowerContext } from '../lower-context.js';
@@ -85,19 +85,34 @@ registerOp({
 
 // ---- MaxUnpool ----
 
-function unpoolShape(ctx: NodeContext): number[] {
+interface UnpoolShapes {
+  /** The unpooled shape the indices address: (in - 1) * stride + kernel - pads. */
+  inferred: number[];
+  /** The output: output_shape when given (at least `inferred` in every dim), else `inferred`. */
+  out: number[];
+}
+
+/**
+ * As the ONNX reference (and its test data) have it, the indices address the
+ * inferred shape even when output_shape is larger: the unpooled tensor sits
+ * at the origin of the output, zero-padded at the end of each dim.
+ * (onnxruntime instead reads the indices as flat positions in output_shape.)
+ */
+function unpoolShapes(ctx: NodeContext): UnpoolShapes {
   const x = ctx.shape(0);
   const r = x.length - 2;
   if (r < 1) ctx.unsupported(`MaxUnpool input must have rank >= 3, got ${x.length}`);
-  const requested = ctx.optionalConstInts(2, 'output_shape');
-  if (requested) {
-    if (requested.length !== x.length) ctx.unsupported(`output_shape has ${requested.length} dims, expected ${x.length}`);
-    return requested;
-  }
   const kernel = kernelShape(ctx, r);
   const strides = spatialInts(ctx, 'strides', r, 1);
   const pads = explicitPads(ctx, r);
-  return [x[0], x[1], ...x.slice(2).map((len, i) => (len - 1) * strides[i] + kernel[i] - pads.begin[i] - pads.end[i])];
+  const inferred = [x[0], x[1], ...x.slice(2).map((len, i) => (len - 1) * strides[i] + kernel[i] - pads.begin[i] - pads.end[i])];
+  const requested = ctx.optionalConstInts(2, 'output_shape');
+  if (!requested) return { inferred, out: inferred };
+  if (requested.length !== x.length) ctx.unsupported(`output_shape has ${requested.length} dims, expected ${x.length}`);
+  if (requested.some((d, i) => d < inferred[i] || (i < 2 && d !== inferred[i]))) {
+    ctx.unsupported(`output_shape [${requested.join(', ')}] is smaller than the unpooled shape [${inferred.join(', ')}] or changes N or C`);
+  }
+  return { inferred, out: requested };
 }
 
 registerOp({
@@ -107,18 +122,23 @@ registerOp({
     ctx.requireDtype(1, [DataType.INT64]);
     const xs = ctx.shape(0);
     if (ctx.shape(1).join() !== xs.join()) ctx.unsupported('MaxUnpool indices must have the shape of X');
-    const shape = unpoolShape(ctx);
-    if (shape.some((d) => d < 1)) ctx.unsupported(`MaxUnpool output shape [${shape.join(', ')}] is empty`);
-    return [{ dataType: dt, shape }];
+    const { inferred, out } = unpoolShapes(ctx);
+    if (inferred.some((d) => d < 1)) ctx.unsupported(`MaxUnpool output shape [${inferred.join(', ')}] is empty`);
+    return [{ dataType: dt, shape: out }];
   },
-  lower: (ctx) => [scatterFlat(ctx, unpoolShape(ctx))],
+  lower: (ctx) => {
+    const { inferred, out } = unpoolShapes(ctx);
+    const y = scatterFlat(ctx, inferred);
+    const zero = new Scalar(ctx.b, y.dt).zero();
+    return [padTensor(ctx.b, y, inferred.map(() => 0), out.map((d, i) => d - inferred[i]), zero).value];
+  },
 });
 
 /**
  * Zeros of `shape` with y.flat[indices[i]] = x.flat[i]; indices outside the
  * output are skipped (never written out of bounds).
  */
-function scatterFlat(ctx: LowerContext, shape: number[]): string {
+function scatterFlat(ctx: LowerContext, shape: number[]): Tensor {
   const b = ctx.b;
   const flat = (t: Tensor) => collapseShape(b, t, [range(t.shape.length)]);
   const x = flat(inputTensor(ctx, 0));
@@ -146,5 +166,5 @@ function scatterFlat(ctx: LowerContext, shape: number[]): string {
   b.emit(`scf.yield ${next} : ${type}`);
   b.emit('}');
   const result: Tensor = { value: loop, dt: x.dt, shape: [total] };
-  return expandShape(b, result, [range(shape.length)], shape).value;
+  return expandShape(b, result, [range(shape.length)], shape);
 }
