@@ -67,6 +67,26 @@ test('profiling writes a Chrome trace with one event per dispatch', async () => 
   await s.release();
 });
 
+test('profiling: a CPU fallback partition gets its own event, beside the compiled dispatches', async () => {
+  const b = new ModelBuilder({ opset: 20 });
+  const words = b.input('words', DataType.STRING, [2]);
+  const x = b.input('x', DataType.FLOAT, [2, 3]);
+  const [joined] = b.node('StringConcat', [words, words], { outputs: ['joined'] });
+  const [r] = b.node('Relu', [x], { outputs: ['r'] });
+  b.output(joined, DataType.STRING, [2]);
+  b.output(r, DataType.FLOAT, [2, 3]);
+  const dir = await mkdtemp(join(tmpdir(), 'prof-fb-'));
+  const s = await ort.InferenceSession.create(b.build(), { executionProviders: ['mlir'], enableProfiling: true, profileFilePrefix: join(dir, 'trace') });
+  const out = await s.run({ words: new ort.Tensor('string', ['a', 'b'], [2]), x: new ort.Tensor('float32', X, [2, 3]) });
+  assert.deepEqual(out.joined.data, ['aa', 'bb']);
+  s.endProfiling();
+  const [file] = await readdir(dir);
+  const events: { name: string; cat: string; args: { provider?: string } }[] = JSON.parse(await readFile(join(dir, file), 'utf8'));
+  assert.ok(events.some((e) => e.cat === 'Fallback' && e.args.provider === 'CPUExecutionProvider' && /StringConcat/.test(e.name)), 'a fallback event names its node');
+  assert.ok(events.some((e) => e.cat === 'Node' && e.args.provider === 'MlirExecutionProvider'), 'a compiled dispatch event');
+  await s.release();
+});
+
 test('nodes the EP cannot compile run on the CPU EP with identical results', async () => {
   const b = new ModelBuilder({ opset: 17 });
   const x = b.input('x', DataType.FLOAT, [2, 3]);
