@@ -74,7 +74,6 @@ function subgraphsOf(attributes: ReadonlyMap<string, OnnxAttribute>): OnnxGraph[
 
 /** One call being expanded: its name bindings (one map per subgraph level) and attribute values. */
 interface Body {
-  readonly id: string;
   readonly attr: (name: string) => OnnxAttribute | undefined;
   readonly scopes: Map<string, string>[];
   /** Formal output → actual name, consumed when the body defines it. */
@@ -196,7 +195,6 @@ class Inliner {
     const outputs = new Map<string, string>();
     fn.outputs.forEach((f, i) => outputs.set(f, outputs.get(f) ?? call.outputs[i] ?? ''));
     const body: Body = {
-      id,
       attr: (name) => call.attributes.get(name) ?? fn.attributeDefaults.get(name),
       scopes: [new Map(fn.inputs.map((f, i) => [f, call.inputs[i] ?? '']))],
       outputs,
@@ -269,7 +267,7 @@ function inlineModel(model: OnnxModel): OnnxModel {
   const functions = new Map<string, OnnxFunction>();
   for (const f of model.functions) {
     // A function that is also an op we lower stays a call: the lowering is the better code.
-    if (lookupOp(f.domain, f.name, model.opsetImports.get(f.domain) ?? 0)) continue;
+    if (lookupOp(f.domain, f.name, model.opsetImports.get(f.domain) ?? 0)?.lower) continue;
     functions.set(functionId(f.domain, f.name, overloadOf(f.raw)), f);
   }
   if (!functions.size) return model;
