@@ -17,6 +17,9 @@
 // lowering exists for it as an op at the model's opset, or when it imports a
 // version of an operator set that differs from the one in force: its body would
 // be read under the wrong version.
+// ONNX's own function ops (schemas defined by a body, the *_expanded tests)
+// could go through the same expansion, but their bodies are not available here
+// as data (they live in onnx's C++ schema code, some built per input types).
 import type { OnnxAttribute, OnnxFunction, OnnxGraph, OnnxModel, OnnxNode, OnnxValueInfo } from '../onnx/model.js';
 import { isMsg, str } from '../onnx/proto.js';
 import { lookupOp } from '../import/registry.js';
