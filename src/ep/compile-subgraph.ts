@@ -11,6 +11,7 @@ import { decodeModel } from '../onnx/decode.js';
 import type { OnnxModel, OnnxTensor, OnnxValueInfo } from '../onnx/model.js';
 import { tensorType } from '../onnx/builder.js';
 import { resolveSubgraph } from '../ir/subgraph-key.js';
+import { inlineFunctions } from '../passes/inline-functions.js';
 import type { CompiledModule, TensorSignature } from '../module/format.js';
 import type { BodyCompileRequest } from '../runtime/executor.js';
 import type { HostTensor } from '../runtime/host-tensor.js';
@@ -18,7 +19,9 @@ import { compileModel } from './compile.js';
 import { EpError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 
-export function subgraphModel(root: OnnxModel, req: BodyCompileRequest): OnnxModel {
+export function subgraphModel(model: OnnxModel, req: BodyCompileRequest): OnnxModel {
+  // Body keys were computed on the model with its functions inlined (see compileModel).
+  const root = inlineFunctions(model);
   const body = resolveSubgraph(root.graph, req.body.key);
   const constants: OnnxTensor[] = [...req.constants].map(([name, t]) => ({ name, dataType: t.dataType, dims: [...t.dims], data: t.data }));
   return {

@@ -5,6 +5,7 @@ import { buildGraph, nodeLabel, type Graph, type IrNode, type Value } from '../i
 import { indexSubgraphs } from '../ir/subgraph-key.js';
 import { isStatic, type TensorType } from '../ir/types.js';
 import '../import/ops/index.js';
+import { inlineFunctions } from '../passes/inline-functions.js';
 import { inferShapes, type NodeStatus } from '../passes/infer-shapes.js';
 import { partitionGraph, type Partition } from '../passes/partition-graph.js';
 import { emitPartitionModule, type PartitionModule } from '../codegen/partition-module.js';
@@ -241,7 +242,9 @@ function hasWork(d: Draft): boolean {
 /** Numbers the compiles of this process (dump directory names). */
 let compileCount = 0;
 
-export async function compileModel(req: CompileRequest): Promise<CompiledModule> {
+export async function compileModel(request: CompileRequest): Promise<CompiledModule> {
+  // Every later stage (fallback models and deferred segments included) sees the model with its function calls inlined.
+  const req = { ...request, model: inlineFunctions(request.model) };
   indexSubgraphs(req.model.graph, req.subgraphKey ?? '');
   const graph = buildGraph(req.model.graph, req.model.opsetImports);
   const { status } = inferShapes(graph, req.inputTypes);

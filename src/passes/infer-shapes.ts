@@ -11,6 +11,7 @@ import { inferControlFlow, isControlFlow, type ControlFlow } from './infer-contr
 import { inlineConstantIf } from './inline-constant-if.js';
 import { expandFlexAttention } from './expand-flex-attention.js';
 import { deferDynamicNode } from './defer-dynamic-nodes.js';
+import { notInlinedReason } from './inline-functions.js';
 import { SymbolicShapes } from './infer-symbolic-shapes.js';
 
 export type NodeStatus =
@@ -104,6 +105,8 @@ function inferNode(node: IrNode, graph: Graph, declared: Map<string, TensorType>
   const def = lookupOp(node.domain, node.op, graph.opsetOf(node.domain));
   if (!def) {
     for (const v of node.outputs) if (v) v.type = declared.get(v.name) ?? null;
+    const reason = notInlinedReason(node.source);
+    if (reason) return { kind: 'fallback', reason };
     return { kind: 'fallback', reason: `no lowering for ${node.domain || 'ai.onnx'}.${node.op} at opset ${graph.opsetOf(node.domain)}` };
   }
   const ctx = new NodeContext(node, graph.opsetOf(node.domain), declared);

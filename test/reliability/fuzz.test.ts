@@ -28,6 +28,7 @@ import { ControlFlowError } from '../../src/runtime/control-flow.js';
 import { SlicingError } from '../../src/runtime/host-slicing.js';
 import { ToolchainError } from '../../src/toolchain/tools.js';
 import { NativeError } from '../../src/native/library.js';
+import { FunctionInlineError } from '../../src/passes/inline-functions.js';
 import { generateGraph } from './graph-generator.js';
 import { randomTensor, rng } from '../helpers/differential.js';
 
@@ -44,7 +45,7 @@ const MUTATIONS_PER_MODEL = 6;
 
 const TYPED_ERRORS = [
   EpError, OptionsError, OnnxDecodeError, ImportError, CodegenError, IrError, SymbolicError, SubgraphKeyError,
-  ExecutionError, ControlFlowError, SlicingError, ToolchainError, NativeError,
+  ExecutionError, ControlFlowError, SlicingError, ToolchainError, NativeError, FunctionInlineError,
 ] as const;
 
 function isTyped(e: unknown): boolean {
