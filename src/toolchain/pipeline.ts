@@ -51,7 +51,18 @@ const BUFFERIZE_PASSES: readonly string[] = [
   '--convert-vector-to-scf=full-unroll=true',
 ];
 
+/**
+ * f32 transcendental functions (exp, tanh, erf, log, sin, ...) become MLIR's
+ * polynomial approximations (arith + math.fma/floor) instead of libm calls,
+ * so loops over them vectorize (a call to expf does not). The pass ships
+ * under a test- name but is the upstream pattern set
+ * (populateMathPolynomialApproximationPatterns); the approximations are
+ * within a few ulp and handle inf/NaN.
+ */
+const MATH_APPROXIMATION_PASSES: readonly string[] = ['--test-math-polynomial-approximation'];
+
 const TO_LLVM_PASSES: readonly string[] = [
+  ...MATH_APPROXIMATION_PASSES,
   '--canonicalize',
   '--lower-affine',
   '--convert-scf-to-cf',
