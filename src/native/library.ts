@@ -4,6 +4,7 @@ import koffi from 'koffi';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { POOL_DRAIN_SYMBOL } from '../toolchain/buffer-pool.js';
 
 export class NativeError extends Error {
   override name = 'NativeError';
@@ -79,6 +80,17 @@ export class NativeLibrary {
     return this.lib !== null;
   }
 
+  /** Frees the blocks the library's buffer pool keeps (toolchain/buffer-pool.ts); older libraries have none. */
+  private static drainPool(lib: ReturnType<typeof koffi.load>): void {
+    let drain: KoffiFn;
+    try {
+      drain = lib.func(POOL_DRAIN_SYMBOL, 'void', []);
+    } catch {
+      return;
+    }
+    drain();
+  }
+
   /** Refuses new calls at once; unloads and removes the file once no call is running. */
   close(): void {
     this.closing = true;
@@ -87,6 +99,7 @@ export class NativeLibrary {
 
   private unloadIfIdle(): void {
     if (!this.lib || this.asyncCalls > 0) return;
+    NativeLibrary.drainPool(this.lib);
     this.lib.unload();
     this.lib = null;
     rmSync(this.dir, { recursive: true, force: true });

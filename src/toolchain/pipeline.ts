@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { planSchedules, vectorTarget, type ScheduledModule } from '../codegen/schedules/index.js';
 import { Toolchain, ToolchainError, type ToolName, type ToolRun } from './tools.js';
 import { SUPPORT_LLVM_IR, SUPPORT_SYMBOLS } from './runtime-support.js';
+import { POOL_LLVM_IR } from './buffer-pool.js';
 import { distinctReturnOperands, mayRepeatResults } from './distinct-results.js';
 
 export interface TargetOptions {
@@ -73,7 +74,8 @@ const TO_LLVM_PASSES: readonly string[] = [
   '--convert-math-to-llvm',
   '--convert-math-to-libm',
   '--convert-arith-to-llvm',
-  '--finalize-memref-to-llvm',
+  // Allocations call the library's buffer pool (buffer-pool.ts), not malloc.
+  '--finalize-memref-to-llvm=use-generic-functions=1',
   '--convert-func-to-llvm=use-bare-ptr-memref-call-conv=1',
 ];
 
@@ -285,6 +287,8 @@ export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: r
     if (objects.length && (await needsSupport(settled.flatMap((r) => (r.out ? [r.out.ir] : []))))) {
       objects.push(await compileSupport(c));
     }
+    // Units and drivers allocate through the pool; an unused copy costs a few hundred bytes.
+    if (objects.length) objects.push(await compileIr(c, 'ortmlir_pool', POOL_LLVM_IR));
     if (objects.length) {
       const lib = join(dir, 'module.so');
       const omp = parallel && ompDir ? [`-L${ompDir}`, '-lomp', '-rpath', ompDir] : [];
