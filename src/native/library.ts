@@ -4,7 +4,7 @@ import koffi from 'koffi';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { POOL_DRAIN_SYMBOL } from '../toolchain/buffer-pool.js';
+import { POOL_DRAIN_SYMBOL } from './pool-abi.js';
 
 export class NativeError extends Error {
   override name = 'NativeError';

@@ -19,6 +19,7 @@
 // MLIR calls _mlir_memref_to_llvm_alloc/_aligned_alloc/_free under
 // --finalize-memref-to-llvm=use-generic-functions; the drivers call
 // ortmlir_alloc/ortmlir_free directly.
+import { POOL_DRAIN_SYMBOL } from '../native/pool-abi.js';
 
 /** Blocks below this size are not pooled (malloc serves them from its bins without faults). */
 const POOL_MIN_BYTES = 64 * 1024;
@@ -28,11 +29,6 @@ const PAGE_BYTES = 4096;
 /** Header size and the smallest alignment handed out (a cache line). */
 const MIN_ALIGN = 64;
 
-/** The symbol the runtime calls before unloading a library, when the library defines it. */
-export const POOL_DRAIN_SYMBOL = 'ortmlir_pool_drain';
-
-/** Symbols whose declaration in a unit's IR means the unit needs the pool. */
-export const POOL_SYMBOLS: readonly string[] = ['@_mlir_memref_to_llvm_alloc', '@_mlir_memref_to_llvm_aligned_alloc', '@_mlir_memref_to_llvm_free'];
 
 const TABLE = `[${POOL_SLOTS} x ptr]`;
 
