@@ -82,7 +82,7 @@ function tempBytes(a: ArgSpec): number {
 export function driversIr(drivers: readonly SequenceDriver[], modules: ReadonlyMap<string, PartitionModule>): string {
   const declared = new Set<string>();
   // The library's buffer pool (toolchain/buffer-pool.ts): temporaries recur every run.
-  const lines = ['declare ptr @ortmlir_alloc(i64, i64)', 'declare void @ortmlir_free(ptr)', ''];
+  const lines = ['declare noalias ptr @ortmlir_alloc(i64, i64)', 'declare void @ortmlir_free(ptr)', ''];
   for (const d of drivers) {
     for (const s of d.members) {
       const m = modules.get(s);

@@ -48,7 +48,9 @@ const BUFFERIZE_PASSES: readonly string[] = [
   '--buffer-results-to-out-params=hoist-static-allocs modify-public-functions',
   '--buffer-deallocation-pipeline',
   '--convert-linalg-to-loops',
-  '--fold-memref-alias-ops',
+  // No --fold-memref-alias-ops: it folds reshapes into loads as floordiv/mod
+  // index arithmetic, which LLVM then vectorizes as gathers (a flattened view
+  // of a 4-D buffer cost ~4x); expand-strided-metadata keeps them linear.
   '--convert-vector-to-scf=full-unroll=true',
 ];
 
@@ -75,7 +77,7 @@ const TO_LLVM_PASSES: readonly string[] = [
   '--convert-math-to-libm',
   '--convert-arith-to-llvm',
   // Allocations call the library's buffer pool (buffer-pool.ts), not malloc.
-  '--finalize-memref-to-llvm=use-generic-functions=1',
+  '--finalize-memref-to-llvm=use-generic-functions=1 use-aligned-alloc=1',
   '--convert-func-to-llvm=use-bare-ptr-memref-call-conv=1',
 ];
 
@@ -205,11 +207,22 @@ async function compileUnit(c: UnitContext, u: CompileUnit, commands: string[]): 
     await step('mlir-opt', [...input, ...lowerPasses(null, 1), ...t.extraFlags.mlirOpt, ...llvmMlir]);
   }
   await step('mlir-translate', ['--mlir-to-llvmir', f('llvm.mlir'), '-o', f('ll')]);
+  await writeFile(f('ll'), markPoolAllocators(await readFile(f('ll'), 'utf8')));
   const o = `-O${t.optLevel}`;
   await step('opt', [o, ...targetFlags(t), ...t.extraFlags.opt, f('ll'), '-S', '-o', f('opt.ll')]);
   if (dumpDir()) await step('llc', [o, ...targetFlags(t), '-relocation-model=pic', f('opt.ll'), '-o', f('s')]);
   await step('llc', [o, ...targetFlags(t), '-relocation-model=pic', '-filetype=obj', ...t.extraFlags.llc, f('opt.ll'), '-o', f('o')]);
   return { object: f('o'), ir: f('opt.ll'), parallel: scheduled?.parallel === true && c.threads > 1 };
+}
+
+/**
+ * Declares the pool's allocation function like malloc (a fresh block that
+ * aliases nothing): without it LLVM must assume that a temporary may alias
+ * any other buffer, and keeps loop-invariant loads in loops and vectorizes
+ * behind runtime alias checks or not at all.
+ */
+export function markPoolAllocators(ir: string): string {
+  return ir.replace(/^declare ptr @(_mlir_memref_to_llvm_(?:aligned_)?alloc)\(/gm, 'declare noalias ptr @$1(');
 }
 
 /** Runs the prepare passes once into prepared.mlir (returns must stay distinct buffers) and returns its text. */
