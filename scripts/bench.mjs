@@ -37,8 +37,14 @@ const MODELS = [
 ];
 const DEFAULT_RUNS = 30;
 const DEFAULT_WARMUP = 3;
-/** Idle time before each timed run, so neither EP's spinning threads slow the other (see PerfOptions.gapMs). */
-const DEFAULT_GAP_MS = 20;
+/**
+ * Idle time before each timed run with several threads, so that neither
+ * EP's spinning pool threads slow the other (see PerfOptions.gapMs):
+ * onnxruntime's intra-op threads spin for tens of milliseconds after a run
+ * (MatMul 1024³ at 2 threads, ours right after ORT: 29 ms; 20 ms later: 29 ms;
+ * 100 ms later: 20 ms; ORT without spinning: 17 ms). One thread has no pools.
+ */
+const MULTI_THREAD_GAP_MS = 100;
 const DIM_NAMES = ['p2o.DynamicDimension.0', 'p2o.DynamicDimension.1', 'p2o.DynamicDimension.2'];
 
 const { values } = parseArgs({
@@ -49,7 +55,7 @@ const { values } = parseArgs({
     runs: { type: 'string' },
     warmup: { type: 'string' },
     json: { type: 'string' },
-    gap: { type: 'string', default: String(DEFAULT_GAP_MS) },
+    gap: { type: 'string' },
   },
 });
 
@@ -90,7 +96,7 @@ for (const m of selected) {
       runs: Number(values.runs ?? m.runs ?? DEFAULT_RUNS),
       warmup: Number(values.warmup ?? m.warmup ?? DEFAULT_WARMUP),
       freeDimensionOverrides: dims,
-      gapMs: Number(values.gap),
+      gapMs: Number(values.gap ?? (threads > 1 ? MULTI_THREAD_GAP_MS : 0)),
     });
     rows.push({ model: m.name, threads, ...r });
     const check = r.mismatch === null ? 'ok' : `MISMATCH ${r.mismatch}`;
