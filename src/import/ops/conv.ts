@@ -9,6 +9,7 @@ import type { NodeContext } from '../node-context.js';
 import type { LowerContext } from '../lower-context.js';
 import { accumulatorDtype } from '../contraction.js';
 import { biasEpilogue, emitConv } from '../conv-core.js';
+import { depthwiseExtraRows } from '../depthwise-conv.js';
 import { convWindow, inputPadding, kernelShape, type Window } from '../window.js';
 import { QUANT_TYPES, checkQuantParam, inputTensor, requantize, requireFloatScale, subtractZeroPoint } from '../quant.js';
 
@@ -37,15 +38,23 @@ function convGeometry(ctx: NodeContext, xi: number, wi: number): ConvGeometry {
   return { window, group, outShape: [n, m, ...window.out] };
 }
 
-/** Zero-pads `x` spatially so that every window of `w` is in bounds. */
-function padInput(ctx: LowerContext, x: Tensor, w: Window): Tensor {
+/** Zero-pads `x` spatially so that every window of `w` is in bounds, plus `extraRows` at the bottom. */
+function padInput(ctx: LowerContext, x: Tensor, w: Window, extraRows: number): Tensor {
   const { lo, hi } = inputPadding(w, x.shape.slice(2));
-  return padTensor(ctx.b, x, [0, 0, ...lo], [0, 0, ...hi], new Scalar(ctx.b, x.dt).zero());
+  const bottom = hi.map((v, i) => (i === 0 ? v + extraRows : v));
+  return padTensor(ctx.b, x, [0, 0, ...lo], [0, 0, ...bottom], new Scalar(ctx.b, x.dt).zero());
+}
+
+/** Rows the depthwise fast path wants below the image (depthwise-conv.ts); 0 for other convolutions. */
+function extraRowsFor(g: ConvGeometry, x: Tensor, w: Tensor): number {
+  const depthwise = g.group > 1 && g.group === x.shape[1] && w.shape[0] === g.group && w.shape[1] === 1;
+  const float = x.dt === DataType.FLOAT && w.dt === DataType.FLOAT;
+  return depthwise && float ? depthwiseExtraRows(g.window, w.shape.slice(2)) : 0;
 }
 
 function convolve(ctx: LowerContext, g: ConvGeometry, x: Tensor, w: Tensor, accDt: DataType): Tensor {
   return emitConv(ctx.b, {
-    x: padInput(ctx, x, g.window),
+    x: padInput(ctx, x, g.window, accDt === DataType.FLOAT ? extraRowsFor(g, x, w) : 0),
     w,
     out: g.window.out,
     strides: g.window.strides,
