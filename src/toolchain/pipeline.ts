@@ -47,10 +47,13 @@ const BUFFERIZE_PASSES: readonly string[] = [
   '--one-shot-bufferize=bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map',
   '--buffer-results-to-out-params=hoist-static-allocs modify-public-functions',
   '--buffer-deallocation-pipeline',
+  // Folds subviews into the scheduled kernels' vector loads and stores.
+  // Before the linalg → loops conversion, not after: on the scalar loops it
+  // would fold reshapes into loads as floordiv/mod index arithmetic, which
+  // LLVM vectorizes as gathers (a flattened view of a 4-D buffer cost ~4x);
+  // expand-strided-metadata keeps those linear.
+  '--fold-memref-alias-ops',
   '--convert-linalg-to-loops',
-  // No --fold-memref-alias-ops: it folds reshapes into loads as floordiv/mod
-  // index arithmetic, which LLVM then vectorizes as gathers (a flattened view
-  // of a 4-D buffer cost ~4x); expand-strided-metadata keeps them linear.
   '--convert-vector-to-scf=full-unroll=true',
 ];
 
