@@ -15,18 +15,7 @@ export interface Carried {
  * loop results.
  */
 export function scfFor(b: FuncBuilder, count: number, init: readonly Carried[], body: (iv: string, args: string[]) => string[]): string[] {
-  const [c0, c1, n] = [b.index(0), b.index(1), b.index(count)];
-  const iv = b.fresh('iv');
-  const args = init.map(() => b.fresh('carry'));
-  const loop = b.fresh('loop');
-  const types = init.map((c) => c.type).join(', ');
-  const iters = init.map((c, i) => `${args[i]} = ${c.value}`).join(', ');
-  const results = init.length === 1 ? '' : `:${init.length}`;
-  b.emit(`${loop}${results} = scf.for ${iv} = ${c0} to ${n} step ${c1} iter_args(${iters}) -> (${types}) {`);
-  const next = body(iv, args);
-  b.emit(`scf.yield ${next.join(', ')} : ${types}`);
-  b.emit('}');
-  return init.length === 1 ? [loop] : init.map((_, i) => `${loop}#${i}`);
+  return scfRange(b, b.index(0), b.index(count), b.index(1), init, body);
 }
 
 /**
