@@ -74,8 +74,9 @@ export class MlirSessionHandler implements InferenceSessionHandler {
       if (!isTensor(v)) throw new EpError(`input '${name}': expected an onnxruntime Tensor`);
       hostFeeds.set(name, ortToHost(v));
     }
+    const destinations = this.destinationsOf(fetches);
     const start = performance.now();
-    const outputs = await this.session.run(hostFeeds);
+    const outputs = await this.session.run(hostFeeds, destinations);
     this.profiler?.onRun(start, performance.now());
     const result: SessionHandler.ReturnType = {};
     for (const [name, pre] of Object.entries(fetches)) {
@@ -86,19 +87,36 @@ export class MlirSessionHandler implements InferenceSessionHandler {
     return result;
   }
 
+  /** Preallocated fetches of the output's declared type, for native code to write into directly. */
+  private destinationsOf(fetches: SessionHandler.FetchesType): Map<string, HostTensor> {
+    const out = new Map<string, HostTensor>();
+    for (const [name, pre] of Object.entries(fetches)) {
+      const meta = this.outputMetadata[this.outputNames.indexOf(name)];
+      if (isTensor(pre) && meta?.isTensor && meta.type === pre.type) out.set(name, ortToHost(pre));
+    }
+    return out;
+  }
+
   async dispose(): Promise<void> {
     await this.session.dispose();
   }
 }
 
-/** Copies into a caller-provided output tensor after checking it fits. */
+/**
+ * Checks a caller-provided output tensor. Native code has usually written straight into it;
+ * outputs made elsewhere (CPU partitions, constants, passed-through inputs) are copied in.
+ */
 function fillPreallocated(name: string, pre: Tensor, t: HostTensor): Tensor {
   const dst = ortToHost(pre);
   if (dst.dataType !== t.dataType || dst.data.byteLength !== t.data.byteLength) {
     throw new EpError(`preallocated output '${name}': expected ${DataType[t.dataType]}[${t.dims.join(',')}], got ${pre.type}[${pre.dims.join(',')}]`);
   }
-  dst.data.set(t.data);
+  if (!sameBytes(dst.data, t.data)) dst.data.set(t.data);
   return pre;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.buffer === b.buffer && a.byteOffset === b.byteOffset;
 }
 
 export class MlirBackend implements Backend {

@@ -7,7 +7,7 @@ import { decodeModel } from '../onnx/decode.js';
 import { DataType, byteLength, elementCount, type OnnxModel, type OnnxValueInfo } from '../onnx/model.js';
 import type { TensorType } from '../ir/types.js';
 import { deserializeModule, type CompiledModule } from '../module/format.js';
-import { Executor, type ExecutorHooks, type FallbackFactory, type StepObserver } from '../runtime/executor.js';
+import { Executor, type ExecutorHooks, type Destinations, type FallbackFactory, type StepObserver } from '../runtime/executor.js';
 import type { HostTensor } from '../runtime/host-tensor.js';
 import type { MlirSessionApi, SessionReport } from './session-api.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
@@ -148,7 +148,8 @@ export class MlirSession implements MlirSessionApi {
     }
   }
 
-  async run(feeds: ReadonlyMap<string, HostTensor>): Promise<Map<string, HostTensor>> {
+  /** `destinations`: caller-owned output buffers that native code may write straight into (see Destinations). */
+  async run(feeds: ReadonlyMap<string, HostTensor>, destinations?: Destinations): Promise<Map<string, HostTensor>> {
     if (this.disposed) throw new EpError('mlir session: run() called on a disposed session');
     for (const name of this.inputNames) {
       if (!feeds.has(name)) throw new EpError(`mlir session: input '${name}' is missing (expected inputs: ${this.inputNames.join(', ')})`);
@@ -160,7 +161,7 @@ export class MlirSession implements MlirSessionApi {
     const types = new Map([...feeds].map(([n, t]) => [n, { dataType: t.dataType, shape: [...t.dims] }]));
     this.checkDeclared(types);
     const executor = await this.executorFor(types);
-    return executor.run(feeds, this.observer);
+    return executor.run(feeds, this.observer, destinations);
   }
 
   /** Rejects feeds whose dtype or fixed dims contradict the model's declared inputs. */

@@ -20,6 +20,13 @@ export interface FallbackRunner {
   dispose(): Promise<void>;
 }
 
+/**
+ * Caller-owned buffers for graph outputs (ORT's preallocated fetches), by output name.
+ * A native step whose output matches one in type and size writes straight into it.
+ */
+export type Destinations = ReadonlyMap<string, HostTensor>;
+const NO_DESTINATIONS: Destinations = new Map();
+
 export type FallbackFactory = (model: Uint8Array, label: string) => Promise<FallbackRunner>;
 
 /** Work below which a native call runs inline: a thread hop costs more than the call. */
@@ -84,12 +91,12 @@ class PlanRunner {
     return new PlanRunner(plan, env, steps);
   }
 
-  async run(feeds: ReadonlyMap<string, HostTensor>, observer?: StepObserver): Promise<Map<string, HostTensor>> {
+  async run(feeds: ReadonlyMap<string, HostTensor>, observer?: StepObserver, destinations: Destinations = NO_DESTINATIONS): Promise<Map<string, HostTensor>> {
     const values = new Map<string, HostTensor>(feeds);
     for (const c of this.plan.constants) values.set(c.name, constantTensor(c, this.env.blobs));
     for (const s of this.steps) {
       const start = performance.now();
-      if (s.kind === 'native') await runNative(s.step, s.kernel, values, this.env.blobs);
+      if (s.kind === 'native') await runNative(s.step, s.kernel, values, this.env.blobs, destinations);
       else if (s.kind === 'cpu') for (const [k, v] of await s.runner.run(pick(values, s.step.inputs))) values.set(k, v);
       else await s.runner.run(values, observer);
       if (s.kind !== 'control') observer?.onStep(s.kind === 'native' ? s.step.symbol : `fallback: ${s.step.nodes.join(', ')}`, s.kind, start, performance.now());
@@ -224,10 +231,10 @@ export class Executor {
     return addReports(this.plan.report, this.runner.delta());
   }
 
-  async run(feeds: ReadonlyMap<string, HostTensor>, observer?: StepObserver): Promise<Map<string, HostTensor>> {
+  async run(feeds: ReadonlyMap<string, HostTensor>, observer?: StepObserver, destinations?: Destinations): Promise<Map<string, HostTensor>> {
     if (this.disposed) throw new ExecutionError('session is disposed');
     this.validateFeeds(feeds);
-    const values = await this.runner.run(feeds, observer);
+    const values = await this.runner.run(feeds, observer, destinations);
     const out = new Map<string, HostTensor>();
     for (const o of this.plan.outputs) {
       const v = values.get(o.name);
@@ -245,7 +252,7 @@ export class Executor {
   }
 }
 
-async function runNative(step: Extract<PlanStep, { kind: 'native' }>, kernel: Kernel, values: Map<string, HostTensor>, blobs: readonly Uint8Array[]): Promise<void> {
+async function runNative(step: Extract<PlanStep, { kind: 'native' }>, kernel: Kernel, values: Map<string, HostTensor>, blobs: readonly Uint8Array[], destinations: Destinations): Promise<void> {
   const outputs: [NativeArg, HostTensor][] = [];
   const args = step.args.map((a) => {
     if (a.role === 'weight') return blobs[a.blob ?? -1];
@@ -258,7 +265,7 @@ async function runNative(step: Extract<PlanStep, { kind: 'native' }>, kernel: Ke
       }
       return v.data;
     }
-    const t: HostTensor = { dataType: a.dataType, dims: a.dims, data: new Uint8Array(byteLength(a.dataType, elementCount(a.dims))) };
+    const t: HostTensor = { dataType: a.dataType, dims: a.dims, data: outputBuffer(a, destinations) };
     outputs.push([a, t]);
     return t.data;
   });
@@ -266,6 +273,15 @@ async function runNative(step: Extract<PlanStep, { kind: 'native' }>, kernel: Ke
   else await kernel.callAsync(args);
   const made = new Map(outputs.map(([a, t]) => [a.name, t]));
   for (const [a, t] of outputs) values.set(a.name, a.trim ? trimmed(step.symbol, a, t, made) : t);
+}
+
+/** The caller's buffer when it fits exactly (no copy afterwards), else a fresh one. */
+function outputBuffer(a: NativeArg, destinations: Destinations): Uint8Array {
+  const need = byteLength(a.dataType, elementCount(a.dims));
+  const dst = destinations.get(a.name);
+  // A trimmed output is written at its largest size, which the caller's buffer does not have.
+  if (dst && !a.trim && dst.dataType === a.dataType && dst.data.byteLength === need) return dst.data;
+  return new Uint8Array(need);
 }
 
 /** An output of data-dependent size cut from its largest size to the count the native code wrote (NativeArg.trim). */

@@ -105,6 +105,25 @@ test('outputs are written into preallocated fetches, and returned tensors are no
   await s.release();
 });
 
+test('native code writes graph outputs straight into the destination buffers (no copy)', async () => {
+  const session = await createMlirSession(matmulChain(), { cacheDir: '' });
+  try {
+    const x = { dataType: DataType.FLOAT, dims: [N, N], data: new Uint8Array(new Float32Array(N * N).fill(0.01).buffer) };
+    const name = session.outputNames[0];
+    const dst = { dataType: DataType.FLOAT, dims: [N, N], data: new Uint8Array(N * N * 4) };
+    const out = await session.run(new Map([['x', x]]), new Map([[name, dst]]));
+    assert.equal(out.get(name)?.data, dst.data, 'the output is the destination buffer itself');
+    const fresh = await session.run(new Map([['x', x]]));
+    assert.notEqual(fresh.get(name)?.data, dst.data);
+    assert.deepEqual(dst.data, fresh.get(name)?.data);
+    const wrongSize = { dataType: DataType.FLOAT, dims: [N], data: new Uint8Array(N * 4) };
+    const other = await session.run(new Map([['x', x]]), new Map([[name, wrongSize]]));
+    assert.notEqual(other.get(name)?.data, wrongSize.data, 'a destination that does not fit is left alone');
+  } finally {
+    await session.dispose();
+  }
+});
+
 test(`a cache hit creates the session at least ${MIN_CACHE_SPEEDUP}x faster than a cold compile`, async (t) => {
   const cacheDir = join(await mkdtemp(join(tmpdir(), 'ort-mlir-cache-speed-')), 'cache');
   const model = mixedModel();
