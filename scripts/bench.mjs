@@ -24,10 +24,11 @@ import { parseArgs } from 'node:util';
 const { comparePerf, randomFeeds } = await import(new URL('../dist/esm/src/cli/perf-command.js', import.meta.url).href);
 const { matmulModel, addModel, convModel } = await import(new URL('./bench-models.mjs', import.meta.url).href);
 
-/** The OCR pipeline's models and input sizes (p2o.DynamicDimension.0/1/2 = N, H, W). */
+/** The OCR pipeline's models and their symbolic dims in order (p2o.DynamicDimension.0, .1, ...). */
 const MODELS = [
   { name: 'cls', file: 'ch_ppocr_mobile_v2.0_cls_infer.onnx', dims: [1, 48, 192] },
-  { name: 'rec', file: 'ch_PP-OCRv4_rec_infer.onnx', dims: [1, 48, 320] },
+  // rec's input is [N, 3, 48, W]: its dims are N and W only.
+  { name: 'rec', file: 'ch_PP-OCRv4_rec_infer.onnx', dims: [1, 320] },
   { name: 'det', file: 'ch_PP-OCRv4_det_infer.onnx', dims: [1, 640, 640], runs: 10 },
   { name: 'mm512', build: () => matmulModel(512) },
   { name: 'mm1024', build: () => matmulModel(1024), runs: 20 },
@@ -80,7 +81,8 @@ async function load(m) {
     console.log(`${m.name.padEnd(7)}missing: ${path}`);
     return null;
   }
-  return { bytes: new Uint8Array(await readFile(path)), dims: Object.fromEntries(DIM_NAMES.map((n, i) => [n, m.dims[i]])) };
+  const dims = Object.fromEntries(m.dims.map((d, i) => [DIM_NAMES[i], d]));
+  return { bytes: new Uint8Array(await readFile(path)), dims };
 }
 const rows = [];
 const pad = (s, n) => String(s).padEnd(n);

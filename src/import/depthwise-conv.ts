@@ -23,6 +23,13 @@ export interface DepthwiseSpec {
 
 /** Taps above this make the unrolled body (two operands per tap) unwieldy. */
 const MAX_UNROLLED_TAPS = 49;
+/**
+ * Output rows at least this wide vectorize well on their own, so the row
+ * form applies even with stride 1: the flat form's garbage columns and the
+ * slice that drops them cost an extra pass over the output, and its epilogue
+ * cannot fuse across the slice (det's 320×320 layers: 2.5× the row form).
+ */
+const MIN_ROW_FORM_COLS = 64;
 
 /** Whether depthwiseUnrolled handles this convolution with weights `w` [C, KH, KW]. */
 export function unrolledDepthwiseApplies(s: DepthwiseSpec, w: Tensor): boolean {
@@ -32,16 +39,17 @@ export function unrolledDepthwiseApplies(s: DepthwiseSpec, w: Tensor): boolean {
 
 /**
  * Input rows beyond the last window that the flattened form needs (see
- * depthwiseFlat): one, for stride-1 convolutions that the unrolled form
- * handles. The caller pads them (zeros); 0 when the row-wise form applies.
+ * depthwiseFlat): one, for narrow stride-1 convolutions that the unrolled
+ * form handles. The caller pads them (zeros); 0 when the row-wise form applies.
  */
 export function depthwiseExtraRows(s: { strides: readonly number[]; out: readonly number[] }, kernel: readonly number[]): number {
-  return s.out.length === 2 && s.strides.every((v) => v === 1) && kernel[0] * kernel[1] <= MAX_UNROLLED_TAPS ? 1 : 0;
+  const flat = s.out.length === 2 && s.strides.every((v) => v === 1) && s.out[1] < MIN_ROW_FORM_COLS;
+  return flat && kernel[0] * kernel[1] <= MAX_UNROLLED_TAPS ? 1 : 0;
 }
 
 /** Depthwise convolution [N, C, H, W] ⊛ [C, KH, KW]; returns [N, C, OH, OW] in accDt. */
 export function depthwiseUnrolled(b: FuncBuilder, s: DepthwiseSpec, w: Tensor): Tensor {
-  return hasExtraRow(s, w) ? depthwiseFlat(b, s, w) : depthwiseRows(b, s, w);
+  return hasExtraRow(s, w) && s.out[1] < MIN_ROW_FORM_COLS ? depthwiseFlat(b, s, w) : depthwiseRows(b, s, w);
 }
 
 function kernelTaps(w: Tensor): [number, number][] {

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile, mkdir, cp } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { planSchedules, vectorTarget, type ScheduledModule } from '../codegen/schedules/index.js';
+import { EPILOGUE_PREPARE_PASSES, rewriteConvs, scheduleOps, vectorTarget, type ConvStage, type ScheduledModule } from '../codegen/schedules/index.js';
 import { Toolchain, ToolchainError, type ToolName, type ToolRun } from './tools.js';
 import { SUPPORT_LLVM_IR, SUPPORT_SYMBOLS } from './runtime-support.js';
 import { POOL_LLVM_IR } from './buffer-pool.js';
@@ -244,13 +244,38 @@ async function scheduleUnit(
   f: (ext: string) => string,
   step: (tool: ToolName, argv: string[]) => Promise<void>,
 ): Promise<ScheduledModule | null> {
-  if (c.t.schedules === false || !SCHEDULED_OPS.test(u.mlir)) return null;
+  // With threads, large generics get a parallel schedule too (schedules/parallel-generic.ts).
+  const work = SCHEDULED_OPS.test(u.mlir) || (c.threads > 1 && GENERIC.test(u.mlir));
+  if (c.t.schedules === false || !work) return null;
   const prepared = await prepareUnit(f, step);
-  const scheduled = planSchedules(prepared, { target: vectorTarget(c.t.cpu, c.t.features), threads: c.threads });
+  const ctx = { target: vectorTarget(c.t.cpu, c.t.features), threads: c.threads };
+  const scheduled = scheduleOps(await prepareEpilogues(rewriteConvs(prepared, ctx), c.threads, f, step), ctx);
   if (!scheduled) return null;
   await writeFile(f('sched.input.mlir'), scheduled.mlir);
   await writeFile(f('transform.mlir'), scheduled.transform);
   return scheduled;
+}
+
+/** A matmul outside chunk loops (those carry attributes) and some generic: an epilogue may be fused (schedules/epilogue.ts). */
+const UNNESTED_MATMUL = /linalg\.(batch_)?matmul ins\(/;
+const GENERIC = /= linalg\.generic /;
+
+/**
+ * Runs EPILOGUE_PREPARE_PASSES when they may help (an epilogue to fuse, or
+ * generics to run on several threads, which should be fused first); on a
+ * tool failure the stage is scheduled as it is.
+ */
+async function prepareEpilogues(stage: ConvStage, threads: number, f: (ext: string) => string, step: (tool: ToolName, argv: string[]) => Promise<void>): Promise<ConvStage> {
+  const helps = GENERIC.test(stage.mlir) && (threads > 1 || UNNESTED_MATMUL.test(stage.mlir));
+  if (!helps) return stage;
+  await writeFile(f('convs.mlir'), stage.mlir);
+  try {
+    await step('mlir-opt', [f('convs.mlir'), ...EPILOGUE_PREPARE_PASSES, '-o', f('epilogues.mlir')]);
+  } catch (e) {
+    if (!(e instanceof ToolchainError)) throw e;
+    return stage;
+  }
+  return { ...stage, mlir: await readFile(f('epilogues.mlir'), 'utf8') };
 }
 
 /**

@@ -6,7 +6,10 @@
 // vectorizes where it can).
 import { scanStructuredOps, tagOp, type StructuredOp } from './ir-scan.js';
 import { NESTED_ATTR, rewriteConvsToMatmul } from './conv-im2col.js';
+export { EPILOGUE_PREPARE_PASSES } from './epilogue.js';
 import { planMatmul } from './matmul.js';
+import { tagGeneric } from './epilogue.js';
+import { planParallelGenerics } from './parallel-generic.js';
 import type { PlannedOp, Planner, ScheduleContext } from './plan.js';
 import { TransformScript } from './transform-script.js';
 
@@ -49,23 +52,53 @@ const LOWER_PATTERNS = [
   'vector.lower_transpose',
 ];
 
-/** Plans schedules for `mlir`; null when no op has one (the default pipeline applies). */
-export function planSchedules(mlir: string, ctx: ScheduleContext): ScheduledModule | null {
+/** The IR after the first scheduling step: convolutions rewritten into matmuls. */
+export interface ConvStage {
+  mlir: string;
+  summary: string[];
+  /** Whether some convolution's chunk loop runs on several threads. */
+  parallel: boolean;
+}
+
+/**
+ * Step 1: convolutions become matmuls (conv-im2col.ts). The caller may run
+ * EPILOGUE_PREPARE_PASSES on the result (mlir-opt) before step 2, so that
+ * matmul epilogues can be fused.
+ */
+export function rewriteConvs(mlir: string, ctx: ScheduleContext): ConvStage {
   const convs = rewriteConvsToMatmul(mlir.split('\n'), ctx.threads);
-  const lines = convs.lines;
-  const planned: [StructuredOp, PlannedOp][] = [];
+  return { mlir: convs.lines.join('\n'), summary: convs.summary, parallel: convs.parallel };
+}
+
+/** Both steps without the epilogue preparation (for IR that has no epilogues to fuse). */
+export function planSchedules(mlir: string, ctx: ScheduleContext): ScheduledModule | null {
+  return scheduleOps(rewriteConvs(mlir, ctx), ctx);
+}
+
+/** Step 2: tags the ops that have a schedule and writes the transform script; null when none has one. */
+export function scheduleOps(stage: ConvStage, ctx: ScheduleContext): ScheduledModule | null {
+  const convs = stage;
+  const lines = stage.mlir.split('\n');
+  const ops: [StructuredOp, PlannedOp][] = [];
   // Ops inside a chunk loop: the loop is what runs in parallel.
   const nestedCtx: ScheduleContext = { ...ctx, threads: 1 };
   for (const op of scanStructuredOps(lines, new Set(PLANNERS.keys()))) {
-    const plan = PLANNERS.get(op.name)?.(op, op.attrs.includes(NESTED_ATTR) ? nestedCtx : ctx);
-    if (plan) planned.push([op, plan]);
+    const plan = PLANNERS.get(op.name)?.(op, op.attrs.includes(NESTED_ATTR) ? nestedCtx : ctx, lines);
+    if (plan) ops.push([op, plan]);
   }
+  ops.forEach(([op, p], tag) => {
+    tagOp(lines, op, tag);
+    p.tagExtra?.(lines, tag);
+  });
+  // After the contractions: their fused epilogues are tagged by now and stay theirs.
+  const generics = planParallelGenerics(lines, ctx);
+  generics.forEach((g, i) => tagGeneric(lines, g.line, ops.length + i));
+  const planned = [...ops.map(([, p]) => p), ...generics.map((g) => g.plan)];
   if (planned.length === 0) return null;
-  planned.forEach(([op], tag) => tagOp(lines, op, tag));
   const w = new TransformScript();
-  planned.forEach(([, p], tag) => p.tile(w, tag));
+  planned.forEach((p, tag) => p.tile(w, tag));
   w.patterns(['canonicalization', 'linalg.tiling_canonicalization']);
-  planned.forEach(([, p], tag) => p.vectorize(w, tag));
+  planned.forEach((p, tag) => p.vectorize(w, tag));
   w.patterns(PREPARE_PATTERNS);
   w.hoistInvariantSubsets(w.matchOps('scf.for'));
   w.patterns(LOWER_PATTERNS);
@@ -73,7 +106,7 @@ export function planSchedules(mlir: string, ctx: ScheduleContext): ScheduledModu
   return {
     mlir: lines.join('\n'),
     transform: w.text(),
-    parallel: convs.parallel || planned.some(([, p]) => p.parallel),
-    summary: [...convs.summary, ...planned.map(([, p]) => p.summary)],
+    parallel: convs.parallel || planned.some((p) => p.parallel),
+    summary: [...convs.summary, ...planned.map((p) => p.summary)],
   };
 }

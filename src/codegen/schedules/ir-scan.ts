@@ -67,7 +67,7 @@ export function scanStructuredOps(lines: readonly string[], names: ReadonlySet<s
 }
 
 /** Returns `lines` with op `op` carrying `{ortmlir.sched = tag}` (merged into an existing dictionary). */
-export function tagOp(lines: string[], op: StructuredOp, tag: number): void {
+export function tagOp(lines: string[], op: Pick<StructuredOp, 'line'>, tag: number): void {
   const m = OP_LINE.exec(lines[op.line]);
   if (!m) throw new Error(`tagOp: line ${op.line} is no longer a structured op`);
   const attr = `${TAG_ATTR} = ${tag} : i64`;

@@ -5,7 +5,8 @@
 // transfers are hoisted out of the k loop and the contraction becomes
 // broadcast-FMAs (outer products). Dimensions the tiles don't divide are
 // peeled: full tiles stay static, the remainder tile is vectorized masked.
-import type { StructuredOp } from './ir-scan.js';
+import { tagOp, type StructuredOp } from './ir-scan.js';
+import { findEpilogue, tagGeneric, type Epilogue } from './epilogue.js';
 import { needsPeel, PARALLEL_MIN_FLOPS, roundDownTo, type PlannedOp, type ScheduleContext } from './plan.js';
 import type { TransformScript } from './transform-script.js';
 
@@ -87,10 +88,14 @@ export function matmulTiles(s: MatmulShape, ctx: ScheduleContext): MatmulTiles {
   return { cache, micro, parallel, exact: s.m % cache[0] === 0 && s.n % cache[1] === 0 };
 }
 
-export function planMatmul(op: StructuredOp, ctx: ScheduleContext): PlannedOp | null {
+export function planMatmul(op: StructuredOp, ctx: ScheduleContext, lines: readonly string[]): PlannedOp | null {
   const s = matmulShape(op);
   if (!s || s.m === 0 || s.n === 0 || s.k === 0) return null;
-  const { cache, micro, parallel, exact } = matmulTiles(s, ctx);
+  const tiles = matmulTiles(s, ctx);
+  const { cache, micro, parallel, exact } = tiles;
+  // Fused only where no tile needs peeling: a remainder tile of the epilogue would need masks at each level.
+  const epilogue = exact && !needsPeel(s.m, cache[0], micro[0]) && !needsPeel(s.n, cache[1], micro[1]) ? findEpilogue(lines, op) : null;
+  if (epilogue) return fusedPlan(op, s, tiles, epilogue);
   const batched = op.name === 'linalg.batch_matmul';
   const lead = batched ? [1] : [];
   return {
@@ -107,6 +112,43 @@ export function planMatmul(op: StructuredOp, ctx: ScheduleContext): PlannedOp | 
     },
     vectorize(w: TransformScript, tag: number): void {
       w.vectorize(w.matchTagged(op.name, tag), exact ? undefined : [...lead, ...micro, 1]);
+    },
+  };
+}
+
+/**
+ * The matmul computed inside the tiles of its epilogue (epilogue.ts): the
+ * epilogue generic is tiled like the matmul's output (cache tiles, then
+ * micro-kernel tiles), the matmul and its zero-fill are fused into each
+ * micro tile, and the matmul's k loop is tiled by 1. After vectorization the
+ * epilogue reads the accumulators in registers and only its result is stored.
+ */
+function fusedPlan(op: StructuredOp, s: MatmulShape, tiles: MatmulTiles, epilogue: Epilogue): PlannedOp {
+  const { cache, micro, parallel } = tiles;
+  const batched = op.name === 'linalg.batch_matmul';
+  const lead = batched ? [1] : [];
+  const noBatch = batched ? [0] : [];
+  return {
+    parallel,
+    summary: `${op.name} ${batched ? `${s.batch}x` : ''}${s.m}x${s.n}x${s.k} + epilogue: ${parallel ? 'forall' : 'for'} [${cache.join(', ')}] / micro [${micro.join(', ')}, 1]`,
+    tagExtra(lines: string[], tag: number): void {
+      tagGeneric(lines, epilogue.generic, tag);
+      tagOp(lines, { line: epilogue.fill }, tag);
+    },
+    tile(w: TransformScript, tag: number): void {
+      const generic = w.matchTagged('linalg.generic', tag);
+      const matmul = w.matchTagged(op.name, tag);
+      const fill = w.matchTagged('linalg.fill', tag);
+      const outer = parallel ? w.tileForall(generic, [...lead, ...cache]) : w.tileFor(generic, [...lead, ...cache]);
+      const m1 = w.fuseInto(matmul, outer.loops[outer.loops.length - 1]);
+      const f1 = w.fuseInto(fill, m1.loop);
+      const inner = w.tileFor(outer.op, [...noBatch, ...micro]);
+      const m2 = w.fuseInto(m1.op, inner.loops[inner.loops.length - 1]);
+      w.fuseInto(f1.op, m2.loop);
+      w.tileFor(m2.op, [...noBatch, 0, 0, 1]);
+    },
+    vectorize(w: TransformScript, tag: number): void {
+      for (const name of ['linalg.fill', op.name, 'linalg.generic']) w.vectorize(w.matchTagged(name, tag));
     },
   };
 }

@@ -19,6 +19,8 @@ export interface PlannedOp {
   tile(w: TransformScript, tag: number): void;
   /** Vectorizes the tiles; runs after canonicalization. */
   vectorize(w: TransformScript, tag: number): void;
+  /** Tags ops other than the planned one that the schedule also matches (an epilogue); the planned op is tagged by the driver. */
+  tagExtra?(lines: string[], tag: number): void;
   /** Whether the tiling uses scf.forall that should run on several threads. */
   parallel: boolean;
   /** One line for logs and reports, e.g. `matmul 512x512x512: forall [64, 128] / [8, 32, 1]`. */
@@ -26,7 +28,7 @@ export interface PlannedOp {
 }
 
 /** A schedule generator: a plan for `op`, or null when it has nothing better than the default loops. */
-export type Planner = (op: StructuredOp, ctx: ScheduleContext) => PlannedOp | null;
+export type Planner = (op: StructuredOp, ctx: ScheduleContext, lines: readonly string[]) => PlannedOp | null;
 
 /** Below this much work (flops) a forall stays sequential: waking threads costs more. */
 export const PARALLEL_MIN_FLOPS = 4_000_000;

@@ -64,6 +64,17 @@ export class TransformScript {
     return { op, loops };
   }
 
+  /**
+   * Moves `producer` into `containing` (a loop), computing per iteration only
+   * the slice that the loop's body reads. Returns the fused op and the loop.
+   */
+  fuseInto(producer: string, containing: string): { op: string; loop: string } {
+    const op = this.fresh('fused');
+    const loop = this.fresh('in');
+    this.emit(`${op}, ${loop} = transform.structured.fuse_into_containing_op ${producer} into ${containing} : (${ANY}, ${ANY}) -> (${ANY}, ${ANY})`);
+    return { op, loop };
+  }
+
   /** Splits a loop into full iterations and a remainder, so full tiles get static shapes. */
   peel(loop: string): void {
     const typed = this.fresh('for');

@@ -1,0 +1,154 @@
+// Epilogue fusion: the elementwise consumer of a matmul (bias, BatchNorm's
+// scale and shift, activations such as HardSwish) is computed on the
+// micro-kernel's accumulators before they are stored, instead of as a
+// separate pass over the whole output. For det's 1×1 convolutions at 320×320
+// that separate pass read and wrote 13 MB per layer, several times the
+// matmul's own time.
+//
+// It takes two steps. Before scheduling, EPILOGUE_PREPARE_PASSES fuse the
+// chain of elementwise generics into one and move the reshapes between a
+// convolution's matmul ([F, OH·OW]) and its epilogue ([1, F, OH, OW]) below
+// the epilogue, so that the matmul's single consumer is a generic over the
+// same iteration space. The schedule (matmul.ts) then tiles that generic and
+// fuses the matmul and its zero-fill into each tile.
+import { TAG_ATTR, type StructuredOp } from './ir-scan.js';
+
+/**
+ * mlir-opt passes run on the IR after convolutions became matmuls
+ * (conv-im2col.ts). The test- pass is the upstream pattern sets
+ * (populateElementwiseOpsFusionPatterns, populateFoldReshapeOpsByCollapsingPatterns)
+ * without linalg-fuse-elementwise-ops' reshape expansion, which would
+ * generalize the named matmuls out of the schedules' reach.
+ */
+export const EPILOGUE_PREPARE_PASSES: readonly string[] = [
+  '--test-linalg-elementwise-fusion-patterns=fuse-generic-ops-control',
+  '--canonicalize',
+  '--test-linalg-elementwise-fusion-patterns=fuse-with-reshape-by-collapsing',
+  '--linalg-fold-unit-extent-dims',
+  '--canonicalize',
+  '--cse',
+];
+
+/** A matmul whose results are only read by one all-parallel generic of the same shape, and whose init is a fill. */
+export interface Epilogue {
+  /** Line of the consumer linalg.generic. */
+  generic: number;
+  /** Line of the linalg.fill that initializes the matmul's accumulator. */
+  fill: number;
+}
+
+export const GENERIC_LINE = /^(\s*)(%[\w.$-]+) = linalg\.generic \{(.*)\} ins\((.*)\) outs\((.*)\) \{$/;
+const FILL_LINE = /^\s*(%[\w.$-]+) = linalg\.fill /;
+const RESULT = /^\s*(%[\w.$-]+) = /;
+const MAP_ALIAS = /^(#[\w$.-]+) = (affine_map<.*>)$/;
+
+function escape(name: string): string {
+  return name.replace(/[$.]/g, '\\$&');
+}
+
+/** How often SSA value `name` appears as a whole token in `lines`. */
+function uses(lines: readonly string[], name: string): number {
+  const re = new RegExp(`${escape(name)}(?![\\w.$-])`, 'g');
+  return lines.reduce((n, l) => n + (l.match(re)?.length ?? 0), 0);
+}
+
+/** Splits `a, b<c, d>, [e, f]` at top-level commas. */
+function splitTop(text: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === '<' || ch === '(' || ch === '[') depth++;
+    // The '>' of an affine map's '->' closes nothing.
+    else if ((ch === '>' && text[i - 1] !== '-') || ch === ')' || ch === ']') depth--;
+    else if (ch === ',' && depth === 0) {
+      out.push(text.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  out.push(text.slice(start).trim());
+  return out.filter((s) => s !== '');
+}
+
+/** The value of `key = [...]` in an attribute dictionary body, split into elements. */
+export function listAttr(attrs: string, key: string): string[] | null {
+  const at = attrs.indexOf(`${key} = [`);
+  if (at < 0) return null;
+  let depth = 0;
+  const open = at + key.length + 3;
+  for (let i = open; i < attrs.length; i++) {
+    if (attrs[i] === '[') depth++;
+    else if (attrs[i] === ']' && --depth === 0) return splitTop(attrs.slice(open + 1, i));
+  }
+  return null;
+}
+
+function isIdentity(map: string, rank: number): boolean {
+  const dims = Array.from({ length: rank }, (_, i) => `d${i}`).join(', ');
+  return map.replace(/\s+/g, ' ') === `affine_map<(${dims}) -> (${dims})>`;
+}
+
+function resolveMaps(lines: readonly string[], maps: readonly string[]): string[] {
+  const aliases = new Map<string, string>();
+  for (const l of lines) {
+    const m = MAP_ALIAS.exec(l);
+    if (m) aliases.set(m[1], m[2]);
+  }
+  return maps.map((m) => aliases.get(m) ?? m);
+}
+
+function operandNames(group: string): string[] {
+  const colon = group.lastIndexOf(' : ');
+  return (colon < 0 ? group : group.slice(0, colon)).split(',').map((s) => s.trim());
+}
+
+export function typesOf(group: string): string {
+  const colon = group.lastIndexOf(' : ');
+  return colon < 0 ? '' : group.slice(colon + 3).trim();
+}
+
+/** The epilogue of matmul `op` (printed by mlir-opt), if it has one that a tile can compute. */
+export function findEpilogue(lines: readonly string[], op: StructuredOp): Epilogue | null {
+  const def = RESULT.exec(lines[op.line]);
+  const [out] = op.outputs;
+  if (!def || !out || op.attrs.includes('ortmlir.nested')) return null;
+  const result = def[1];
+  if (uses(lines, result) !== 2) return null;
+  const rank = out.dims.length;
+  const outType = `tensor<${out.dims.join('x')}x${out.elem}>`;
+  for (let i = op.line + 1; i < lines.length; i++) {
+    const g = GENERIC_LINE.exec(lines[i]);
+    if (!g) continue;
+    const ins = operandNames(g[4]);
+    const at = ins.indexOf(result);
+    if (at < 0) continue;
+    const maps = resolveMaps(lines, listAttr(g[3], 'indexing_maps') ?? []);
+    const iterators = listAttr(g[3], 'iterator_types') ?? [];
+    const outs = operandNames(g[5]);
+    const fine = outs.length === 1 && maps.length === ins.length + 1 && iterators.length === rank
+      && iterators.every((t) => t === '"parallel"') && isIdentity(maps[at], rank) && isIdentity(maps[ins.length], rank)
+      && typesOf(g[5]) === outType;
+    const fill = fine ? fillLine(lines, op) : -1;
+    return fine && fill >= 0 ? { generic: i, fill } : null;
+  }
+  return null;
+}
+
+/** The line defining the matmul's accumulator, when it is a linalg.fill. */
+function fillLine(lines: readonly string[], op: StructuredOp): number {
+  const m = /outs\((%[\w.$-]+) :/.exec(lines[op.line]);
+  if (!m) return -1;
+  for (let i = op.line - 1; i >= 0; i--) {
+    const f = FILL_LINE.exec(lines[i]);
+    if (f && f[1] === m[1]) return uses(lines, m[1]) === 2 ? i : -1;
+  }
+  return -1;
+}
+
+/** Adds the schedule tag to a linalg.generic line. */
+export function tagGeneric(lines: string[], line: number, tag: number): void {
+  const g = GENERIC_LINE.exec(lines[line]);
+  if (!g) throw new Error(`tagGeneric: line ${line} is not a linalg.generic`);
+  lines[line] = lines[line].replace('linalg.generic {', `linalg.generic {${TAG_ATTR} = ${tag} : i64, `);
+}

@@ -1,0 +1,71 @@
+// Intra-op threads for the ops no other schedule covers: a large
+// all-parallel linalg.generic (a depthwise convolution with its fused
+// epilogue, an elementwise chain, a resize) is split along its outermost
+// non-unit dimension into an scf.forall, which the pipeline maps to OpenMP.
+// The body keeps the default lowering (loops that LLVM vectorizes); only the
+// iteration space is divided. Runs after EPILOGUE_PREPARE_PASSES, so each
+// generic already carries its fused producers and consumers.
+import { TAG_ATTR } from './ir-scan.js';
+import { GENERIC_LINE, listAttr, typesOf } from './epilogue.js';
+import type { PlannedOp, ScheduleContext } from './plan.js';
+import type { TransformScript } from './transform-script.js';
+
+/** Below this many output elements a generic stays on one thread: waking threads costs more. */
+export const PARALLEL_MIN_ELEMENTS = 64 * 1024;
+/** Chunks per thread, so that uneven chunks still balance. */
+const CHUNKS_PER_THREAD = 2;
+
+export interface ParallelGeneric {
+  line: number;
+  plan: PlannedOp;
+}
+
+/** The static shape of a single-result `tensor<AxBxf32>` type, or null. */
+function staticShape(type: string): number[] | null {
+  const m = /^tensor<((?:\d+x)*)[a-z]\w*>$/.exec(type.trim());
+  if (!m) return null;
+  return m[1] === '' ? [] : m[1].slice(0, -1).split('x').map(Number);
+}
+
+/** Tile sizes that split the outermost dimension with room for every thread (0 = untiled). */
+export function chunkSizes(shape: readonly number[], threads: number): number[] | null {
+  const axis = shape.findIndex((d) => d >= threads);
+  if (axis < 0) return null;
+  const chunks = Math.min(shape[axis], threads * CHUNKS_PER_THREAD);
+  return shape.map((d, i) => (i === axis ? Math.ceil(d / chunks) : 0));
+}
+
+/**
+ * Plans a forall for every top-level all-parallel generic of at least
+ * PARALLEL_MIN_ELEMENTS outputs (not tagged by another schedule). Generics
+ * in loop bodies (deeper indentation) already run inside a parallel loop.
+ */
+export function planParallelGenerics(lines: readonly string[], ctx: ScheduleContext): ParallelGeneric[] {
+  if (ctx.threads <= 1) return [];
+  const out: ParallelGeneric[] = [];
+  let bodyIndent = -1;
+  lines.forEach((text, line) => {
+    const fn = /^(\s*)func\.func /.exec(text);
+    if (fn) bodyIndent = fn[1].length + 2;
+    const g = GENERIC_LINE.exec(text);
+    if (!g || g[1].length !== bodyIndent || g[3].includes(TAG_ATTR)) return;
+    const iterators = listAttr(g[3], 'iterator_types') ?? [];
+    const shape = staticShape(typesOf(g[5]));
+    if (!shape || iterators.length !== shape.length || !iterators.every((t) => t === '"parallel"')) return;
+    if (shape.reduce((a, d) => a * d, 1) < PARALLEL_MIN_ELEMENTS) return;
+    const sizes = chunkSizes(shape, ctx.threads);
+    if (sizes) out.push({ line, plan: chunkPlan(shape, sizes) });
+  });
+  return out;
+}
+
+function chunkPlan(shape: readonly number[], sizes: readonly number[]): PlannedOp {
+  return {
+    parallel: true,
+    summary: `linalg.generic ${shape.join('x')}: forall [${sizes.join(', ')}]`,
+    tile(w: TransformScript, tag: number): void {
+      w.tileForall(w.matchTagged('linalg.generic', tag), sizes);
+    },
+    vectorize(): void {},
+  };
+}

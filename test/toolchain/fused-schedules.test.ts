@@ -1,0 +1,135 @@
+// Epilogue fusion (schedules/epilogue.ts) and threads for large generics
+// (schedules/parallel-generic.ts): the plans they make, that the pipeline
+// applies them, and that the compiled models still match onnxruntime-node.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { DataType } from '../../src/onnx/model.js';
+import { ModelBuilder } from '../../src/onnx/builder.js';
+import { Toolchain } from '../../src/toolchain/tools.js';
+import { compileToLibrary, type TargetOptions } from '../../src/toolchain/pipeline.js';
+import { scheduleOps } from '../../src/codegen/schedules/index.js';
+import { findEpilogue } from '../../src/codegen/schedules/epilogue.js';
+import { chunkSizes, PARALLEL_MIN_ELEMENTS } from '../../src/codegen/schedules/parallel-generic.js';
+import { scanStructuredOps } from '../../src/codegen/schedules/ir-scan.js';
+import { vectorTarget } from '../../src/codegen/schedules/target.js';
+import { assertMatchesOrt, randomTensor } from '../helpers/differential.js';
+
+const F = DataType.FLOAT;
+const M = 64;
+const N = 128;
+const K = 48;
+
+/** matmul + (bias, relu) generic, in mlir-opt's printed form (what the planner reads), or with inline maps. */
+function matmulWithEpilogue(consumerUses = 1, printed = true): string {
+  const t = `tensor<${M}x${N}xf32>`;
+  const [map, map1] = printed ? ['#map', '#map1'] : ['affine_map<(d0, d1) -> (d0, d1)>', 'affine_map<(d0, d1) -> (d1)>'];
+  const extra = consumerUses > 1 ? `    %again = arith.constant 0 : i32\n    "test.use"(%2) : (${t}) -> ()\n` : '';
+  return [
+    ...(printed ? ['#map = affine_map<(d0, d1) -> (d0, d1)>', '#map1 = affine_map<(d0, d1) -> (d1)>'] : []),
+    'module {',
+    `  func.func @kernel(%arg0: tensor<${M}x${K}xf32>, %arg1: tensor<${K}x${N}xf32>, %arg2: tensor<${N}xf32>) -> ${t} {`,
+    '    %cst = arith.constant 0.000000e+00 : f32',
+    `    %0 = tensor.empty() : ${t}`,
+    `    %1 = linalg.fill ins(%cst : f32) outs(%0 : ${t}) -> ${t}`,
+    `    %2 = linalg.matmul ins(%arg0, %arg1 : tensor<${M}x${K}xf32>, tensor<${K}x${N}xf32>) outs(%1 : ${t}) -> ${t}`,
+    extra,
+    `    %3 = linalg.generic {indexing_maps = [${map}, ${map1}, ${map}], iterator_types = ["parallel", "parallel"]} ins(%2, %arg2 : ${t}, tensor<${N}xf32>) outs(%0 : ${t}) {`,
+    '    ^bb0(%in: f32, %in_0: f32, %out: f32):',
+    '      %4 = arith.addf %in, %in_0 : f32',
+    '      %5 = arith.maximumf %4, %cst : f32',
+    '      linalg.yield %5 : f32',
+    `    } -> ${t}`,
+    `    return %3 : ${t}`,
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+}
+
+const ctx = { target: vectorTarget('skylake-avx512', ''), threads: 2 };
+
+function target(threads: number): TargetOptions {
+  return { cpu: 'host', features: '', optLevel: 2, extraFlags: { mlirOpt: [], opt: [], llc: [] }, threads };
+}
+
+describe('epilogue fusion', () => {
+  it('finds the single elementwise consumer and the fill of a matmul', () => {
+    for (const printed of [true, false]) {
+      const lines = matmulWithEpilogue(1, printed).split('\n');
+      const [mm] = scanStructuredOps(lines, new Set(['linalg.matmul']));
+      assert.ok(mm && findEpilogue(lines, mm), `printed: ${printed}`);
+    }
+    const lines = matmulWithEpilogue().split('\n');
+    const [mm] = scanStructuredOps(lines, new Set(['linalg.matmul']));
+    assert.ok(mm);
+    const epi = findEpilogue(lines, mm);
+    assert.ok(epi);
+    assert.match(lines[epi.generic], /linalg\.generic/);
+    assert.match(lines[epi.fill], /linalg\.fill/);
+  });
+
+  it('leaves a matmul whose result has other users alone', () => {
+    const lines = matmulWithEpilogue(2).split('\n');
+    const [mm] = scanStructuredOps(lines, new Set(['linalg.matmul']));
+    assert.ok(mm);
+    assert.equal(findEpilogue(lines, mm), null);
+  });
+
+  it('tiles the epilogue and fuses the matmul and its fill into the tiles', () => {
+    const s = scheduleOps({ mlir: matmulWithEpilogue(), summary: [], parallel: false }, ctx);
+    assert.ok(s);
+    assert.match(s.summary.join('\n'), /\+ epilogue/);
+    assert.match(s.mlir, /linalg\.generic \{ortmlir\.sched = 0 : i64, indexing_maps/);
+    assert.match(s.mlir, /linalg\.fill \{ortmlir\.sched = 0 : i64\}/);
+    assert.equal((s.transform.match(/fuse_into_containing_op/g) ?? []).length, 4);
+  });
+
+  it('compiles with the fused schedule applied', async () => {
+    const tc = new Toolchain(process.env.ORT_MLIR_TOOLCHAIN_HOME ?? '/usr/lib/llvm-22');
+    const mlir = matmulWithEpilogue(1, false).split('\n').filter((l) => !/^(module|\}$)/.test(l)).join('\n');
+    const r = await compileToLibrary(tc, target(1), [{ id: 'kernel', mlir: `${mlir}\n` }], 'epilogue-test');
+    assert.deepEqual(r.failures.map((f) => f.error.message), []);
+    assert.ok(r.notes.some((n) => n.includes('+ epilogue')), r.notes.join('; '));
+  });
+
+  for (const threads of [1, 2]) {
+    it(`MatMul + bias + Relu and a 1x1 Conv + HardSwish match onnxruntime at ${threads} thread(s)`, async () => {
+      const b = new ModelBuilder({ opset: 17 });
+      const x = b.input('x', F, [M, K]);
+      const w = b.initializer('w', F, [K, N], Array.from({ length: K * N }, (_, i) => ((i * 7) % 13) / 13 - 0.5));
+      const bias = b.initializer('bias', F, [N], Array.from({ length: N }, (_, i) => i / N - 0.5));
+      const [mm] = b.node('MatMul', [x, w]);
+      const [sum] = b.node('Add', [mm, bias]);
+      const [y] = b.node('Relu', [sum]);
+      b.output(y, F, [M, N]);
+      await assertMatchesOrt(b.build(), { x: randomTensor(F, [M, K], 11) }, { options: { threads } });
+
+      const c = new ModelBuilder({ opset: 17 });
+      const img = c.input('img', F, [1, 16, 32, 32]);
+      const k = c.initializer('k', F, [32, 16, 1, 1], Array.from({ length: 512 }, (_, i) => ((i * 5) % 11) / 11 - 0.5));
+      const [conv] = c.node('Conv', [img, k]);
+      const [hs] = c.node('HardSwish', [conv]);
+      c.output(hs, F, [1, 32, 32, 32]);
+      await assertMatchesOrt(c.build(), { img: randomTensor(F, [1, 16, 32, 32], 12) }, { options: { threads } });
+    });
+  }
+});
+
+describe('threads for large generics', () => {
+  it('splits the outermost dimension that has room for every thread', () => {
+    assert.deepEqual(chunkSizes([1, 16, 320, 320], 2), [0, 4, 0, 0]);
+    assert.deepEqual(chunkSizes([1, 1, 640, 640], 2), [0, 0, 160, 0]);
+    assert.equal(chunkSizes([1, 1], 2), null);
+  });
+
+  it('a depthwise Conv + HardSwish over a large image matches onnxruntime at 2 threads', async () => {
+    const side = Math.ceil(Math.sqrt(PARALLEL_MIN_ELEMENTS / 8)) + 2;
+    const b = new ModelBuilder({ opset: 17 });
+    const x = b.input('x', F, [1, 8, side, side]);
+    const w = b.initializer('w', F, [8, 1, 3, 3], Array.from({ length: 72 }, (_, i) => ((i * 3) % 7) / 7 - 0.4));
+    const [conv] = b.node('Conv', [x, w], { attrs: { group: 8, pads: [1, 1, 1, 1] } });
+    const [y] = b.node('HardSwish', [conv]);
+    b.output(y, F, [1, 8, side, side]);
+    await assertMatchesOrt(b.build(), { x: randomTensor(F, [1, 8, side, side], 13) }, { options: { threads: 2 } });
+  });
+});
