@@ -1,17 +1,21 @@
 // Schedule generation: given a partition's IR (after mlir-opt's first
 // canonicalization, so in mlir-opt's printed form), picks a transform-dialect
 // schedule per structured op it knows (by op name and static shape), tags
-// those ops, and writes one transform script for the whole module. Ops
-// without a planner keep the default path (linalg → loops, which LLVM
-// vectorizes where it can).
+// those ops, and writes one transform script for the whole module. Two
+// steps: convolutions become matmuls (rewriteConvs), then, after the caller
+// optionally ran EPILOGUE_PREPARE_PASSES, matmuls (with their epilogues) and
+// large generics (parallel-generic.ts, with threads) are planned
+// (scheduleOps). Ops without a plan keep the default path (linalg → loops,
+// which LLVM vectorizes where it can).
 import { scanStructuredOps, tagOp, type StructuredOp } from './ir-scan.js';
 import { NESTED_ATTR, rewriteConvsToMatmul } from './conv-im2col.js';
-export { EPILOGUE_PREPARE_PASSES } from './epilogue.js';
 import { planMatmul } from './matmul.js';
 import { tagGeneric } from './epilogue.js';
 import { planParallelGenerics } from './parallel-generic.js';
 import type { PlannedOp, Planner, ScheduleContext } from './plan.js';
 import { TransformScript } from './transform-script.js';
+
+export { EPILOGUE_PREPARE_PASSES } from './epilogue.js';
 
 export type { ScheduleContext } from './plan.js';
 export { vectorTarget, type VectorTarget } from './target.js';
@@ -77,7 +81,6 @@ export function planSchedules(mlir: string, ctx: ScheduleContext): ScheduledModu
 
 /** Step 2: tags the ops that have a schedule and writes the transform script; null when none has one. */
 export function scheduleOps(stage: ConvStage, ctx: ScheduleContext): ScheduledModule | null {
-  const convs = stage;
   const lines = stage.mlir.split('\n');
   const ops: [StructuredOp, PlannedOp][] = [];
   // Ops inside a chunk loop: the loop is what runs in parallel.
@@ -106,7 +109,7 @@ export function scheduleOps(stage: ConvStage, ctx: ScheduleContext): ScheduledMo
   return {
     mlir: lines.join('\n'),
     transform: w.text(),
-    parallel: convs.parallel || planned.some((p) => p.parallel),
-    summary: [...convs.summary, ...planned.map((p) => p.summary)],
+    parallel: stage.parallel || planned.some((p) => p.parallel),
+    summary: [...stage.summary, ...planned.map((p) => p.summary)],
   };
 }
