@@ -12,13 +12,11 @@ import { join } from 'node:path';
 import { DataType } from '../../src/onnx/model.js';
 import { ModelBuilder } from '../../src/onnx/builder.js';
 import type { HostTensor } from '../../src/runtime/host-tensor.js';
-import { CpuSession } from '../../src/ep/cpu-session.js';
 import { createMlirSession } from '../../src/ep/session.js';
 import type { SessionReport } from '../../src/ep/session-api.js';
-import { compareTensors, DEFAULT_ATOL, DEFAULT_RTOL } from '../../src/cli/compare.js';
 import { bufferIo } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
-import { randomTensor } from '../helpers/differential.js';
+import { assertRunsMatchOrt, randomTensor } from '../helpers/differential.js';
 import { fakeToolchain } from '../reliability/fake-toolchain.js';
 
 const F = DataType.FLOAT;
@@ -30,31 +28,9 @@ function ints(values: readonly number[], dims: number[] = [values.length]): Host
 
 type Feeds = Record<string, HostTensor>;
 
-/**
- * Runs every feed set through one mlir session and one CPU session, comparing
- * outputs each time; returns the mlir session's report after all runs.
- */
-async function runAll(model: Uint8Array, runs: readonly Feeds[], options: Record<string, unknown> = {}): Promise<SessionReport> {
-  const cpu = await CpuSession.create(model);
-  const mlir = await createMlirSession(model, { cacheDir: '', ...options });
-  try {
-    for (const [k, feeds] of runs.entries()) {
-      const feedMap = new Map(Object.entries(feeds));
-      const expected = await cpu.run(feedMap);
-      const actual = await mlir.run(feedMap);
-      for (const [name, e] of expected) {
-        const a = actual.get(name);
-        assert.ok(a, `run ${k}: output '${name}' missing`);
-        assert.deepEqual(a.dims, e.dims, `run ${k}: output '${name}' dims`);
-        const r = compareTensors(a, e, { atol: DEFAULT_ATOL, rtol: DEFAULT_RTOL, postProcessing: false });
-        assert.equal(r.status, 'success', `run ${k}: output '${name}': ${r.message}`);
-      }
-    }
-    return mlir.report();
-  } finally {
-    await cpu.dispose();
-    await mlir.dispose();
-  }
+/** Every feed set through one mlir and one CPU session (test/helpers/differential.ts); fallback is asserted per test. */
+function runAll(model: Uint8Array, runs: readonly Feeds[], options: Record<string, unknown> = {}): Promise<SessionReport> {
+  return assertRunsMatchOrt(model, runs, { options, fullyCompiled: false });
 }
 
 function assertFullyCompiled(report: SessionReport): void {
