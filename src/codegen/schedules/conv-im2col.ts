@@ -16,7 +16,7 @@
 // the schedules, toolchain/pipeline.ts) would otherwise propagate the
 // reshapes into it, generalize it, and fuse the previous layer's elementwise
 // epilogue into the contraction (recomputing it once per output channel).
-import { denseIntsAttr, scanStructuredOps, OP_LINE_PARTS, type StructuredOp } from './ir-scan.js';
+import { denseIntsAttr, operandNames, scanStructuredOps, OP_LINE_PARTS, type StructuredOp } from './ir-scan.js';
 import { PARALLEL_MIN_FLOPS } from './plan.js';
 
 const CONV = 'linalg.conv_2d_nchw_fchw';
@@ -74,11 +74,6 @@ function geometry(op: StructuredOp): ConvGeometry | null {
 /** Whether the patches matrix is the input itself, reshaped. */
 function isPointwise(g: ConvGeometry): boolean {
   return g.kh === 1 && g.kw === 1 && g.strides.every((s) => s === 1) && g.oh === g.h && g.ow === g.w;
-}
-
-/** Operand SSA names of an `ins(...)` / `outs(...)` group: `%a, %b : types` → [%a, %b]. */
-function operandNames(group: string): string[] {
-  return group.slice(0, group.lastIndexOf(' : ')).split(',').map((s) => s.trim());
 }
 
 /** Names and types shared by the emitters of one convolution's replacement. */

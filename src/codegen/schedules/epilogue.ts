@@ -11,7 +11,7 @@
 // the epilogue, so that the matmul's single consumer is a generic over the
 // same iteration space. The schedule (matmul.ts) then tiles that generic and
 // fuses the matmul and its zero-fill into each tile.
-import { TAG_ATTR, type StructuredOp } from './ir-scan.js';
+import { GENERIC_LINE, listAttr, operandNames, typesOf, type StructuredOp } from './ir-scan.js';
 
 /**
  * mlir-opt passes run on the IR after convolutions became matmuls
@@ -37,7 +37,6 @@ export interface Epilogue {
   fill: number;
 }
 
-export const GENERIC_LINE = /^(\s*)(%[\w.$-]+) = linalg\.generic \{(.*)\} ins\((.*)\) outs\((.*)\) \{$/;
 const FILL_LINE = /^\s*(%[\w.$-]+) = linalg\.fill /;
 const RESULT = /^\s*(%[\w.$-]+) = /;
 const MAP_ALIAS = /^(#[\w$.-]+) = (affine_map<.*>)$/;
@@ -52,38 +51,6 @@ function uses(lines: readonly string[], name: string): number {
   return lines.reduce((n, l) => n + (l.match(re)?.length ?? 0), 0);
 }
 
-/** Splits `a, b<c, d>, [e, f]` at top-level commas. */
-function splitTop(text: string): string[] {
-  const out: string[] = [];
-  let depth = 0;
-  let start = 0;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (ch === '<' || ch === '(' || ch === '[') depth++;
-    // The '>' of an affine map's '->' closes nothing.
-    else if ((ch === '>' && text[i - 1] !== '-') || ch === ')' || ch === ']') depth--;
-    else if (ch === ',' && depth === 0) {
-      out.push(text.slice(start, i).trim());
-      start = i + 1;
-    }
-  }
-  out.push(text.slice(start).trim());
-  return out.filter((s) => s !== '');
-}
-
-/** The value of `key = [...]` in an attribute dictionary body, split into elements. */
-export function listAttr(attrs: string, key: string): string[] | null {
-  const at = attrs.indexOf(`${key} = [`);
-  if (at < 0) return null;
-  let depth = 0;
-  const open = at + key.length + 3;
-  for (let i = open; i < attrs.length; i++) {
-    if (attrs[i] === '[') depth++;
-    else if (attrs[i] === ']' && --depth === 0) return splitTop(attrs.slice(open + 1, i));
-  }
-  return null;
-}
-
 function isIdentity(map: string, rank: number): boolean {
   const dims = Array.from({ length: rank }, (_, i) => `d${i}`).join(', ');
   return map.replace(/\s+/g, ' ') === `affine_map<(${dims}) -> (${dims})>`;
@@ -96,16 +63,6 @@ function resolveMaps(lines: readonly string[], maps: readonly string[]): string[
     if (m) aliases.set(m[1], m[2]);
   }
   return maps.map((m) => aliases.get(m) ?? m);
-}
-
-function operandNames(group: string): string[] {
-  const colon = group.lastIndexOf(' : ');
-  return (colon < 0 ? group : group.slice(0, colon)).split(',').map((s) => s.trim());
-}
-
-export function typesOf(group: string): string {
-  const colon = group.lastIndexOf(' : ');
-  return colon < 0 ? '' : group.slice(colon + 3).trim();
 }
 
 /** The epilogue of matmul `op` (printed by mlir-opt), if it has one that a tile can compute. */
@@ -144,11 +101,4 @@ function fillLine(lines: readonly string[], op: StructuredOp): number {
     if (f && f[1] === m[1]) return uses(lines, m[1]) === 2 ? i : -1;
   }
   return -1;
-}
-
-/** Adds the schedule tag to a linalg.generic line. */
-export function tagGeneric(lines: string[], line: number, tag: number): void {
-  const g = GENERIC_LINE.exec(lines[line]);
-  if (!g) throw new Error(`tagGeneric: line ${line} is not a linalg.generic`);
-  lines[line] = lines[line].replace('linalg.generic {', `linalg.generic {${TAG_ATTR} = ${tag} : i64, `);
 }

@@ -7,10 +7,9 @@
 // large generics (parallel-generic.ts, with threads) are planned
 // (scheduleOps). Ops without a plan keep the default path (linalg → loops,
 // which LLVM vectorizes where it can).
-import { scanStructuredOps, tagOp, type StructuredOp } from './ir-scan.js';
+import { scanStructuredOps, tagGeneric, tagOp, type StructuredOp } from './ir-scan.js';
 import { NESTED_ATTR, rewriteConvsToMatmul } from './conv-im2col.js';
 import { planMatmul } from './matmul.js';
-import { tagGeneric } from './epilogue.js';
 import { planParallelGenerics } from './parallel-generic.js';
 import type { PlannedOp, Planner, ScheduleContext } from './plan.js';
 import { TransformScript } from './transform-script.js';

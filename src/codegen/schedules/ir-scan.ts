@@ -30,6 +30,9 @@ const OP_LINE = /^(\s*%[\w.$-]+ = )(linalg\.[a-z0-9_]+)( \{[^{}]*\})? ins\((.*)\
 /** The same line split as indent, result, op name, attributes, ins, outs, result types. */
 export const OP_LINE_PARTS = /^(\s*)(%[\w.$-]+) = (linalg\.[a-z0-9_]+)( \{[^{}]*\})? ins\((.*)\) outs\((.*)\) -> (.*)$/;
 const TENSOR_TYPE = /tensor<([^<>]*)>/g;
+/** A linalg.generic's first line: indent, result, attributes, ins, outs (its region follows). */
+export const GENERIC_LINE = /^(\s*)(%[\w.$-]+) = linalg\.generic \{(.*)\} ins\((.*)\) outs\((.*)\) \{$/;
+
 
 /** `4x?x8xf32` → dims and element type; null for dynamic or unranked shapes. */
 function parseTensorBody(body: string): TensorInfo | null {
@@ -43,12 +46,9 @@ function parseTensorBody(body: string): TensorInfo | null {
 
 /** The tensor types after the ':' of an `ins(...)`/`outs(...)` group; null if any operand is not a static tensor. */
 function operandTypes(group: string): TensorInfo[] | null {
-  const colon = group.lastIndexOf(' : ');
-  if (colon < 0) return null;
-  const types = group.slice(colon + 3);
-  const operands = group.slice(0, colon).split(',').length;
-  const found = [...types.matchAll(TENSOR_TYPE)].map((m) => parseTensorBody(m[1]));
-  if (found.length !== operands || found.some((t) => t === null)) return null;
+  if (!group.includes(' : ')) return null;
+  const found = [...typesOf(group).matchAll(TENSOR_TYPE)].map((m) => parseTensorBody(m[1]));
+  if (found.length !== operandNames(group).length || found.some((t) => t === null)) return null;
   return found.filter((t): t is TensorInfo => t !== null);
 }
 
@@ -82,4 +82,55 @@ export function denseIntsAttr(attrs: string, name: string, rank: number): number
   const body = m[1].trim();
   const values = body.startsWith('[') ? body.slice(1, -1).split(',').map((s) => Number(s.trim())) : Array.from({ length: rank }, () => Number(body));
   return values.length === rank && values.every(Number.isInteger) ? values : null;
+}
+
+/** Operand SSA names of an `ins(...)` / `outs(...)` group: `%a, %b : types` → [%a, %b]. */
+export function operandNames(group: string): string[] {
+  const colon = group.lastIndexOf(' : ');
+  return (colon < 0 ? group : group.slice(0, colon)).split(',').map((s) => s.trim());
+}
+
+/** The types after the ':' of an `ins(...)` / `outs(...)` group. */
+export function typesOf(group: string): string {
+  const colon = group.lastIndexOf(' : ');
+  return colon < 0 ? '' : group.slice(colon + 3).trim();
+}
+
+/** Splits `a, b<c, d>, [e, f]` at top-level commas. */
+function splitTop(text: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === '<' || ch === '(' || ch === '[') depth++;
+    // The '>' of an affine map's '->' closes nothing.
+    else if ((ch === '>' && text[i - 1] !== '-') || ch === ')' || ch === ']') depth--;
+    else if (ch === ',' && depth === 0) {
+      out.push(text.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  out.push(text.slice(start).trim());
+  return out.filter((s) => s !== '');
+}
+
+/** The value of `key = [...]` in an attribute dictionary body, split into elements. */
+export function listAttr(attrs: string, key: string): string[] | null {
+  const at = attrs.indexOf(`${key} = [`);
+  if (at < 0) return null;
+  let depth = 0;
+  const open = at + key.length + 3;
+  for (let i = open; i < attrs.length; i++) {
+    if (attrs[i] === '[') depth++;
+    else if (attrs[i] === ']' && --depth === 0) return splitTop(attrs.slice(open + 1, i));
+  }
+  return null;
+}
+
+/** Adds the schedule tag to a linalg.generic line. */
+export function tagGeneric(lines: string[], line: number, tag: number): void {
+  const g = GENERIC_LINE.exec(lines[line]);
+  if (!g) throw new Error(`tagGeneric: line ${line} is not a linalg.generic`);
+  lines[line] = lines[line].replace('linalg.generic {', `linalg.generic {${TAG_ATTR} = ${tag} : i64, `);
 }

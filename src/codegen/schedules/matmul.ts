@@ -5,8 +5,8 @@
 // transfers are hoisted out of the k loop and the contraction becomes
 // broadcast-FMAs (outer products). Dimensions the tiles don't divide are
 // peeled: full tiles stay static, the remainder tile is vectorized masked.
-import { tagOp, type StructuredOp } from './ir-scan.js';
-import { findEpilogue, tagGeneric, type Epilogue } from './epilogue.js';
+import { tagGeneric, tagOp, type StructuredOp } from './ir-scan.js';
+import { findEpilogue, type Epilogue } from './epilogue.js';
 import { needsPeel, PARALLEL_MIN_FLOPS, roundDownTo, type PlannedOp, type ScheduleContext } from './plan.js';
 import type { TransformScript } from './transform-script.js';
 

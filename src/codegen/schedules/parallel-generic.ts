@@ -5,8 +5,7 @@
 // The body keeps the default lowering (loops that LLVM vectorizes); only the
 // iteration space is divided. Runs after EPILOGUE_PREPARE_PASSES, so each
 // generic already carries its fused producers and consumers.
-import { TAG_ATTR } from './ir-scan.js';
-import { GENERIC_LINE, listAttr, typesOf } from './epilogue.js';
+import { GENERIC_LINE, listAttr, TAG_ATTR, typesOf } from './ir-scan.js';
 import type { PlannedOp, ScheduleContext } from './plan.js';
 import type { TransformScript } from './transform-script.js';
 
