@@ -43,13 +43,17 @@ export function unrolledDepthwiseApplies(s: DepthwiseSpec, w: Tensor): boolean {
  * form handles. The caller pads them (zeros); 0 when the row-wise form applies.
  */
 export function depthwiseExtraRows(s: { strides: readonly number[]; out: readonly number[] }, kernel: readonly number[]): number {
-  const flat = s.out.length === 2 && s.strides.every((v) => v === 1) && s.out[1] < MIN_ROW_FORM_COLS;
-  return flat && kernel[0] * kernel[1] <= MAX_UNROLLED_TAPS ? 1 : 0;
+  return s.out.length === 2 && flatFormFits(s) && kernel[0] * kernel[1] <= MAX_UNROLLED_TAPS ? 1 : 0;
+}
+
+/** Whether the flat form is the one to use: stride 1 and output rows too short to vectorize alone. */
+function flatFormFits(s: { strides: readonly number[]; out: readonly number[] }): boolean {
+  return s.strides.every((v) => v === 1) && s.out[1] < MIN_ROW_FORM_COLS;
 }
 
 /** Depthwise convolution [N, C, H, W] ⊛ [C, KH, KW]; returns [N, C, OH, OW] in accDt. */
 export function depthwiseUnrolled(b: FuncBuilder, s: DepthwiseSpec, w: Tensor): Tensor {
-  return hasExtraRow(s, w) && s.out[1] < MIN_ROW_FORM_COLS ? depthwiseFlat(b, s, w) : depthwiseRows(b, s, w);
+  return flatFormFits(s) && hasExtraRow(s, w) ? depthwiseFlat(b, s, w) : depthwiseRows(b, s, w);
 }
 
 function kernelTaps(w: Tensor): [number, number][] {
@@ -62,7 +66,7 @@ function kernelTaps(w: Tensor): [number, number][] {
 /** Whether the padded input has the row below the last window that depthwiseFlat reads into. */
 function hasExtraRow(s: DepthwiseSpec, w: Tensor): boolean {
   const [kh] = w.shape.slice(1);
-  return s.strides.every((v) => v === 1) && s.x.shape[2] >= s.out[0] + (kh - 1) * s.dilations[0] + 1;
+  return s.x.shape[2] >= s.out[0] + (kh - 1) * s.dilations[0] + 1;
 }
 
 /** The unrolled body: fused multiply-adds over (input, weight) argument pairs. */
