@@ -98,8 +98,10 @@ export function poolWindow(ctx: NodeContext, inSpatial: readonly number[], kerne
       const target = Math.ceil(len / s);
       [w.padBegin[i], w.padEnd[i]] = sameSplit((target - 1) * s + kernel[i] - len, mode);
     }
-    const span = (len + w.padBegin[i] + w.padEnd[i] - dilatedExtent(kernel[i], w.dilations[i])) / s + 1;
-    let out = ceilMode ? Math.ceil(span) : Math.floor(span);
+    const numerator = len + w.padBegin[i] + w.padEnd[i] - dilatedExtent(kernel[i], w.dilations[i]);
+    // Without ceil_mode onnxruntime divides in integers (toward zero): an input
+    // shorter than the window still gets one window, which the padding covers.
+    let out = ceilMode ? Math.ceil(numerator / s + 1) : Math.trunc(numerator / s) + 1;
     // A window may not start in the end padding (it would cover no input).
     if (ceilMode && (out - 1) * s >= len + w.padBegin[i]) out--;
     w.out.push(out);

@@ -422,7 +422,11 @@ function windowDim(r: RuleContext, d: SymExpr, k: number, i: number, rank: numbe
   if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') return d.ceilDiv(stride);
   const pads = autoPad === 'VALID' ? new Array<number>(2 * rank).fill(0) : r.attrs.ints('pads', new Array<number>(2 * rank).fill(0));
   const span = d.add(pads[i] + pads[i + rank]).sub(dil * (k - 1) + 1);
-  return (r.attrs.int('ceil_mode', 0) ? span.ceilDiv(stride) : span.floorDiv(stride)).add(1);
+  if (r.attrs.int('ceil_mode', 0)) return span.ceilDiv(stride).add(1);
+  // onnxruntime's pools divide in integers (toward zero): an input shorter than the window gets one window.
+  const known = span.value;
+  if (r.node.op !== 'Conv' && known !== null && known < 0) return SymExpr.constant(Math.trunc(known / stride) + 1);
+  return span.floorDiv(stride).add(1);
 }
 
 function window(r: RuleContext): (SymTensor | null)[] {

@@ -131,6 +131,9 @@ describe('compute lowerings match onnxruntime', () => {
       { op: 'AveragePool', inputs: [x([1, 1, 4, 5, 4])], attrs: { kernel_shape: [2, 2, 2], pads: [1, 0, 1, 0, 1, 0] } },
       { op: 'LpPool', inputs: [x([1, 2, 6, 6])], attrs: { kernel_shape: [2, 2], p: 3, strides: [2, 2] } },
       { op: 'LpPool', inputs: [x([1, 2, 6, 6])], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] } },
+      // Input shorter than the window: onnxruntime still makes one window (integer division toward zero).
+      { op: 'MaxPool', inputs: [x([1, 2, 1, 1])], attrs: { kernel_shape: [2, 2], strides: [2, 2] } },
+      { op: 'AveragePool', inputs: [x([1, 2, 1, 3])], attrs: { kernel_shape: [2, 2], strides: [2, 2] } },
     ], 19);
   });
 
