@@ -159,10 +159,18 @@ function lower(ctx: LowerContext): string[] {
         return [b.op(`arith.ori ${any}, ${geo.suppresses(geo.extent(bi, kept), cand, lim.iou)} : i1`)];
       });
       const take = b.op(`arith.andi ${passes}, ${b.op(`arith.xori ${hit}, ${b.constant('true', 'i1')} : i1`)} : i1`);
-      let row = acc;
+      // Only when taken: the output holds perClass rows per class, fewer than the
+      // candidates, so once every row is filled n is one past the last row.
+      const row = b.fresh('row');
+      b.emit(`${row} = scf.if ${take} -> (${outT}) {`);
+      let written = acc;
       [bi, ci, box].forEach((v, j) => {
-        row = b.op(`tensor.insert ${indexToI64(b, v)} into ${row}[${n}, ${b.index(j)}] : ${outT}`);
+        written = b.op(`tensor.insert ${indexToI64(b, v)} into ${written}[${n}, ${b.index(j)}] : ${outT}`);
       });
+      b.emit(`scf.yield ${written} : ${outT}`);
+      b.emit('} else {');
+      b.emit(`scf.yield ${acc} : ${outT}`);
+      b.emit('}');
       return [row, bump(b, n, take)];
     });
     return [out2, count2];
