@@ -45,6 +45,10 @@ const FUSE_PASSES: readonly string[] = [
 
 const BUFFERIZE_PASSES: readonly string[] = [
   '--one-shot-bufferize=bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map',
+  // Tiled loops return their buffer through memref iter_args; folding those
+  // makes the returned value the allocation itself, which the next pass then
+  // replaces by the caller's output buffer (no result copy).
+  '--canonicalize',
   '--buffer-results-to-out-params=hoist-static-allocs modify-public-functions',
   '--buffer-deallocation-pipeline',
   // Folds subviews into the scheduled kernels' vector loads and stores.
