@@ -9,6 +9,7 @@ import { EpError } from './errors.js';
 import { dataTypeToOrtType, hostToOrt, isOrtRepresentable, ortToHost } from './ort-tensor.js';
 import { Profiler } from './profiler.js';
 import { Logger } from './logger.js';
+import { retainFreedHostMemory } from '../native/host-memory.js';
 
 export const BACKEND_NAME = 'mlir';
 /** Negative: ORT never picks this backend unless the user names it. */
@@ -126,6 +127,8 @@ export class MlirBackend implements Backend {
     const opts = options ?? {};
     const log = new Logger(opts.logSeverityLevel ?? Logger.DEFAULT_LEVEL, opts.logId ?? 'onnxruntime-ep-mlir');
     const start = performance.now();
+    // onnxruntime's arena option: ours is the C library's heap (native/host-memory.ts).
+    if (opts.enableCpuMemArena !== false && !retainFreedHostMemory()) log.verbose('host memory: the C library is not glibc; freed run buffers go back to the system');
     const session = await MlirSession.create(uriOrBuffer, epOptions(opts), {
       intraOpNumThreads: opts.intraOpNumThreads,
       freeDimensionOverrides: opts.freeDimensionOverrides,
