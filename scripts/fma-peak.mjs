@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 // The ceiling for the MatMul rows of the speed table: one core's f32 FMA
 // peak, measured by a loop of independent AVX-512 (or AVX2) FMAs compiled
-// with the toolchain's clang, next to onnxruntime-node's MatMul throughput
-// at one thread in the same process. Prints both and the ratio ours/ORT that
-// running exactly at peak would give.
+// with the toolchain's clang, next to the MatMul throughput of onnxruntime-node
+// and of the mlir EP at one thread, timed alternating in the same process with
+// preallocated outputs. Prints each as a share of the peak, the ratio ours/ORT,
+// and the ratio ours/ORT that running exactly at peak would give.
 //
-//   node scripts/fma-peak.mjs [--n 512] [--runs 20]
+//   node scripts/fma-peak.mjs [--n 512] [--runs 50]
 //
-// Needs clang from the toolchain (ORT_MLIR_TOOLCHAIN_HOME or /usr/lib/llvm-22).
+// Needs a build (npm run build) and clang from the toolchain
+// (ORT_MLIR_TOOLCHAIN_HOME or /usr/lib/llvm-22).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +18,9 @@ import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 
 const { matmulModel } = await import(new URL('./bench-models.mjs', import.meta.url).href);
-const { values } = parseArgs({ options: { n: { type: 'string', default: '512' }, runs: { type: 'string', default: '20' } } });
+// Registers the mlir EP with onnxruntime-node.
+await import(new URL('../dist/esm/src/index.js', import.meta.url).href);
+const { values } = parseArgs({ options: { n: { type: 'string', default: '512' }, runs: { type: 'string', default: '50' } } });
 
 /** Accumulator chains: enough independent FMAs to cover latency × pipes. */
 const CHAINS = 12;
@@ -58,24 +62,40 @@ function fmaPeakGflops() {
   return Number(execFileSync(join(dir, 'peak'), { encoding: 'utf8' }).split(' ')[0]);
 }
 
-async function ortMatmulGflops(n, runs) {
-  const s = await ort.InferenceSession.create(matmulModel(n), { intraOpNumThreads: 1 });
+/** Warm-up runs: the first tens of runs of either EP are slower (page faults, clock ramp-up). */
+const WARMUP_RUNS = 20;
+
+/** A 1-thread session of MatMul n³ on `ep`, with a preallocated output (no allocation in the timed runs). */
+async function matmulSession(n, ep) {
+  const s = await ort.InferenceSession.create(matmulModel(n), { intraOpNumThreads: 1, executionProviders: [ep] });
   const x = new ort.Tensor('float32', new Float32Array(n * n).fill(0.5), [n, n]);
-  for (let i = 0; i < 3; i++) await s.run({ x });
+  const y = new ort.Tensor('float32', new Float32Array(n * n), [n, n]);
   const ms = [];
-  for (let i = 0; i < runs; i++) {
-    const t = performance.now();
-    await s.run({ x });
-    ms.push(performance.now() - t);
-  }
-  await s.release();
-  ms.sort((a, b) => a - b);
-  return (2 * n ** 3) / (ms[ms.length >> 1] / 1000) / 1e9;
+  for (let i = 0; i < WARMUP_RUNS; i++) await s.run({ x }, { y });
+  return {
+    async time() {
+      const t = performance.now();
+      await s.run({ x }, { y });
+      ms.push(performance.now() - t);
+    },
+    gflops() {
+      const sorted = [...ms].sort((a, b) => a - b);
+      return (2 * n ** 3) / (sorted[sorted.length >> 1] / 1000) / 1e9;
+    },
+    release: () => s.release(),
+  };
 }
 
 const n = Number(values.n);
 const peak = fmaPeakGflops();
-const ortGflops = await ortMatmulGflops(n, Number(values.runs));
+const sessions = { onnxruntime: await matmulSession(n, 'cpu'), mlir: await matmulSession(n, { name: 'mlir', threads: 1 }) };
+// Alternating, so that both see the same machine state.
+for (let i = 0; i < Number(values.runs); i++) for (const s of Object.values(sessions)) await s.time();
 console.log(`FMA peak, one core: ${peak.toFixed(1)} GFLOP/s`);
-console.log(`onnxruntime MatMul ${n}³ + bias + Relu, one thread: ${ortGflops.toFixed(1)} GFLOP/s (${((100 * ortGflops) / peak).toFixed(0)} % of peak)`);
-console.log(`ratio ours/ORT if we ran at peak: ${(ortGflops / peak).toFixed(2)}`);
+for (const [name, s] of Object.entries(sessions)) {
+  const g = s.gflops();
+  console.log(`${name.padEnd(11)} MatMul ${n}³ + bias + Relu, one thread: ${g.toFixed(1)} GFLOP/s (${((100 * g) / peak).toFixed(0)} % of peak)`);
+  await s.release();
+}
+const ratio = sessions.mlir.gflops() / sessions.onnxruntime.gflops();
+console.log(`ratio ours/ORT (time): ${(1 / ratio).toFixed(2)}; at peak it would be ${(sessions.onnxruntime.gflops() / peak).toFixed(2)}`);
