@@ -9,6 +9,7 @@ import type { HostTensor } from './host-tensor.js';
 import { bindControlStep, type BodyHost, type BodyRunner, type ControlRunner } from './control-flow.js';
 import { EMPTY_REPORT, addReports, type PlanReport } from './run-report.js';
 import { narrowAlongAxis } from './host-slicing.js';
+import { guardedBuffer, guardIntact } from './output-guard.js';
 
 export class ExecutionError extends Error {
   override name = 'ExecutionError';
@@ -271,6 +272,8 @@ async function runNative(step: Extract<PlanStep, { kind: 'native' }>, kernel: Ke
   });
   if (step.flops <= SYNC_CALL_MAX_FLOPS) kernel.callSync(args);
   else await kernel.callAsync(args);
+  const overrun = outputs.find(([, t]) => !guardIntact(t.data));
+  if (overrun) throw new ExecutionError(`${step.symbol} (${step.nodes.join(', ')}): native code wrote past the end of output '${overrun[0].name}' (${overrun[1].data.byteLength} bytes)`);
   const made = new Map(outputs.map(([a, t]) => [a.name, t]));
   for (const [a, t] of outputs) values.set(a.name, a.trim ? trimmed(step.symbol, a, t, made) : t);
 }
@@ -281,7 +284,7 @@ function outputBuffer(a: NativeArg, destinations: Destinations): Uint8Array {
   const dst = destinations.get(a.name);
   // A trimmed output is written at its largest size, which the caller's buffer does not have.
   if (dst && !a.trim && dst.dataType === a.dataType && dst.data.byteLength === need) return dst.data;
-  return new Uint8Array(need);
+  return guardedBuffer(need);
 }
 
 /** An output of data-dependent size cut from its largest size to the count the native code wrote (NativeArg.trim). */

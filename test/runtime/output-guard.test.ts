@@ -1,0 +1,20 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { guardedBuffer, guardIntact } from '../../src/runtime/output-guard.js';
+
+describe('output guard', () => {
+  it('a guarded buffer is zeroed, exactly its size, and intact until written past its end', () => {
+    const b = guardedBuffer(24);
+    assert.equal(b.byteLength, 24);
+    assert.ok(b.every((v) => v === 0));
+    b.fill(0xff);
+    assert.ok(guardIntact(b));
+    new Uint8Array(b.buffer, b.byteOffset, 25)[24] = 0;
+    assert.ok(!guardIntact(b));
+  });
+
+  it('buffers without a guard (a caller\'s destination) count as intact', () => {
+    assert.ok(guardIntact(new Uint8Array(16)));
+    assert.ok(guardIntact(new Uint8Array(256).subarray(8, 16)));
+  });
+});
