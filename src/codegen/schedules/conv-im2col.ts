@@ -1,6 +1,7 @@
 // Rewrites 2-D f32 convolutions (linalg.conv_2d_nchw_fchw, batch 1) in the
 // prepared IR into weights × patches matmuls, which the matmul schedule then
-// tiles and vectorizes:
+// tiles and vectorizes (except those the caller keeps for the direct
+// schedule, conv-direct.ts: stride 1 with exact micro-kernel tiles):
 //
 //   y[1, F, OH·OW] = W[F, C·KH·KW] × cols[C·KH·KW, OH·OW]
 //
@@ -56,7 +57,7 @@ function tensor(dims: readonly number[]): string {
   return `tensor<${dims.join('x')}xf32>`;
 }
 
-function geometry(op: StructuredOp): ConvGeometry | null {
+export function geometry(op: StructuredOp): ConvGeometry | null {
   const [x, w] = op.inputs;
   const [y] = op.outputs;
   if (!x || !w || !y || op.inputs.length !== 2 || op.outputs.length !== 1) return null;
@@ -183,15 +184,15 @@ function im2colMatmul(indent: string, result: string, x: string, w: string, init
   return out;
 }
 
-/** Replaces every eligible convolution in `lines` (mlir-opt's printed form) by im2col + linalg.matmul. */
-export function rewriteConvsToMatmul(lines: readonly string[], threads: number): ConvRewrite {
+/** Replaces every eligible convolution in `lines` (mlir-opt's printed form) by im2col + linalg.matmul, except those `keep` selects. */
+export function rewriteConvsToMatmul(lines: readonly string[], threads: number, keep: (g: ConvGeometry) => boolean = () => false): ConvRewrite {
   const replaced = new Map<number, string[]>();
   const summary: string[] = [];
   let anyParallel = false;
   for (const op of scanStructuredOps(lines, new Set([CONV]))) {
     const g = geometry(op);
     const m = OP_LINE_PARTS.exec(lines[op.line]);
-    if (!g || !m) continue;
+    if (!g || !m || keep(g)) continue;
     const [indent, result] = [m[1], m[2]];
     const [x, w] = operandNames(m[5]);
     const [init] = operandNames(m[6]);

@@ -2,13 +2,15 @@
 // canonicalization, so in mlir-opt's printed form), picks a transform-dialect
 // schedule per structured op it knows (by op name and static shape), tags
 // those ops, and writes one transform script for the whole module. Two
-// steps: convolutions become matmuls (rewriteConvs), then, after the caller
-// optionally ran EPILOGUE_PREPARE_PASSES, matmuls (with their epilogues) and
-// large generics (parallel-generic.ts, with threads) are planned
-// (scheduleOps). Ops without a plan keep the default path (linalg → loops,
+// steps: convolutions become matmuls (rewriteConvs) unless the direct
+// schedule takes them (conv-direct.ts), then, after the caller optionally ran
+// EPILOGUE_PREPARE_PASSES, matmuls (with their epilogues), direct
+// convolutions and large generics (parallel-generic.ts, with threads) are
+// planned (scheduleOps). Ops without a plan keep the default path (linalg → loops,
 // which LLVM vectorizes where it can).
 import { scanStructuredOps, tagGeneric, tagOp, type StructuredOp } from './ir-scan.js';
-import { NESTED_ATTR, rewriteConvsToMatmul } from './conv-im2col.js';
+import { geometry, NESTED_ATTR, rewriteConvsToMatmul, type ConvGeometry } from './conv-im2col.js';
+import { directConvFits, padDepth, planDirectConv } from './conv-direct.js';
 import { planMatmul } from './matmul.js';
 import { planParallelGenerics } from './parallel-generic.js';
 import type { PlannedOp, Planner, ScheduleContext } from './plan.js';
@@ -19,9 +21,16 @@ export { EPILOGUE_PREPARE_PASSES } from './epilogue.js';
 export type { ScheduleContext } from './plan.js';
 export { vectorTarget, type VectorTarget } from './target.js';
 
+/** Convolutions that step 1 left in place (directConvFits). */
+const planConv: Planner = (op, ctx, lines) => {
+  const g = geometry(op);
+  return g && directConvFits(g, ctx.target) ? planDirectConv(op, g, ctx, padDepth(op, lines)) : null;
+};
+
 const PLANNERS: ReadonlyMap<string, Planner> = new Map([
   ['linalg.matmul', planMatmul],
   ['linalg.batch_matmul', planMatmul],
+  ['linalg.conv_2d_nchw_fchw', planConv],
 ]);
 
 export interface ScheduledModule {
@@ -69,7 +78,8 @@ export interface ConvStage {
  * matmul epilogues can be fused.
  */
 export function rewriteConvs(mlir: string, ctx: ScheduleContext): ConvStage {
-  const convs = rewriteConvsToMatmul(mlir.split('\n'), ctx.threads);
+  // Convolutions the direct schedule takes stay in place for step 2.
+  const convs = rewriteConvsToMatmul(mlir.split('\n'), ctx.threads, (g: ConvGeometry) => directConvFits(g, ctx.target));
   return { mlir: convs.lines.join('\n'), summary: convs.summary, parallel: convs.parallel };
 }
 

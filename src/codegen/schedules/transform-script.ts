@@ -84,6 +84,20 @@ export class TransformScript {
     this.emit(`${main}, ${rest} = transform.loop.peel ${typed} : (${FOR}) -> (${ANY}, ${ANY})`);
   }
 
+  /** The op producing operand `index` of `target`. */
+  producerOf(target: string, index: number): string {
+    const h = this.fresh('producer');
+    this.emit(`${h} = transform.get_producer_of_operand ${target}[${index}] : (${ANY}) -> ${ANY}`);
+    return h;
+  }
+
+  /** Rewrites a convolution with a unit window dimension as a lower-rank one (2-D with one output row → 1-D), which the vectorizer handles. */
+  decompose(target: string): string {
+    const h = this.fresh('dec');
+    this.emit(`${h} = transform.structured.decompose ${target} : (${ANY}) -> ${ANY}`);
+    return h;
+  }
+
   /** Vectorizes; with `sizes`, dynamic (remainder) shapes are masked. */
   vectorize(target: string, sizes?: readonly number[]): void {
     const vs = sizes ? ` vector_sizes [${sizes.join(', ')}]` : '';

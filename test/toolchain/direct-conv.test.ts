@@ -1,0 +1,98 @@
+// The direct convolution schedule (schedules/conv-direct.ts): which
+// convolutions it takes, that the pipeline applies it with the padding
+// fused per block of output rows, and that compiled models match
+// onnxruntime-node at 1 and 2 threads.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { DataType } from '../../src/onnx/model.js';
+import { ModelBuilder, type AttrInput } from '../../src/onnx/builder.js';
+import { Toolchain } from '../../src/toolchain/tools.js';
+import { compileToLibrary, type TargetOptions } from '../../src/toolchain/pipeline.js';
+import { directConvFits } from '../../src/codegen/schedules/conv-direct.js';
+import type { ConvGeometry } from '../../src/codegen/schedules/conv-im2col.js';
+import { vectorTarget } from '../../src/codegen/schedules/target.js';
+import { assertMatchesOrt, randomTensor } from '../helpers/differential.js';
+
+const F = DataType.FLOAT;
+const avx512 = vectorTarget('skylake-avx512', '');
+
+function geometry(over: Partial<ConvGeometry>): ConvGeometry {
+  return { c: 16, h: 10, w: 64, f: 16, kh: 3, kw: 3, oh: 10, ow: 64, strides: [1, 1], dilations: [1, 1], ...over };
+}
+
+function target(threads: number): TargetOptions {
+  return { cpu: 'host', features: '', optLevel: 2, extraFlags: { mlirOpt: [], opt: [], llc: [] }, threads };
+}
+
+/** A padded 3×3 convolution in the form the importer emits (tensor.pad, fill, conv). */
+function paddedConv(c: number, f: number, h: number, w: number): string {
+  const x = `tensor<1x${c}x${h}x${w}xf32>`;
+  const p = `tensor<1x${c}x${h + 2}x${w + 2}xf32>`;
+  const y = `tensor<1x${f}x${h}x${w}xf32>`;
+  return [
+    `func.func @kernel(%x: ${x}, %w: tensor<${f}x${c}x3x3xf32>) -> ${y} {`,
+    '  %cst = arith.constant 0.000000e+00 : f32',
+    '  %padded = tensor.pad %x low[0, 0, 1, 1] high[0, 0, 1, 1] {',
+    '  ^bb0(%a: index, %b: index, %c: index, %d: index):',
+    '    tensor.yield %cst : f32',
+    `  } : ${x} to ${p}`,
+    `  %0 = tensor.empty() : ${y}`,
+    `  %1 = linalg.fill ins(%cst : f32) outs(%0 : ${y}) -> ${y}`,
+    `  %2 = linalg.conv_2d_nchw_fchw {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>} ins(%padded, %w : ${p}, tensor<${f}x${c}x3x3xf32>) outs(%1 : ${y}) -> ${y}`,
+    `  return %2 : ${y}`,
+    '}',
+    '',
+  ].join('\n');
+}
+
+interface ConvCase {
+  x: number[];
+  w: number[];
+  attrs?: Record<string, AttrInput>;
+}
+
+function model(cases: ConvCase[]): { bytes: Uint8Array; feeds: Record<string, ReturnType<typeof randomTensor>> } {
+  const b = new ModelBuilder({ opset: 17 });
+  const feeds: Record<string, ReturnType<typeof randomTensor>> = {};
+  cases.forEach((c, k) => {
+    b.input(`x${k}`, F, c.x);
+    feeds[`x${k}`] = randomTensor(F, c.x, 2 * k + 1);
+    const w = b.initializer(`w${k}`, F, c.w, Array.from({ length: c.w.reduce((a, d) => a * d, 1) }, (_, i) => ((i * 7) % 17) / 17 - 0.5));
+    const [y] = b.node('Conv', [`x${k}`, w], { attrs: c.attrs });
+    const [r] = b.node('Relu', [y]);
+    b.output(r);
+  });
+  return { bytes: b.build(), feeds };
+}
+
+describe('direct convolution schedule', () => {
+  it('takes stride-1 windows whose channels and columns the micro-kernel divides', () => {
+    assert.equal(directConvFits(geometry({}), avx512), true);
+    assert.equal(directConvFits(geometry({ kh: 1, kw: 1 }), avx512), false, '1×1 is a plain matmul');
+    assert.equal(directConvFits(geometry({ strides: [2, 2] }), avx512), false);
+    assert.equal(directConvFits(geometry({ dilations: [1, 2] }), avx512), false);
+    assert.equal(directConvFits(geometry({ ow: 40 }), avx512), false, 'columns not a multiple of 32');
+    assert.equal(directConvFits(geometry({ f: 12 }), avx512), false, 'channels not a multiple of 8');
+  });
+
+  for (const threads of [1, 2]) {
+    it(`compiles with the padding fused per row block (${threads} thread${threads > 1 ? 's' : ''})`, async () => {
+      const tc = new Toolchain(process.env.ORT_MLIR_TOOLCHAIN_HOME ?? '/usr/lib/llvm-22');
+      const r = await compileToLibrary(tc, { ...target(threads), features: '+avx512f' }, [{ id: 'kernel', mlir: paddedConv(32, 16, 16, 64) }], 'direct-conv-test');
+      assert.deepEqual(r.failures.map((f) => f.error.message), []);
+      assert.ok(r.notes.some((n) => n.includes('direct, pad per row block')), r.notes.join('; '));
+    });
+
+    it(`convolutions on the direct path match onnxruntime (${threads} thread${threads > 1 ? 's' : ''})`, async () => {
+      const m = model([
+        // Padded, large enough for a forall over blocks of two rows at 2 threads.
+        { x: [1, 32, 16, 64], w: [16, 32, 3, 3], attrs: { pads: [1, 1, 1, 1] } },
+        // No padding.
+        { x: [1, 8, 6, 34], w: [8, 8, 3, 3] },
+        // Uneven pads (wider than the window) and a 2×3 window.
+        { x: [1, 8, 7, 31], w: [16, 8, 2, 3], attrs: { pads: [1, 0, 0, 3] } },
+      ]);
+      await assertMatchesOrt(m.bytes, m.feeds, { options: { threads } });
+    });
+  }
+});
