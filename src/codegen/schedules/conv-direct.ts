@@ -11,7 +11,7 @@
 // output size (det's 96→24 3×3 layer at 160²: 88 MB per run).
 import type { ConvGeometry } from './conv-im2col.js';
 import { PARALLEL_MIN_FLOPS, type PlannedOp, type ScheduleContext } from './plan.js';
-import { OP_LINE_PARTS, operandNames, type StructuredOp } from './ir-scan.js';
+import { definitionLine, OP_LINE_PARTS, operandNames, type StructuredOp } from './ir-scan.js';
 import type { VectorTarget } from './target.js';
 import type { TransformScript } from './transform-script.js';
 
@@ -41,11 +41,6 @@ function rowsPerIteration(oh: number, threads: number): number {
   return rows;
 }
 
-/** The line defining SSA value `name` (mlir-opt's printed form), or undefined. */
-function definition(lines: readonly string[], name: string): string | undefined {
-  return lines.find((l) => l.trimStart().startsWith(`${name} = `));
-}
-
 /**
  * How many tensor.expand_shape ops lie between the convolution's input and
  * a tensor.pad that makes it (0: the input is the pad; 1: an expand_shape of
@@ -57,10 +52,12 @@ function definition(lines: readonly string[], name: string): string | undefined 
 export function padDepth(op: StructuredOp, lines: readonly string[]): number | null {
   const m = OP_LINE_PARTS.exec(lines[op.line]);
   let value = m ? operandNames(m[5])[0] : undefined;
+  let at = op.line;
   for (let depth = 0; value !== undefined && depth <= 1; depth++) {
-    const def = definition(lines, value)?.trimStart();
-    if (def?.startsWith(`${value} = tensor.pad `)) return depth;
-    value = def?.startsWith(`${value} = tensor.expand_shape `) ? /^%[\w.$-]+ = tensor\.expand_shape (%[\w.$-]+)/.exec(def)?.[1] : undefined;
+    at = definitionLine(lines, value, at);
+    const def = at < 0 ? '' : lines[at].trimStart();
+    if (def.startsWith(`${value} = tensor.pad `)) return depth;
+    value = def.startsWith(`${value} = tensor.expand_shape `) ? /^%[\w.$-]+ = tensor\.expand_shape (%[\w.$-]+)/.exec(def)?.[1] : undefined;
   }
   return null;
 }

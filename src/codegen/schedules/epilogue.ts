@@ -11,7 +11,7 @@
 // the epilogue, so that the matmul's single consumer is a generic over the
 // same iteration space. The schedule (matmul.ts) then tiles that generic and
 // fuses the matmul and its zero-fill into each tile.
-import { GENERIC_LINE, listAttr, operandNames, typesOf, type StructuredOp } from './ir-scan.js';
+import { definitionLine, GENERIC_LINE, listAttr, operandNames, typesOf, type StructuredOp } from './ir-scan.js';
 
 /**
  * mlir-opt passes run on the IR after convolutions became matmuls
@@ -37,7 +37,7 @@ export interface Epilogue {
   fill: number;
 }
 
-const FILL_LINE = /^\s*(%[\w.$-]+) = linalg\.fill /;
+const FILL_LINE = /^\s*%[\w.$-]+ = linalg\.fill /;
 const RESULT = /^\s*(%[\w.$-]+) = /;
 const MAP_ALIAS = /^(#[\w$.-]+) = (affine_map<.*>)$/;
 
@@ -96,9 +96,6 @@ export function findEpilogue(lines: readonly string[], op: StructuredOp): Epilog
 function fillLine(lines: readonly string[], op: StructuredOp): number {
   const m = /outs\((%[\w.$-]+) :/.exec(lines[op.line]);
   if (!m) return -1;
-  for (let i = op.line - 1; i >= 0; i--) {
-    const f = FILL_LINE.exec(lines[i]);
-    if (f && f[1] === m[1]) return uses(lines, m[1]) === 2 ? i : -1;
-  }
-  return -1;
+  const i = definitionLine(lines, m[1], op.line);
+  return i >= 0 && FILL_LINE.test(lines[i]) && uses(lines, m[1]) === 2 ? i : -1;
 }

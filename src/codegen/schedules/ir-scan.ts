@@ -84,6 +84,16 @@ export function denseIntsAttr(attrs: string, name: string, rank: number): number
   return values.length === rank && values.every(Number.isInteger) ? values : null;
 }
 
+/**
+ * The line defining SSA value `name`: the nearest one above line `before`
+ * (SSA names repeat across the functions of one compile unit), or -1.
+ */
+export function definitionLine(lines: readonly string[], name: string, before: number): number {
+  const prefix = `${name} = `;
+  for (let i = before - 1; i >= 0; i--) if (lines[i].trimStart().startsWith(prefix)) return i;
+  return -1;
+}
+
 /** Operand SSA names of an `ins(...)` / `outs(...)` group: `%a, %b : types` → [%a, %b]. */
 export function operandNames(group: string): string[] {
   const colon = group.lastIndexOf(' : ');
