@@ -9,19 +9,15 @@
 // broadcasts, and the accumulators hoisted out of the reduction loops.
 // The im2col form writes and rereads a patches matrix C·KH·KW times the
 // output size (det's 96→24 3×3 layer at 160²: 88 MB per run).
-import type { ConvGeometry } from './conv-im2col.js';
+import { convFlops, type ConvGeometry } from './conv-im2col.js';
 import { PARALLEL_MIN_FLOPS, type PlannedOp, type ScheduleContext } from './plan.js';
 import { definitionLine, OP_LINE_PARTS, operandNames, type StructuredOp } from './ir-scan.js';
-import type { VectorTarget } from './target.js';
+import { microColumns, type VectorTarget } from './target.js';
 import type { TransformScript } from './transform-script.js';
 
 const CONV = 'linalg.conv_2d_nchw_fchw';
 /** Forall iterations per thread to aim for, so uneven rows still balance. */
 const ROW_CHUNKS_PER_THREAD = 4;
-
-function microColumns(t: VectorTarget): number {
-  return t.lanes * t.vectorsPerRow;
-}
 
 /**
  * Whether `g` gets the direct schedule: unit strides and dilations, a window
@@ -65,8 +61,7 @@ export function padDepth(op: StructuredOp, lines: readonly string[]): number | n
 export function planDirectConv(op: StructuredOp, g: ConvGeometry, ctx: ScheduleContext, pad: number | null): PlannedOp {
   const { target } = ctx;
   const cols = microColumns(target);
-  const flops = 2 * g.f * g.oh * g.ow * g.c * g.kh * g.kw;
-  const parallel = ctx.threads > 1 && flops >= PARALLEL_MIN_FLOPS && g.oh > 1;
+  const parallel = ctx.threads > 1 && convFlops(g) >= PARALLEL_MIN_FLOPS && g.oh > 1;
   const rows = rowsPerIteration(g.oh, parallel ? ctx.threads : 1);
   return {
     parallel,

@@ -36,7 +36,7 @@ export interface ConvRewrite {
   parallel: boolean;
 }
 
-function convFlops(g: ConvGeometry): number {
+export function convFlops(g: ConvGeometry): number {
   return 2 * g.f * g.oh * g.ow * g.c * g.kh * g.kw;
 }
 

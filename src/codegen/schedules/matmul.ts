@@ -9,6 +9,7 @@ import { tagGeneric, tagOp, type StructuredOp } from './ir-scan.js';
 import { findEpilogue, type Epilogue } from './epilogue.js';
 import { needsPeel, PARALLEL_MIN_FLOPS, roundDownTo, type PlannedOp, type ScheduleContext } from './plan.js';
 import type { TransformScript } from './transform-script.js';
+import { microColumns } from './target.js';
 
 /** Cache tile (rows × columns of the output) per forall iteration. */
 const CACHE_TILE_ROWS = 64;
@@ -77,7 +78,7 @@ function splitForThreads(s: MatmulShape, cache: [number, number], micro: [number
 
 export function matmulTiles(s: MatmulShape, ctx: ScheduleContext): MatmulTiles {
   const { target } = ctx;
-  const cols = target.lanes * target.vectorsPerRow;
+  const cols = microColumns(target);
   // A dimension smaller than the kernel becomes the kernel: static, no masks.
   const micro: [number, number] = [Math.min(target.microRows, s.m), s.n < cols ? s.n : cols];
   // Up to twice the nominal column tile when that covers N in one tile (rec's 144-pixel rows).

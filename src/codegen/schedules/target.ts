@@ -11,6 +11,11 @@ export interface VectorTarget {
   vectorsPerRow: number;
 }
 
+/** Output columns of the micro-kernel: vectorsPerRow vectors of lanes. */
+export function microColumns(t: VectorTarget): number {
+  return t.lanes * t.vectorsPerRow;
+}
+
 const AVX512: VectorTarget = { lanes: 16, microRows: 8, vectorsPerRow: 2 };
 /** 16 ymm registers: 6×2 accumulators + 2 B vectors + 1 broadcast. */
 const AVX2: VectorTarget = { lanes: 8, microRows: 6, vectorsPerRow: 2 };
