@@ -53,3 +53,14 @@ export function scfRange(b: FuncBuilder, lo: string, hi: string, step: string, i
   b.emit('}');
   return init.length === 1 ? [loop] : init.map((_, i) => `${loop}#${i}`);
 }
+
+/** `update(value)` where `cond` holds, else `value` unchanged: an scf.if yielding one value of `type`. */
+export function updateIf(b: FuncBuilder, cond: string, value: string, type: string, update: (v: string) => string): string {
+  const out = b.fresh('if');
+  b.emit(`${out} = scf.if ${cond} -> (${type}) {`);
+  b.emit(`scf.yield ${update(value)} : ${type}`);
+  b.emit('} else {');
+  b.emit(`scf.yield ${value} : ${type}`);
+  b.emit('}');
+  return out;
+}

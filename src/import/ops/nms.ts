@@ -16,7 +16,7 @@ import { registerOp, type BoundedOutput } from '../registry.js';
 import type { NodeContext } from '../node-context.js';
 import type { LowerContext } from '../lower-context.js';
 import { extract, operand, type TensorRef } from '../index-lowering.js';
-import { forEachOuter, scfFor, scfRange } from '../loop-helpers.js';
+import { forEachOuter, scfFor, scfRange, updateIf } from '../loop-helpers.js';
 import { bump, countTensor, indexToI64 } from '../bounded-lowering.js';
 import { sortIndices } from '../sort-lowering.js';
 import { tensorToNumbers } from '../tensor-data.js';
@@ -161,16 +161,8 @@ function lower(ctx: LowerContext): string[] {
       const take = b.op(`arith.andi ${passes}, ${b.op(`arith.xori ${hit}, ${b.constant('true', 'i1')} : i1`)} : i1`);
       // Only when taken: the output holds perClass rows per class, fewer than the
       // candidates, so once every row is filled n is one past the last row.
-      const row = b.fresh('row');
-      b.emit(`${row} = scf.if ${take} -> (${outT}) {`);
-      let written = acc;
-      [bi, ci, box].forEach((v, j) => {
-        written = b.op(`tensor.insert ${indexToI64(b, v)} into ${written}[${n}, ${b.index(j)}] : ${outT}`);
-      });
-      b.emit(`scf.yield ${written} : ${outT}`);
-      b.emit('} else {');
-      b.emit(`scf.yield ${acc} : ${outT}`);
-      b.emit('}');
+      const row = updateIf(b, take, acc, outT, (t) =>
+        [bi, ci, box].reduce((r, v, j) => b.op(`tensor.insert ${indexToI64(b, v)} into ${r}[${n}, ${b.index(j)}] : ${outT}`), t));
       return [row, bump(b, n, take)];
     });
     return [out2, count2];

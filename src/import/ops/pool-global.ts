@@ -13,6 +13,7 @@ import { inputTensor } from '../quant.js';
 import { explicitPads, kernelShape, spatialInts } from '../window.js';
 import { lowestValue, reduceToChannels } from '../pool-core.js';
 import { lpExponent, lpRoot, powAbsScalar } from './pool.js';
+import { updateIf } from '../loop-helpers.js';
 
 const FLOAT_TYPES: readonly DataType[] = [DataType.FLOAT, DataType.DOUBLE, DataType.FLOAT16, DataType.BFLOAT16];
 
@@ -156,13 +157,7 @@ function scatterFlat(ctx: LowerContext, shape: number[]): Tensor {
   const pos = b.op(`arith.index_cast ${raw} : i64 to index`);
   // Unsigned compare also rejects negative indices.
   const inside = b.op(`arith.cmpi ult, ${pos}, ${limit} : index`);
-  const next = b.fresh('w');
-  b.emit(`${next} = scf.if ${inside} -> (${type}) {`);
-  const written = b.op(`tensor.insert ${v} into ${acc}[${pos}] : ${type}`);
-  b.emit(`scf.yield ${written} : ${type}`);
-  b.emit('} else {');
-  b.emit(`scf.yield ${acc} : ${type}`);
-  b.emit('}');
+  const next = updateIf(b, inside, acc, type, (t) => b.op(`tensor.insert ${v} into ${t}[${pos}] : ${type}`));
   b.emit(`scf.yield ${next} : ${type}`);
   b.emit('}');
   const result: Tensor = { value: loop, dt: x.dt, shape: [total] };
