@@ -58,7 +58,7 @@ function argSpec(role: ArgRole, v: Value): ArgSpec {
 function isEmbedded(v: Value): boolean {
   if (v.constant === null) return false;
   const n = elementCount(v.constant.dims);
-  return n === 0 || (!v.isInitializer && n <= MAX_EMBEDDED_ELEMENTS);
+  return n <= MAX_EMBEDDED_ELEMENTS;
 }
 
 function hex(bytes: Uint8Array): string {

@@ -27,6 +27,11 @@ export const EPILOGUE_PREPARE_PASSES: readonly string[] = [
   '--linalg-fold-unit-extent-dims',
   '--canonicalize',
   '--cse',
+  // Unit-dim folding can leave a reshape between a matmul and its epilogue
+  // that collapsing could not move before (a [C,1,1] operand indexed by a
+  // constant 0): collapse once more on the folded form.
+  '--test-linalg-elementwise-fusion-patterns=fuse-with-reshape-by-collapsing',
+  '--canonicalize',
 ];
 
 /** A matmul whose results are only read by one all-parallel generic of the same shape, and whose init is a fill. */
@@ -90,6 +95,38 @@ export function findEpilogue(lines: readonly string[], op: StructuredOp): Epilog
     return fine && fill >= 0 ? { generic: i, fill } : null;
   }
   return null;
+}
+
+const FILL_RESULT = /^(\s*)(%[\w.$-]+) = (linalg\.fill .*)$/;
+const CONTRACTION_OUTS = /^\s*%[\w.$-]+ = linalg\.(?:batch_)?matmul .* outs\((%[\w.$-]+) :/;
+
+/**
+ * Gives every matmul its own zero-fill. CSE merges equal fills, so two
+ * matmuls of the same output shape (rec's 1×1 convolutions) share one, and
+ * an epilogue schedule, which computes the fill inside each tile, could then
+ * take only one of them. Each further matmul reading a fill gets a copy of
+ * it on the line above (same operands, which dominate the original).
+ * Returns the lines, rewritten.
+ */
+export function unshareFills(lines: readonly string[]): string[] {
+  const fills = new Map<string, { indent: string; body: string; taken: boolean }>();
+  const out: string[] = [];
+  let copies = 0;
+  for (const line of lines) {
+    const f = FILL_RESULT.exec(line);
+    if (f) fills.set(f[2], { indent: f[1], body: f[3], taken: false });
+    const m = CONTRACTION_OUTS.exec(line);
+    const fill = m ? fills.get(m[1]) : undefined;
+    if (m && fill?.taken) {
+      const name = `%ortmlir_fill_${copies++}`;
+      out.push(`${fill.indent}${name} = ${fill.body}`);
+      out.push(line.replace(`outs(${m[1]} :`, `outs(${name} :`));
+      continue;
+    }
+    if (fill) fill.taken = true;
+    out.push(line);
+  }
+  return out;
 }
 
 /** The line defining the matmul's accumulator, when it is a linalg.fill. */
