@@ -8,7 +8,7 @@ import { ModelBuilder } from '../../src/onnx/builder.js';
 import { Toolchain } from '../../src/toolchain/tools.js';
 import { compileToLibrary, type TargetOptions } from '../../src/toolchain/pipeline.js';
 import { scheduleOps } from '../../src/codegen/schedules/index.js';
-import { findEpilogue } from '../../src/codegen/schedules/epilogue.js';
+import { findEpilogue, unshareFills } from '../../src/codegen/schedules/epilogue.js';
 import { chunkSizes, PARALLEL_MIN_ELEMENTS } from '../../src/codegen/schedules/parallel-generic.js';
 import { scanStructuredOps } from '../../src/codegen/schedules/ir-scan.js';
 import { vectorTarget } from '../../src/codegen/schedules/target.js';
@@ -84,6 +84,42 @@ describe('epilogue fusion', () => {
     assert.equal((s.transform.match(/fuse_into_containing_op/g) ?? []).length, 4);
   });
 
+  it('gives each matmul its own fill when CSE merged them, so both fuse their epilogues', () => {
+    // Two matmuls with epilogues reading one fill, as CSE leaves rec's 1×1 convolutions of one shape.
+    const t = `tensor<${M}x${N}xf32>`;
+    const epilogue = (res: string, arg: string) => [
+      `    ${res} = linalg.generic {indexing_maps = [#map, #map1, #map], iterator_types = ["parallel", "parallel"]} ins(${arg}, %arg2 : ${t}, tensor<${N}xf32>) outs(%0 : ${t}) {`,
+      '    ^bb0(%in: f32, %in_0: f32, %out: f32):',
+      '      %s = arith.addf %in, %in_0 : f32',
+      '      linalg.yield %s : f32',
+      `    } -> ${t}`,
+    ];
+    const lines = [
+      '#map = affine_map<(d0, d1) -> (d0, d1)>',
+      '#map1 = affine_map<(d0, d1) -> (d1)>',
+      'module {',
+      `  func.func @kernel(%arg0: tensor<${M}x${K}xf32>, %arg1: tensor<${K}x${N}xf32>, %arg2: tensor<${N}xf32>, %arg3: tensor<${M}x${K}xf32>) -> ${t} {`,
+      '    %cst = arith.constant 0.000000e+00 : f32',
+      `    %0 = tensor.empty() : ${t}`,
+      `    %1 = linalg.fill ins(%cst : f32) outs(%0 : ${t}) -> ${t}`,
+      `    %2 = linalg.matmul ins(%arg0, %arg1 : tensor<${M}x${K}xf32>, tensor<${K}x${N}xf32>) outs(%1 : ${t}) -> ${t}`,
+      ...epilogue('%3', '%2'),
+      `    %4 = linalg.matmul ins(%arg3, %arg1 : tensor<${M}x${K}xf32>, tensor<${K}x${N}xf32>) outs(%1 : ${t}) -> ${t}`,
+      ...epilogue('%5', '%4'),
+      `    %6 = arith.addf %3, %5 : ${t}`,
+      `    return %6 : ${t}`,
+      '  }',
+      '}',
+    ];
+    const unshared = unshareFills(lines);
+    assert.equal(unshared.length, lines.length + 1);
+    assert.equal(unshared.filter((l) => /= linalg\.fill /.test(l)).length, 2);
+    assert.ok(unshared.some((l) => /%4 = linalg\.matmul .* outs\(%ortmlir_fill_0 :/.test(l)));
+    const s = scheduleOps({ mlir: lines.join('\n'), summary: [], parallel: false }, ctx);
+    assert.ok(s);
+    assert.equal(s.summary.filter((l) => l.includes('+ epilogue')).length, 2, s.summary.join('\n'));
+  });
+
   it('compiles with the fused schedule applied', async () => {
     const tc = new Toolchain(process.env.ORT_MLIR_TOOLCHAIN_HOME ?? '/usr/lib/llvm-22');
     const mlir = matmulWithEpilogue(1, false).split('\n').filter((l) => !/^(module|\}$)/.test(l)).join('\n');
@@ -111,6 +147,27 @@ describe('epilogue fusion', () => {
       const [hs] = c.node('HardSwish', [conv]);
       c.output(hs, F, [1, 32, 32, 32]);
       await assertMatchesOrt(c.build(), { img: randomTensor(F, [1, 16, 32, 32], 12) }, { options: { threads } });
+
+      // rec's blocks: 1×1 convolutions of one shape, each with a per-channel affine and a HardSwish
+      // written out with scalar initializers (x · clip(x + 3, 0, 6) / 6).
+      const r = new ModelBuilder({ opset: 17 });
+      let v = r.input('v', F, [1, 32, 8, 32]);
+      const scalar = (name: string, value: number) => r.initializer(name, F, [], [value]);
+      const [three, zero, six] = [scalar('three', 3), scalar('zero', 0), scalar('six', 6)];
+      for (let layer = 0; layer < 2; layer++) {
+        const wk = r.initializer(`w${layer}`, F, [32, 32, 1, 1], Array.from({ length: 1024 }, (_, i) => (((i + layer) * 7) % 17) / 17 - 0.5));
+        const scale = r.initializer(`s${layer}`, F, [32, 1, 1], Array.from({ length: 32 }, (_, i) => 0.5 + i / 64));
+        const shift = r.initializer(`b${layer}`, F, [32, 1, 1], Array.from({ length: 32 }, (_, i) => i / 32 - 0.5));
+        const [cv] = r.node('Conv', [v, wk]);
+        const [scaled] = r.node('Mul', [cv, scale]);
+        const [shifted] = r.node('Add', [scaled, shift]);
+        const [plus] = r.node('Add', [shifted, three]);
+        const [clipped] = r.node('Clip', [plus, zero, six]);
+        const [prod] = r.node('Mul', [shifted, clipped]);
+        [v] = r.node('Div', [prod, six]);
+      }
+      r.output(v, F, [1, 32, 8, 32]);
+      await assertMatchesOrt(r.build(), { v: randomTensor(F, [1, 32, 8, 32], 13) }, { options: { threads } });
     });
   }
 });

@@ -16,6 +16,8 @@ import { planParallelGenerics } from './parallel-generic.js';
 import type { PlannedOp, Planner, ScheduleContext } from './plan.js';
 import { TransformScript } from './transform-script.js';
 
+import { unshareFills } from './epilogue.js';
+
 export { EPILOGUE_PREPARE_PASSES } from './epilogue.js';
 
 export type { ScheduleContext } from './plan.js';
@@ -90,7 +92,7 @@ export function planSchedules(mlir: string, ctx: ScheduleContext): ScheduledModu
 
 /** Step 2: tags the ops that have a schedule and writes the transform script; null when none has one. */
 export function scheduleOps(stage: ConvStage, ctx: ScheduleContext): ScheduledModule | null {
-  const lines = stage.mlir.split('\n');
+  const lines = unshareFills(stage.mlir.split('\n'));
   const ops: [StructuredOp, PlannedOp][] = [];
   // Ops inside a chunk loop: the loop is what runs in parallel.
   const nestedCtx: ScheduleContext = { ...ctx, threads: 1 };
