@@ -54,7 +54,7 @@ function argSpec(role: ArgRole, v: Value): ArgSpec {
   return { role, name: v.name, dataType: t.dataType, dims: t.shape };
 }
 
-/** Small folded constants are embedded; so is any empty tensor (a zero-size argument breaks the LLVM lowering). */
+/** Small constants (folded or initializers) are embedded; so is any empty tensor (a zero-size argument breaks the LLVM lowering). */
 function isEmbedded(v: Value): boolean {
   if (v.constant === null) return false;
   const n = elementCount(v.constant.dims);
