@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import { decodeModel } from '../onnx/decode.js';
 import type { OnnxValueInfo } from '../onnx/model.js';
 import type { TensorType } from '../ir/types.js';
-import { resolveOptions } from '../ep/options.js';
+import { MAX_THREADS, resolveOptions } from '../ep/options.js';
 import { compileModel } from '../ep/compile.js';
 import { serializeModule } from '../module/format.js';
 import { formatOptions, parseArgs, type OptionSpecs } from './args.js';
@@ -20,6 +20,7 @@ export const COMPILE_OPTIONS: OptionSpecs = {
   'target-features': { kind: 'string', valueName: 'FEATURES', description: "LLVM target features, e.g. +avx2,+fma" },
   'opt-level': { kind: 'integer', valueName: 'N', description: 'optimisation level 0-3 (default: 3)' },
   fallback: { kind: 'string', valueName: 'cpu|error', description: "nodes that cannot be compiled: run on CPU (default) or fail" },
+  threads: { kind: 'integer', short: 't', valueName: 'N', description: 'threads the compiled code runs on (its parallel loops are built for this count; default: the cores of this machine)' },
   help: { kind: 'boolean', short: 'h', description: 'show this help' },
 };
 
@@ -69,6 +70,8 @@ export async function compileCommand(argv: readonly string[], io: CliIo): Promis
   if (opt !== undefined) raw.optLevel = opt;
   const fallback = args.string('fallback');
   if (fallback) raw.fallback = fallback;
+  const threads = args.integer('threads', 1, MAX_THREADS);
+  if (threads !== undefined) raw.threads = threads;
   const options = resolveOptions(raw);
   const bytes = new Uint8Array(await readFile(modelPath));
   const model = decodeModel(bytes, { baseDir: dirname(modelPath) });

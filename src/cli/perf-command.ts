@@ -9,6 +9,7 @@ import * as ort from 'onnxruntime-node';
 import { decodeModel } from '../onnx/decode.js';
 import type { OnnxValueInfo } from '../onnx/model.js';
 import { register } from '../index.js';
+import { MAX_THREADS } from '../ep/options.js';
 import { hostToOrt, ortToHost } from '../ep/ort-tensor.js';
 import { formatOptions, parseArgs, type OptionSpecs } from './args.js';
 import { compareTensors, DEFAULT_ATOL, DEFAULT_RTOL } from './compare.js';
@@ -39,7 +40,6 @@ ${formatOptions(PERF_OPTIONS)}`;
 const EXIT_OK = 0;
 const DEFAULT_RUNS = 50;
 const DEFAULT_WARMUP = 5;
-const MAX_THREADS = 1024;
 const MAX_RUNS = 1_000_000;
 
 export interface PerfOptions {

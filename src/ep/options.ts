@@ -126,7 +126,7 @@ export function resolveOptions(raw: Record<string, unknown>, sessionThreads?: nu
   };
 }
 
-const MAX_THREADS = 1024;
+export const MAX_THREADS = 1024;
 
 function defaultCacheDir(): string {
   const home = process.env.XDG_CACHE_HOME ?? (process.env.HOME ? `${process.env.HOME}/.cache` : '');
