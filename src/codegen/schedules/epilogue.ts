@@ -42,7 +42,6 @@ export interface Epilogue {
   fill: number;
 }
 
-const FILL_LINE = /^\s*%[\w.$-]+ = linalg\.fill /;
 const RESULT = /^\s*(%[\w.$-]+) = /;
 const MAP_ALIAS = /^(#[\w$.-]+) = (affine_map<.*>)$/;
 
@@ -97,8 +96,11 @@ export function findEpilogue(lines: readonly string[], op: StructuredOp): Epilog
   return null;
 }
 
-const FILL_RESULT = /^(\s*)(%[\w.$-]+) = (linalg\.fill .*)$/;
-const CONTRACTION_OUTS = /^\s*%[\w.$-]+ = linalg\.(?:batch_)?matmul .* outs\((%[\w.$-]+) :/;
+/** A fill's line: indent, result, the op. */
+const FILL_LINE = /^(\s*)(%[\w.$-]+) = (linalg\.fill .*)$/;
+const CONTRACTION_LINE = /^\s*%[\w.$-]+ = linalg\.(?:batch_)?matmul /;
+/** A structured op's (first) init operand. */
+const OUTS = /outs\((%[\w.$-]+) :/;
 
 /**
  * Gives every matmul its own zero-fill. CSE merges equal fills, so two
@@ -113,9 +115,9 @@ export function unshareFills(lines: readonly string[]): string[] {
   const out: string[] = [];
   let copies = 0;
   for (const line of lines) {
-    const f = FILL_RESULT.exec(line);
+    const f = FILL_LINE.exec(line);
     if (f) fills.set(f[2], { indent: f[1], body: f[3], taken: false });
-    const m = CONTRACTION_OUTS.exec(line);
+    const m = CONTRACTION_LINE.test(line) ? OUTS.exec(line) : null;
     const fill = m ? fills.get(m[1]) : undefined;
     if (m && fill?.taken) {
       const name = `%ortmlir_fill_${copies++}`;
@@ -131,7 +133,7 @@ export function unshareFills(lines: readonly string[]): string[] {
 
 /** The line defining the matmul's accumulator, when it is a linalg.fill. */
 function fillLine(lines: readonly string[], op: StructuredOp): number {
-  const m = /outs\((%[\w.$-]+) :/.exec(lines[op.line]);
+  const m = OUTS.exec(lines[op.line]);
   if (!m) return -1;
   const i = definitionLine(lines, m[1], op.line);
   return i >= 0 && FILL_LINE.test(lines[i]) && uses(lines, m[1]) === 2 ? i : -1;

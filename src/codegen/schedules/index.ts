@@ -15,7 +15,6 @@ import { planMatmul } from './matmul.js';
 import { planParallelGenerics } from './parallel-generic.js';
 import type { PlannedOp, Planner, ScheduleContext } from './plan.js';
 import { TransformScript } from './transform-script.js';
-
 import { unshareFills } from './epilogue.js';
 
 export { EPILOGUE_PREPARE_PASSES } from './epilogue.js';
