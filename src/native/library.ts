@@ -24,14 +24,14 @@ export interface Kernel {
 type KoffiFn = ReturnType<ReturnType<typeof koffi.load>['func']>;
 
 /**
- * How long OpenMP worker threads of compiled code spin after a parallel
- * loop before they sleep (libomp reads it when it starts, at the first
- * parallel loop). libomp's default, 200 ms, keeps a core busy long after a
- * run: on a machine with few cores that slows the caller's other threads,
- * the next run's own calling thread, and ONNX Runtime sessions sharing the
- * process (2-thread MatMul 512³: 9.3 ms → 3.4 ms). 1 ms still keeps the
- * threads awake between the parallel loops of one run. A KMP_BLOCKTIME set
- * by the user wins.
+ * How long the worker threads of compiled parallel loops spin after a loop
+ * before they sleep. The fork-join runtime (toolchain/fork-join.c) reads it
+ * when its workers start, as libomp does where a library links that instead.
+ * libomp's default, 200 ms, keeps a core busy long after a run: on a machine
+ * with few cores that slows the caller's other threads, the next run's own
+ * calling thread, and ONNX Runtime sessions sharing the process (2-thread
+ * MatMul 512³: 9.3 ms → 3.4 ms). 1 ms still keeps the threads awake between
+ * the parallel loops of one run. A KMP_BLOCKTIME set by the user wins.
  */
 const OPENMP_BLOCKTIME_MS = '1';
 

@@ -12,6 +12,8 @@ import { Toolchain, ToolchainError, type ToolName, type ToolRun } from './tools.
 import { SUPPORT_LLVM_IR, SUPPORT_SYMBOLS } from './runtime-support.js';
 import { POOL_LLVM_IR } from './buffer-pool.js';
 import { distinctReturnOperands, mayRepeatResults } from './distinct-results.js';
+import { FORK_JOIN_LLVM_IR } from './fork-join-ir.js';
+import { chooseOpenmpRuntime, openmpAvailable } from './openmp-runtime.js';
 
 export interface TargetOptions {
   /** LLVM CPU name; 'host' compiles for this machine. */
@@ -129,12 +131,6 @@ function targetFlags(t: TargetOptions): string[] {
   const flags = [`-mtriple=${targetTriple()}`, cpuFlag(t.cpu)];
   if (t.features) flags.push(`-mattr=${t.features}`);
   return flags;
-}
-
-/** The OpenMP runtime shipped with the toolchain (libomp-22-dev), if present. */
-function openmpLibDir(tc: Toolchain): string | null {
-  const dir = join(tc.home, 'lib');
-  return existsSync(join(dir, 'libomp.so')) ? dir : null;
 }
 
 export interface CompileUnit {
@@ -294,8 +290,7 @@ export type ExtraIr = (succeeded: ReadonlySet<string>) => string | null;
 
 export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: readonly CompileUnit[], label: string, extra?: ExtraIr): Promise<CompileResult> {
   const dir = await mkdtemp(join(tmpdir(), 'ort-mlir-'));
-  const ompDir = openmpLibDir(tc);
-  const c: UnitContext = { tc, t, dir, threads: ompDir ? Math.max(1, t.threads ?? 1) : 1, runs: [], notes: [] };
+  const c: UnitContext = { tc, t, dir, threads: openmpAvailable(tc.home) ? Math.max(1, t.threads ?? 1) : 1, runs: [], notes: [] };
   try {
     // Each unit's tools are single-threaded: one unit per core at a time.
     const settled = await mapConcurrent(units, availableParallelism(), async (u) => {
@@ -309,12 +304,12 @@ export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: r
     });
     const failures: UnitFailure[] = [];
     const objects: string[] = [];
-    let parallel = false;
+    const parallelIr: string[] = [];
     for (const r of settled) {
       if (r.error) failures.push({ id: r.u.id, error: r.error, mlir: r.u.mlir, commands: r.commands });
       else if (r.out) {
         objects.push(r.out.object);
-        parallel ||= r.out.parallel;
+        if (r.out.parallel) parallelIr.push(r.out.ir);
       }
     }
     const ir = objects.length && extra ? extra(new Set(settled.flatMap((r) => (r.out ? [r.u.id] : [])))) : null;
@@ -336,7 +331,7 @@ export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: r
     if (objects.length) objects.push(await compileIr(c, 'ortmlir_pool', POOL_LLVM_IR));
     if (objects.length) {
       const lib = join(dir, 'module.so');
-      const omp = parallel && ompDir ? [`-L${ompDir}`, '-lomp', '-rpath', ompDir] : [];
+      const omp = parallelIr.length ? await linkOpenmp(c, parallelIr, objects) : [];
       c.runs.push(await tc.run('ld.lld', ['-shared', '-o', lib, ...objects, ...omp]));
       library = new Uint8Array(await readFile(lib));
     }
@@ -359,6 +354,21 @@ async function mapConcurrent<T, R>(items: readonly T[], limit: number, f: (item:
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
   return results;
+}
+
+/**
+ * Links parallel units' runtime: adds the fork-join object to `objects`, or
+ * returns the linker flags of libomp when some unit needs more of its ABI.
+ */
+async function linkOpenmp(c: UnitContext, irFiles: readonly string[], objects: string[]): Promise<string[]> {
+  const irs = await Promise.all(irFiles.map((f) => readFile(f, 'utf8')));
+  const runtime = chooseOpenmpRuntime(irs, c.tc.home);
+  if (runtime?.kind === 'fork-join') {
+    objects.push(await compileIr(c, 'ortmlir_fork_join', FORK_JOIN_LLVM_IR));
+    return [];
+  }
+  if (runtime?.kind === 'libomp') return [`-L${runtime.dir}`, '-lomp', '-rpath', runtime.dir];
+  throw new ToolchainError(`parallel loops call OpenMP functions that the fork-join runtime does not implement, and ${c.tc.home}/lib has no libomp.so`, 'ld.lld');
 }
 
 /** Whether any unit calls a symbol of the runtime support code. */
