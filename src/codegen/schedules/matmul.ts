@@ -9,7 +9,7 @@ import { tagGeneric, tagOp, type StructuredOp } from './ir-scan.js';
 import { findEpilogue, type Epilogue } from './epilogue.js';
 import { needsPeel, PARALLEL_MIN_FLOPS, roundDownTo, type PlannedOp, type ScheduleContext } from './plan.js';
 import type { TransformScript } from './transform-script.js';
-import { microColumns } from './target.js';
+import { microColumns, type VectorTarget } from './target.js';
 
 /** Cache tile (rows × columns of the output) per forall iteration. */
 const CACHE_TILE_ROWS = 64;
@@ -76,11 +76,16 @@ function splitForThreads(s: MatmulShape, cache: [number, number], micro: [number
   return [tm, tn];
 }
 
+/** The micro-kernel's rows for `m` rows: the target's tall kernel where it divides them, else its default. */
+function microRows(t: VectorTarget, m: number): number {
+  return t.tallRows && m % t.tallRows === 0 ? t.tallRows : Math.min(t.microRows, m);
+}
+
 export function matmulTiles(s: MatmulShape, ctx: ScheduleContext): MatmulTiles {
   const { target } = ctx;
   const cols = microColumns(target);
   // A dimension smaller than the kernel becomes the kernel: static, no masks.
-  const micro: [number, number] = [Math.min(target.microRows, s.m), s.n < cols ? s.n : cols];
+  const micro: [number, number] = [microRows(target, s.m), s.n < cols ? s.n : cols];
   // Up to twice the nominal column tile when that covers N in one tile (rec's 144-pixel rows).
   const colLimit = s.n <= 2 * CACHE_TILE_COLS ? s.n : CACHE_TILE_COLS;
   let cache: [number, number] = [dividingTile(s.m, micro[0], CACHE_TILE_ROWS), dividingTile(s.n, micro[1], colLimit)];

@@ -9,6 +9,12 @@ export interface VectorTarget {
   microRows: number;
   /** Vector registers per accumulator row. */
   vectorsPerRow: number;
+  /**
+   * Rows of a taller matmul micro-kernel, used where they divide the rows
+   * exactly: more FMAs per loaded vector of B (12×2 accumulators: 24 FMAs for
+   * 2 loads and 12 broadcasts, against 16 for 2 and 8).
+   */
+  tallRows?: number;
 }
 
 /** Output columns of the micro-kernel: vectorsPerRow vectors of lanes. */
@@ -16,7 +22,8 @@ export function microColumns(t: VectorTarget): number {
   return t.lanes * t.vectorsPerRow;
 }
 
-const AVX512: VectorTarget = { lanes: 16, microRows: 8, vectorsPerRow: 2 };
+/** 32 zmm registers: 8×2 (or 12×2) accumulators + 2 B vectors + broadcasts. */
+const AVX512: VectorTarget = { lanes: 16, microRows: 8, vectorsPerRow: 2, tallRows: 12 };
 /** 16 ymm registers: 6×2 accumulators + 2 B vectors + 1 broadcast. */
 const AVX2: VectorTarget = { lanes: 8, microRows: 6, vectorsPerRow: 2 };
 /** 32 NEON registers (or 16 xmm on plain x86-64): a conservative 4-lane kernel. */

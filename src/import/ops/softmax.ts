@@ -45,20 +45,38 @@ export function emitSoftmax(b: FuncBuilder, x: TensorRef, reduced: readonly bool
     space: x.shape, reduced: mask, inputs: [broadcastRead(x, x.shape)], accDt, identity: 'lowest',
     step: (fb, [v], acc) => new Scalar(fb, accDt).max(acc, widen(fb, v)),
   });
-  const sum = reduceGeneric(b, {
-    space: x.shape, reduced: mask, inputs: [broadcastRead(x, x.shape), broadcastRead(max, x.shape)], accDt, identity: 'zero',
-    step: (fb, [v, m], acc) => {
+  if (log) {
+    const sum = reduceGeneric(b, {
+      space: x.shape, reduced: mask, inputs: [broadcastRead(x, x.shape), broadcastRead(max, x.shape)], accDt, identity: 'zero',
+      step: (fb, [v, m], acc) => {
+        const s = new Scalar(fb, accDt);
+        return s.add(acc, s.math('exp', s.sub(widen(fb, v), m)));
+      },
+    });
+    const reads = [x, max, sum].map((t) => broadcastRead(t, x.shape));
+    return mapGeneric(b, x.dt, x.shape, reads, (fb, [v, m, z]) => {
       const s = new Scalar(fb, accDt);
-      return s.add(acc, s.math('exp', s.sub(widen(fb, v), m)));
-    },
-  });
-  const reads = [x, max, sum].map((t) => broadcastRead(t, x.shape));
-  return mapGeneric(b, x.dt, x.shape, reads, (fb, [v, m, z]) => {
+      return convertScalar(fb, s.sub(s.sub(widen(fb, v), m), s.math('log', z)), accDt, x.dt);
+    }).value;
+  }
+  // exp once, into a tensor that the sum and the output both read (two uses:
+  // elementwise fusion leaves it materialized rather than computing exp per
+  // consumer), and one reciprocal per slice instead of a division per element.
+  const exps = mapGeneric(b, accDt, x.shape, [broadcastRead(x, x.shape), broadcastRead(max, x.shape)], (fb, [v, m]) => {
     const s = new Scalar(fb, accDt);
-    const d = s.sub(widen(fb, v), m);
-    const y = log ? s.sub(d, s.math('log', z)) : s.div(s.math('exp', d), z);
-    return convertScalar(fb, y, accDt, x.dt);
-  }).value;
+    return s.math('exp', s.sub(widen(fb, v), m));
+  });
+  const sum = reduceGeneric(b, {
+    space: x.shape, reduced: mask, inputs: [broadcastRead(exps, x.shape)], accDt, identity: 'zero',
+    step: (fb, [e], acc) => new Scalar(fb, accDt).add(acc, e),
+  });
+  const inverse = mapGeneric(b, accDt, sum.shape, [broadcastRead(sum, sum.shape)], (fb, [z]) => {
+    const s = new Scalar(fb, accDt);
+    return s.div(s.one(), z);
+  });
+  return mapGeneric(b, x.dt, x.shape, [broadcastRead(exps, x.shape), broadcastRead(inverse, x.shape)], (fb, [e, r]) =>
+    convertScalar(fb, new Scalar(fb, accDt).mul(e, r), accDt, x.dt),
+  ).value;
 }
 
 function lowerSoftmax(ctx: LowerContext, legacy: boolean, log: boolean): string {
