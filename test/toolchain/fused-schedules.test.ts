@@ -9,7 +9,7 @@ import { Toolchain } from '../../src/toolchain/tools.js';
 import { compileToLibrary, type TargetOptions } from '../../src/toolchain/pipeline.js';
 import { scheduleOps } from '../../src/codegen/schedules/index.js';
 import { findEpilogue, unshareFills } from '../../src/codegen/schedules/epilogue.js';
-import { chunkSizes, PARALLEL_MIN_ELEMENTS } from '../../src/codegen/schedules/parallel-generic.js';
+import { chunkSizes, planParallelGenerics, PARALLEL_MIN_ELEMENTS } from '../../src/codegen/schedules/parallel-generic.js';
 import { scanStructuredOps } from '../../src/codegen/schedules/ir-scan.js';
 import { vectorTarget } from '../../src/codegen/schedules/target.js';
 import { assertMatchesOrt, randomTensor } from '../helpers/differential.js';
@@ -177,6 +177,37 @@ describe('threads for large generics', () => {
     assert.deepEqual(chunkSizes([1, 16, 320, 320], 2), [0, 4, 0, 0]);
     assert.deepEqual(chunkSizes([1, 1, 640, 640], 2), [0, 0, 160, 0]);
     assert.equal(chunkSizes([1, 1], 2), null);
+    // A reduction splits only its parallel dimensions.
+    assert.deepEqual(chunkSizes([1, 480, 480], 2, [true, true, false]), [0, 120, 0]);
+    assert.equal(chunkSizes([1, 1, 480], 2, [true, true, false]), null);
+  });
+
+  it('plans a reduction generic over its parallel rows only (maps given as aliases, as mlir-opt prints them)', () => {
+    const lines = [
+      '#map = affine_map<(d0, d1) -> (d0, d1)>',
+      '#map1 = affine_map<(d0, d1) -> (d0)>',
+      'func.func @f(%x: tensor<96x6400xf32>, %acc: tensor<96xf32>) -> tensor<96xf32> {',
+      '  %r = linalg.generic {indexing_maps = [#map, #map1], iterator_types = ["parallel", "reduction"]} ins(%x : tensor<96x6400xf32>) outs(%acc : tensor<96xf32>) {',
+      '  ^bb0(%a: f32, %b: f32):',
+      '    %s = arith.addf %a, %b fastmath<reassoc> : f32',
+      '    linalg.yield %s : f32',
+      '  } -> tensor<96xf32>',
+      '  return %r : tensor<96xf32>',
+      '}',
+    ];
+    const plans = planParallelGenerics(lines, ctx);
+    assert.deepEqual(plans.map((p) => p.plan.summary), ['linalg.generic 96x6400: forall [24, 0]']);
+  });
+
+  it('pooling and Softmax over large tensors match onnxruntime at 2 threads (rows split, reductions whole)', async () => {
+    const b = new ModelBuilder({ opset: 17 });
+    const x = b.input('x', F, [1, 64, 40, 40]);
+    const [pooled] = b.node('GlobalAveragePool', [x]);
+    b.output(pooled, F, [1, 64, 1, 1]);
+    const [soft] = b.node('Softmax', [x], { attrs: { axis: -1 } });
+    const [summed] = b.node('ReduceSum', [soft, b.initializer('axes', DataType.INT64, [1], [2])], { attrs: { keepdims: 0 } });
+    b.output(summed, F, [1, 64, 40]);
+    await assertMatchesOrt(b.build(), { x: randomTensor(F, [1, 64, 40, 40], 17) }, { options: { threads: 2 } });
   });
 
   it('a depthwise Conv + HardSwish over a large image matches onnxruntime at 2 threads', async () => {

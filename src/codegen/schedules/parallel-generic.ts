@@ -1,7 +1,10 @@
 // Intra-op threads for the ops no other schedule covers: a large
-// all-parallel linalg.generic (a depthwise convolution with its fused
-// epilogue, an elementwise chain, a resize) is split along its outermost
-// non-unit dimension into an scf.forall, which the pipeline maps to OpenMP.
+// linalg.generic (a depthwise convolution with its fused epilogue, an
+// elementwise chain, a resize, or a reduction such as a pooling or a
+// Softmax's sums) is split along its outermost parallel dimension with room
+// for every thread into an scf.forall, which the pipeline maps to OpenMP.
+// A reduction's own dimensions are never split: each thread reduces whole
+// rows, in the order one thread would.
 // The body keeps the default lowering (loops that LLVM vectorizes); only the
 // iteration space is divided. Runs after EPILOGUE_PREPARE_PASSES, so each
 // generic already carries its fused producers and consumers.
@@ -26,21 +29,51 @@ function staticShape(type: string): number[] | null {
   return m[1] === '' ? [] : m[1].slice(0, -1).split('x').map(Number);
 }
 
-/** Tile sizes that split the outermost dimension with room for every thread (0 = untiled). */
-export function chunkSizes(shape: readonly number[], threads: number): number[] | null {
-  const axis = shape.findIndex((d) => d >= threads);
+/** Tile sizes that split the outermost (parallel, if `parallel` says) dimension with room for every thread (0 = untiled). */
+export function chunkSizes(shape: readonly number[], threads: number, parallel?: readonly boolean[]): number[] | null {
+  const axis = shape.findIndex((d, i) => d >= threads && (parallel?.[i] ?? true));
   if (axis < 0) return null;
   const chunks = Math.min(shape[axis], threads * CHUNKS_PER_THREAD);
   return shape.map((d, i) => (i === axis ? Math.ceil(d / chunks) : 0));
 }
 
+const MAP_ALIAS = /^(#[\w$.-]+) = (affine_map<.*>)$/;
+const IDENTITY = /^affine_map<\(([^()]*)\) -> \(([^()]*)\)>$/;
+
+/** The module's affine map aliases (`#map3 = affine_map<...>`), as mlir-opt prints them. */
+function mapAliases(lines: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const l of lines) {
+    const m = MAP_ALIAS.exec(l);
+    if (m) out.set(m[1], m[2]);
+  }
+  return out;
+}
+
 /**
- * Plans a forall for every top-level all-parallel generic of at least
- * PARALLEL_MIN_ELEMENTS outputs (not tagged by another schedule). Generics
- * in loop bodies (deeper indentation) already run inside a parallel loop.
+ * The loop ranges of a generic: the output's shape when every loop is
+ * parallel, else the shape of an input read through the identity map.
+ */
+function iterationSpace(g: RegExpExecArray, maps: readonly string[], aliases: ReadonlyMap<string, string>, allParallel: boolean): number[] | null {
+  if (allParallel) return staticShape(typesOf(g[5]));
+  // Ranked tensor types have no commas: the list splits at every one.
+  const inputs = typesOf(g[4]).split(',').map((t) => t.trim());
+  for (const [i, type] of inputs.entries()) {
+    const map = IDENTITY.exec(aliases.get(maps[i]) ?? maps[i] ?? '');
+    if (map && map[1] === map[2]) return staticShape(type);
+  }
+  return null;
+}
+
+/**
+ * Plans a forall for every top-level generic of at least
+ * PARALLEL_MIN_ELEMENTS iterations (not tagged by another schedule) that has
+ * a parallel dimension to split. Generics in loop bodies (deeper
+ * indentation) already run inside a parallel loop.
  */
 export function planParallelGenerics(lines: readonly string[], ctx: ScheduleContext): ParallelGeneric[] {
   if (ctx.threads <= 1) return [];
+  const aliases = mapAliases(lines);
   const out: ParallelGeneric[] = [];
   let bodyIndent = -1;
   lines.forEach((text, line) => {
@@ -49,10 +82,11 @@ export function planParallelGenerics(lines: readonly string[], ctx: ScheduleCont
     const g = GENERIC_LINE.exec(text);
     if (!g || g[1].length !== bodyIndent || g[3].includes(TAG_ATTR)) return;
     const iterators = listAttr(g[3], 'iterator_types') ?? [];
-    const shape = staticShape(typesOf(g[5]));
-    if (!shape || iterators.length !== shape.length || !iterators.every((t) => t === '"parallel"')) return;
+    const parallel = iterators.map((t) => t === '"parallel"');
+    const shape = iterationSpace(g, listAttr(g[3], 'indexing_maps') ?? [], aliases, parallel.every(Boolean));
+    if (!shape || iterators.length !== shape.length) return;
     if (shape.reduce((a, d) => a * d, 1) < PARALLEL_MIN_ELEMENTS) return;
-    const sizes = chunkSizes(shape, ctx.threads);
+    const sizes = chunkSizes(shape, ctx.threads, parallel);
     if (sizes) out.push({ line, plan: chunkPlan(shape, sizes) });
   });
   return out;

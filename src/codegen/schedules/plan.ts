@@ -30,8 +30,14 @@ export interface PlannedOp {
 /** A schedule generator: a plan for `op`, or null when it has nothing better than the default loops. */
 export type Planner = (op: StructuredOp, ctx: ScheduleContext, lines: readonly string[]) => PlannedOp | null;
 
-/** Below this much work (flops) a forall stays sequential: waking threads costs more. */
-export const PARALLEL_MIN_FLOPS = 4_000_000;
+/**
+ * Below this much work (flops) a forall stays sequential: handing out shares
+ * costs more. With the fork-join runtime a fork costs a few microseconds and
+ * never waits for a sleeping worker, so 0.4 MFLOP (rec's attention matmuls,
+ * cls's late layers) already gains: rec 0.974, cls 0.963, det 0.969 of the
+ * time at 4 MFLOP, 2 threads (scripts/compare-builds.mjs).
+ */
+export const PARALLEL_MIN_FLOPS = 400_000;
 
 /** Rounds `x` down to a multiple of `m` (at least `m`). */
 export function roundDownTo(x: number, m: number): number {
