@@ -47,6 +47,9 @@ enum {
   SPIN_CHECK = 256,
 };
 
+#define NS_PER_MS 1000000L
+#define NS_PER_S 1000000000L
+
 /* The loop context of this thread: which share it runs, of how many. */
 typedef struct {
   int32_t share;
@@ -83,7 +86,7 @@ static inline void cpu_relax(void) {
 static long now_ns(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec * 1000000000L + t.tv_nsec;
+  return t.tv_sec * NS_PER_S + t.tv_nsec;
 }
 
 static uint32_t load_gen(void) { return __atomic_load_n(&pool.gen, __ATOMIC_SEQ_CST); }
@@ -160,11 +163,10 @@ static void *worker_main(void *unused) {
 
 static long spin_from_env(void) {
   const char *s = getenv("KMP_BLOCKTIME");
-  if (!s || !*s) return DEFAULT_SPIN_MS * 1000000L;
+  if (!s || !*s) return DEFAULT_SPIN_MS * NS_PER_MS;
   if (s[0] == 'i' || s[0] == 'I') return LONG_MAX / 2; /* "infinite" */
-  char *end;
-  long ms = strtol(s, &end, 10);
-  return ms >= 0 ? ms * 1000000L : DEFAULT_SPIN_MS * 1000000L;
+  long ms = strtol(s, NULL, 10);
+  return ms >= 0 ? ms * NS_PER_MS : DEFAULT_SPIN_MS * NS_PER_MS;
 }
 
 /* Starts workers up to `count` (fewer if the system refuses threads, none after shutdown). */
