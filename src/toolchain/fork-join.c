@@ -55,7 +55,7 @@ typedef struct {
   int32_t share;
   int32_t shares;
   int32_t inside;   /* running a share: a nested fork runs inline */
-  int32_t request;  /* threads asked by __kmpc_push_num_threads (0: all) */
+  int32_t request;  /* threads asked by __kmpc_push_num_threads (0: none asked, one thread) */
 } context_t;
 
 static __thread context_t ctx = {0, 1, 0, 0};

@@ -169,7 +169,7 @@ function commandLine(tc: Toolchain, tool: ToolName, argv: readonly string[]): st
 
 interface UnitOutput {
   object: string;
-  /** The optimised LLVM IR file (read to see which support symbols it calls). */
+  /** The optimised LLVM IR file (read to see which support and OpenMP symbols it calls). */
   ir: string;
   parallel: boolean;
 }
@@ -304,14 +304,17 @@ export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: r
     });
     const failures: UnitFailure[] = [];
     const objects: string[] = [];
-    const parallelIr: string[] = [];
+    const built: UnitOutput[] = [];
     for (const r of settled) {
       if (r.error) failures.push({ id: r.u.id, error: r.error, mlir: r.u.mlir, commands: r.commands });
       else if (r.out) {
         objects.push(r.out.object);
-        if (r.out.parallel) parallelIr.push(r.out.ir);
+        built.push(r.out);
       }
     }
+    // Read once: the support check reads every unit's IR, the OpenMP runtime choice the parallel ones'.
+    const irs = await Promise.all(built.map((o) => readFile(o.ir, 'utf8')));
+    const parallelIr = irs.filter((_, i) => built[i].parallel);
     const ir = objects.length && extra ? extra(new Set(settled.flatMap((r) => (r.out ? [r.u.id] : [])))) : null;
     let extraLinked = false;
     if (ir) {
@@ -324,7 +327,7 @@ export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: r
       }
     }
     let library: Uint8Array | null = null;
-    if (objects.length && (await needsSupport(settled.flatMap((r) => (r.out ? [r.out.ir] : []))))) {
+    if (objects.length && needsSupport(irs)) {
       objects.push(await compileSupport(c));
     }
     // Units and drivers allocate through the pool; an unused copy costs a few hundred bytes.
@@ -360,8 +363,7 @@ async function mapConcurrent<T, R>(items: readonly T[], limit: number, f: (item:
  * Links parallel units' runtime: adds the fork-join object to `objects`, or
  * returns the linker flags of libomp when some unit needs more of its ABI.
  */
-async function linkOpenmp(c: UnitContext, irFiles: readonly string[], objects: string[]): Promise<string[]> {
-  const irs = await Promise.all(irFiles.map((f) => readFile(f, 'utf8')));
+async function linkOpenmp(c: UnitContext, irs: readonly string[], objects: string[]): Promise<string[]> {
   const runtime = chooseOpenmpRuntime(irs, c.tc.home);
   if (runtime?.kind === 'fork-join') {
     objects.push(await compileIr(c, 'ortmlir_fork_join', FORK_JOIN_LLVM_IR));
@@ -372,12 +374,8 @@ async function linkOpenmp(c: UnitContext, irFiles: readonly string[], objects: s
 }
 
 /** Whether any unit calls a symbol of the runtime support code. */
-async function needsSupport(irFiles: readonly string[]): Promise<boolean> {
-  for (const file of irFiles) {
-    const ir = await readFile(file, 'utf8');
-    if (SUPPORT_SYMBOLS.some((s) => ir.includes(`declare void ${s}(`))) return true;
-  }
-  return false;
+function needsSupport(irs: readonly string[]): boolean {
+  return irs.some((ir) => SUPPORT_SYMBOLS.some((s) => ir.includes(`declare void ${s}(`)));
 }
 
 async function compileSupport(c: UnitContext): Promise<string> {

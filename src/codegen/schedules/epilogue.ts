@@ -11,7 +11,7 @@
 // the epilogue, so that the matmul's single consumer is a generic over the
 // same iteration space. The schedule (matmul.ts) then tiles that generic and
 // fuses the matmul and its zero-fill into each tile.
-import { definitionLine, GENERIC_LINE, listAttr, operandNames, typesOf, type StructuredOp } from './ir-scan.js';
+import { definitionLine, GENERIC_LINE, isIdentityMap, listAttr, mapAliases, operandNames, typesOf, valueToken, type StructuredOp } from './ir-scan.js';
 
 /**
  * mlir-opt passes run on the IR after convolutions became matmuls
@@ -43,29 +43,14 @@ export interface Epilogue {
 }
 
 const RESULT = /^\s*(%[\w.$-]+) = /;
-const MAP_ALIAS = /^(#[\w$.-]+) = (affine_map<.*>)$/;
-
-function escape(name: string): string {
-  return name.replace(/[$.]/g, '\\$&');
-}
-
 /** How often SSA value `name` appears as a whole token in `lines`. */
 function uses(lines: readonly string[], name: string): number {
-  const re = new RegExp(`${escape(name)}(?![\\w.$-])`, 'g');
+  const re = valueToken(name, 'g');
   return lines.reduce((n, l) => n + (l.match(re)?.length ?? 0), 0);
 }
 
-function isIdentity(map: string, rank: number): boolean {
-  const dims = Array.from({ length: rank }, (_, i) => `d${i}`).join(', ');
-  return map.replace(/\s+/g, ' ') === `affine_map<(${dims}) -> (${dims})>`;
-}
-
 function resolveMaps(lines: readonly string[], maps: readonly string[]): string[] {
-  const aliases = new Map<string, string>();
-  for (const l of lines) {
-    const m = MAP_ALIAS.exec(l);
-    if (m) aliases.set(m[1], m[2]);
-  }
+  const aliases = mapAliases(lines);
   return maps.map((m) => aliases.get(m) ?? m);
 }
 
@@ -88,7 +73,7 @@ export function findEpilogue(lines: readonly string[], op: StructuredOp): Epilog
     const iterators = listAttr(g[3], 'iterator_types') ?? [];
     const outs = operandNames(g[5]);
     const fine = outs.length === 1 && maps.length === ins.length + 1 && iterators.length === rank
-      && iterators.every((t) => t === '"parallel"') && isIdentity(maps[at], rank) && isIdentity(maps[ins.length], rank)
+      && iterators.every((t) => t === '"parallel"') && isIdentityMap(maps[at], rank) && isIdentityMap(maps[ins.length], rank)
       && typesOf(g[5]) === outType;
     const fill = fine ? fillLine(lines, op) : -1;
     return fine && fill >= 0 ? { generic: i, fill } : null;

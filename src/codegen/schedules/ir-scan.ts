@@ -94,6 +94,29 @@ export function definitionLine(lines: readonly string[], name: string, before: n
   return -1;
 }
 
+/** A pattern matching SSA value `name` as a whole token (not a prefix of %name_1). */
+export function valueToken(name: string, flags = ''): RegExp {
+  return new RegExp(`${name.replace(/[$.]/g, '\\$&')}(?![\\w.$-])`, flags);
+}
+
+const MAP_ALIAS = /^(#[\w$.-]+) = (affine_map<.*>)$/;
+
+/** The module's affine map aliases (`#map3 = affine_map<...>`), as mlir-opt prints them. */
+export function mapAliases(lines: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const l of lines) {
+    const m = MAP_ALIAS.exec(l);
+    if (m) out.set(m[1], m[2]);
+  }
+  return out;
+}
+
+/** Whether `map` (resolved, not an alias) is the identity of `rank` dimensions. */
+export function isIdentityMap(map: string, rank: number): boolean {
+  const dims = Array.from({ length: rank }, (_, i) => `d${i}`).join(', ');
+  return map.replace(/\s+/g, ' ') === `affine_map<(${dims}) -> (${dims})>`;
+}
+
 /** Operand SSA names of an `ins(...)` / `outs(...)` group: `%a, %b : types` → [%a, %b]. */
 export function operandNames(group: string): string[] {
   const colon = group.lastIndexOf(' : ');

@@ -7,7 +7,8 @@
 // bufferizes in place), and planParallelGenerics splits both across threads.
 // Pads that a schedule fuses into its own loops (conv-direct.ts, reached
 // from a tagged op directly or through an expand_shape) stay pads.
-import { definitionLine, TAG_ATTR } from './ir-scan.js';
+import { affineMap, identityMap } from '../mlir-builder.js';
+import { definitionLine, TAG_ATTR, valueToken } from './ir-scan.js';
 
 const PAD_HEAD = /^(\s*)(%[\w.$-]+) = tensor\.pad (%[\w.$-]+) low\[([\d, ]+)\] high\[([\d, ]+)\] \{$/;
 const PAD_YIELD = /^\s*tensor\.yield (%[\w.$-]+) : f32$/;
@@ -16,12 +17,9 @@ const ZERO_F32 = /= arith\.constant 0\.000000e\+00 : f32$/;
 /** Lines of a printed tensor.pad: head, block arguments, yield, tail. */
 const PAD_LINES = 4;
 
-function escaped(name: string): string {
-  return name.replace(/[.$]/g, '\\$&');
-}
-
+/** The lines that read `name` (not the one defining it). */
 function uses(lines: readonly string[], name: string): string[] {
-  const use = new RegExp(`${escaped(name)}(?![\\w.$-])`);
+  const use = valueToken(name);
   return lines.filter((l) => use.test(l) && !l.trimStart().startsWith(`${name} =`));
 }
 
@@ -38,17 +36,12 @@ function dims(group: string): number[] {
   return group.slice(0, -1).split('x').map(Number);
 }
 
-function identityMap(rank: number): string {
-  const d = Array.from({ length: rank }, (_, i) => `d${i}`).join(', ');
-  return `affine_map<(${d}) -> (${d})>`;
-}
-
 /** The fill, copy and insert lines that replace one pad. */
 function splitPad(indent: string, result: string, source: string, zero: string, low: number[], from: number[], to: number[], id: string): string[] {
   const rank = from.length;
   const [src, dst] = [from, to].map((d) => `tensor<${d.join('x')}xf32>`);
   const parallel = `iterator_types = [${Array(rank).fill('"parallel"').join(', ')}]`;
-  const scalarMap = `affine_map<(${Array.from({ length: rank }, (_, i) => `d${i}`).join(', ')}) -> ()>`;
+  const scalarMap = affineMap(rank, []);
   const interior = `[${low.join(', ')}] [${from.join(', ')}] [${Array(rank).fill(1).join(', ')}]`;
   return [
     `${id}_e = tensor.empty() : ${dst}`,

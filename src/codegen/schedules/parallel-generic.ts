@@ -8,7 +8,7 @@
 // The body keeps the default lowering (loops that LLVM vectorizes); only the
 // iteration space is divided. Runs after EPILOGUE_PREPARE_PASSES, so each
 // generic already carries its fused producers and consumers.
-import { GENERIC_LINE, listAttr, TAG_ATTR, typesOf } from './ir-scan.js';
+import { GENERIC_LINE, isIdentityMap, listAttr, mapAliases, TAG_ATTR, typesOf } from './ir-scan.js';
 import type { PlannedOp, ScheduleContext } from './plan.js';
 import type { TransformScript } from './transform-script.js';
 
@@ -37,30 +37,17 @@ export function chunkSizes(shape: readonly number[], threads: number, parallel?:
   return shape.map((d, i) => (i === axis ? Math.ceil(d / chunks) : 0));
 }
 
-const MAP_ALIAS = /^(#[\w$.-]+) = (affine_map<.*>)$/;
-const IDENTITY = /^affine_map<\(([^()]*)\) -> \(([^()]*)\)>$/;
-
-/** The module's affine map aliases (`#map3 = affine_map<...>`), as mlir-opt prints them. */
-function mapAliases(lines: readonly string[]): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const l of lines) {
-    const m = MAP_ALIAS.exec(l);
-    if (m) out.set(m[1], m[2]);
-  }
-  return out;
-}
-
 /**
- * The loop ranges of a generic: the output's shape when every loop is
- * parallel, else the shape of an input read through the identity map.
+ * The loop ranges of a generic (`parallel`: which of its loops are): the
+ * output's shape when every loop is parallel, else the shape of an input
+ * read through the identity map.
  */
-function iterationSpace(g: RegExpExecArray, maps: readonly string[], aliases: ReadonlyMap<string, string>, allParallel: boolean): number[] | null {
-  if (allParallel) return staticShape(typesOf(g[5]));
+function iterationSpace(g: RegExpExecArray, maps: readonly string[], aliases: ReadonlyMap<string, string>, parallel: readonly boolean[]): number[] | null {
+  if (parallel.every(Boolean)) return staticShape(typesOf(g[5]));
   // Ranked tensor types have no commas: the list splits at every one.
   const inputs = typesOf(g[4]).split(',').map((t) => t.trim());
   for (const [i, type] of inputs.entries()) {
-    const map = IDENTITY.exec(aliases.get(maps[i]) ?? maps[i] ?? '');
-    if (map && map[1] === map[2]) return staticShape(type);
+    if (isIdentityMap(aliases.get(maps[i]) ?? maps[i] ?? '', parallel.length)) return staticShape(type);
   }
   return null;
 }
@@ -83,7 +70,7 @@ export function planParallelGenerics(lines: readonly string[], ctx: ScheduleCont
     if (!g || g[1].length !== bodyIndent || g[3].includes(TAG_ATTR)) return;
     const iterators = listAttr(g[3], 'iterator_types') ?? [];
     const parallel = iterators.map((t) => t === '"parallel"');
-    const shape = iterationSpace(g, listAttr(g[3], 'indexing_maps') ?? [], aliases, parallel.every(Boolean));
+    const shape = iterationSpace(g, listAttr(g[3], 'indexing_maps') ?? [], aliases, parallel);
     if (!shape || iterators.length !== shape.length) return;
     if (shape.reduce((a, d) => a * d, 1) < PARALLEL_MIN_ELEMENTS) return;
     const sizes = chunkSizes(shape, ctx.threads, parallel);
