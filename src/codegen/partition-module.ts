@@ -5,7 +5,7 @@
 import { DataType, elementCount, type OnnxTensor } from '../onnx/model.js';
 import { nodeLabel, type Graph, type IrNode, type Value } from '../ir/graph.js';
 import { dtypeName, isStatic, subByteBits, type TensorType } from '../ir/types.js';
-import { LowerContext } from '../import/lower-context.js';
+import { LowerContext, type WeightDeriver } from '../import/lower-context.js';
 import { ImportError, type BoundedOutput } from '../import/registry.js';
 import type { NodeStatus } from '../passes/infer-shapes.js';
 import type { Partition } from '../passes/partition-graph.js';
@@ -90,11 +90,8 @@ export function emitPartitionModule(graph: Graph, p: Partition, status: Readonly
   const b = new FuncBuilder();
   const ssa = new Map<Value, string>();
   const weightValues = p.constants.filter((v) => !isEmbedded(v));
-  const args = [...p.inputs.map((v) => argSpec('input', v)), ...weightValues.map((v) => argSpec('weight', v))];
-  const params = [...p.inputs, ...weightValues].map((v, i) => {
-    ssa.set(v, `%arg${i}`);
-    return `%arg${i}: ${boundaryType(v)} {bufferization.writable = false}`;
-  });
+  const param = (v: Value, i: number): string => `%arg${i}: ${boundaryType(v)} {bufferization.writable = false}`;
+  [...p.inputs, ...weightValues].forEach((v, i) => ssa.set(v, `%arg${i}`));
   // Packed sub-byte arguments are unpacked once, on entry (see codegen/int4.ts);
   // empty arguments hold no data and are re-created in their real shape.
   for (const v of [...p.inputs, ...weightValues]) {
@@ -107,9 +104,15 @@ export function emitPartitionModule(graph: Graph, p: Partition, status: Readonly
     }
     if (arg && subByteBits(t.dataType) !== null && isStatic(t.shape)) ssa.set(v, unpackArgument(b, arg, t.dataType, t.shape));
   }
+  // Weight arguments the lowerings read as they are (a weight read only in a
+  // derived layout, such as packed matmul panels, is not passed at all).
+  const readWeights = new Set<Value>();
   const resolve = (v: Value): string => {
     const known = ssa.get(v);
-    if (known) return known;
+    if (known) {
+      readWeights.add(v);
+      return known;
+    }
     if (v.constant && v.type) {
       const name = materialize(b, v.constant, v.type);
       ssa.set(v, name);
@@ -117,6 +120,7 @@ export function emitPartitionModule(graph: Graph, p: Partition, status: Readonly
     }
     throw new CodegenError(`value '${v.name}' is used before it is defined in partition ${p.index}`);
   };
+  const derived = new DerivedWeights((v) => weightValues.includes(v) && ssa.get(v) === `%arg${p.inputs.length + weightValues.indexOf(v)}`);
   // Values computed from the function's arguments; the others fold to constants in canonicalization.
   const readsArguments = new Set<Value>([...p.inputs, ...weightValues]);
   const bounded = new Map<Value, BoundedResult>();
@@ -124,7 +128,7 @@ export function emitPartitionModule(graph: Graph, p: Partition, status: Readonly
     if (node.inputs.some((v) => v !== null && readsArguments.has(v))) for (const v of node.outputs) if (v) readsArguments.add(v);
     const s = status.get(node);
     if (!s || s.kind !== 'compiled' || !s.def.lower) throw new CodegenError(`${nodeLabel(node)} is not compilable`);
-    const ctx = new LowerContext(node, graph.opsetOf(node.domain), b, resolve);
+    const ctx = new LowerContext(node, graph.opsetOf(node.domain), b, resolve, derived);
     let results: string[];
     try {
       results = s.def.lower(ctx);
@@ -159,6 +163,14 @@ export function emitPartitionModule(graph: Graph, p: Partition, status: Readonly
     ...counts.map(() => true),
   ];
   b.emit(`return ${distinctResults(b, results, retTypes, folding).join(', ')} : ${retTypes.join(', ')}`);
+  // A weight whose SSA value is no longer its bare argument (sub-byte unpacking, empty tensors) stays: the entry code reads it.
+  const passed = weightValues.filter((v, i) => readWeights.has(v) || ssa.get(v) !== `%arg${p.inputs.length + i}`);
+  const params = [
+    ...p.inputs.map((v, i) => param(v, i)),
+    ...passed.map((v) => param(v, p.inputs.length + weightValues.indexOf(v))),
+    ...derived.params(),
+  ];
+  const args = [...p.inputs.map((v) => argSpec('input', v)), ...passed.map((v) => argSpec('weight', v)), ...derived.args()];
   const mlir = [
     `func.func @${symbol}(${params.join(', ')}) -> (${retTypes.join(', ')}) {`,
     ...b.body(),
@@ -169,11 +181,45 @@ export function emitPartitionModule(graph: Graph, p: Partition, status: Readonly
     symbol,
     mlir,
     args: [...args, ...outs],
-    weights: weightValues.map((v) => v.constant).filter((t): t is OnnxTensor => t !== null),
+    weights: [...passed.map((v) => v.constant).filter((t): t is OnnxTensor => t !== null), ...derived.tensors()],
   };
 }
 
 const COUNT_TYPE = 'tensor<i64>';
+
+/**
+ * Weights a lowering passes in another layout than the model's (packed
+ * matmul panels): computed once at compile time and passed as extra weight
+ * arguments after the model's own, one per (weight, layout).
+ */
+class DerivedWeights implements WeightDeriver {
+  private readonly made = new Map<string, { ssa: string; tensor: OnnxTensor }>();
+
+  /** `isArgument(v)`: whether `v` is a weight argument of this function (so its data is known here). */
+  constructor(private readonly isArgument: (v: Value) => boolean) {}
+
+  derive(v: Value, layout: string, make: (t: OnnxTensor) => OnnxTensor): string | null {
+    if (!v.constant || !this.isArgument(v)) return null;
+    const name = `${v.name}#${layout}`;
+    const known = this.made.get(name);
+    if (known) return known.ssa;
+    const entry = { ssa: `%derived${this.made.size}`, tensor: make(v.constant) };
+    this.made.set(name, entry);
+    return entry.ssa;
+  }
+
+  params(): string[] {
+    return [...this.made.values()].map(({ ssa, tensor }) => `${ssa}: ${tensorTypeOf(tensor.dataType, tensor.dims)} {bufferization.writable = false}`);
+  }
+
+  args(): ArgSpec[] {
+    return [...this.made].map(([name, { tensor }]) => ({ role: 'weight', name, dataType: tensor.dataType, dims: [...tensor.dims] }));
+  }
+
+  tensors(): OnnxTensor[] {
+    return [...this.made.values()].map((e) => e.tensor);
+  }
+}
 
 /** Notes the trimmed outputs of a node compiled at its largest output size; its lowering returned the count last. */
 function recordBounded(node: IrNode, bounds: readonly BoundedOutput[], results: readonly string[], into: Map<Value, BoundedResult>): void {

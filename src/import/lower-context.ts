@@ -1,6 +1,6 @@
 // What a lowering sees: the node (via NodeContext), the function being built,
 // SSA names of its inputs, and the inferred static output types.
-import type { DataType } from '../onnx/model.js';
+import type { DataType, OnnxTensor } from '../onnx/model.js';
 import type { IrNode, Value } from '../ir/graph.js';
 import { isStatic, type TensorType } from '../ir/types.js';
 import { FuncBuilder, tensorType, tensorTypeOf } from '../codegen/mlir-builder.js';
@@ -9,14 +9,33 @@ import { NodeContext } from './node-context.js';
 /** Resolves a graph value to an SSA tensor in the function under construction. */
 export type ValueResolver = (v: Value) => string;
 
+/** Makes a weight available to the function in a layout of the lowering's choosing. */
+export interface WeightDeriver {
+  /**
+   * SSA name of `make(v's data)`, a weight argument computed at compile time
+   * (once per `layout` of `v`); null when `v` is not a weight argument.
+   */
+  derive(v: Value, layout: string, make: (t: OnnxTensor) => OnnxTensor): string | null;
+}
+
 export class LowerContext extends NodeContext {
   constructor(
     node: IrNode,
     opset: number,
     readonly b: FuncBuilder,
     private readonly resolve: ValueResolver,
+    private readonly weights: WeightDeriver | null = null,
   ) {
     super(node, opset);
+  }
+
+  /**
+   * Input i's weight in another layout, `make(data)`, computed at compile
+   * time; null when input i is not a weight argument (a graph input, a
+   * computed value, or a constant small enough to be embedded).
+   */
+  derivedWeight(i: number, layout: string, make: (t: OnnxTensor) => OnnxTensor): string | null {
+    return this.weights?.derive(this.value(i), layout, make) ?? null;
   }
 
   /** SSA name of input i (constants are materialised on first use). */

@@ -115,8 +115,11 @@ export function lowerPasses(schedule: string | null, threads: number): string[] 
 /** The whole default pipeline (no schedule, sequential). */
 export const MLIR_PASSES: readonly string[] = [...PREPARE_PASSES, ...lowerPasses(null, 1)];
 
-/** Ops some schedule handles; units without any skip the extra prepare step. */
-const SCHEDULED_OPS = /\blinalg\.(matmul|batch_matmul|conv_2d_nchw_fchw)\b/;
+/**
+ * Ops some schedule handles (named contractions and convolutions, packed-weight
+ * matmuls: import/packed-matmul.ts); units without any skip the extra prepare step.
+ */
+const SCHEDULED_OPS = /\blinalg\.(matmul|batch_matmul|conv_2d_nchw_fchw)\b|\bortmlir\.packed_b\b/;
 
 export function targetTriple(): string {
   const arch = process.arch === 'arm64' ? 'aarch64' : 'x86_64';
@@ -257,7 +260,7 @@ async function scheduleUnit(
 }
 
 /** A matmul outside chunk loops (those carry attributes) and some generic: an epilogue may be fused (schedules/epilogue.ts). */
-const UNNESTED_MATMUL = /linalg\.(batch_)?matmul ins\(/;
+const UNNESTED_MATMUL = /linalg\.(batch_)?matmul ins\(|\bortmlir\.packed_b\b/;
 const GENERIC = /= linalg\.generic /;
 
 /**

@@ -83,12 +83,13 @@ export function findEpilogue(lines: readonly string[], op: StructuredOp): Epilog
 
 /** A fill's line: indent, result, the op. */
 const FILL_LINE = /^(\s*)(%[\w.$-]+) = (linalg\.fill .*)$/;
-const CONTRACTION_LINE = /^\s*%[\w.$-]+ = linalg\.(?:batch_)?matmul /;
+/** A matmul, or a packed-weight matmul generic (import/packed-matmul.ts), on one line with its outs. */
+const CONTRACTION_LINE = /^\s*%[\w.$-]+ = linalg\.(?:batch_)?matmul |= linalg\.generic .* attrs = +\{.*ortmlir\.packed_b = /;
 /** A structured op's (first) init operand. */
 const OUTS = /outs\((%[\w.$-]+) :/;
 
 /**
- * Gives every matmul its own zero-fill. CSE merges equal fills, so two
+ * Gives every matmul (packed ones too) its own zero-fill. CSE merges equal fills, so two
  * matmuls of the same output shape (rec's 1×1 convolutions) share one, and
  * an epilogue schedule, which computes the fill inside each tile, could then
  * take only one of them. Each further matmul reading a fill gets a copy of

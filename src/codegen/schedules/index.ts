@@ -12,6 +12,8 @@ import { scanStructuredOps, tagGeneric, tagOp, type StructuredOp } from './ir-sc
 import { geometry, NESTED_ATTR, rewriteConvsToMatmul, type ConvGeometry } from './conv-im2col.js';
 import { directConvFits, padDepth, planDirectConv } from './conv-direct.js';
 import { planMatmul } from './matmul.js';
+import { planPackedMatmul, scanPackedMatmuls, tagPackedMatmul } from './packed-matmul.js';
+import { liftPackedEpilogues } from './packed-epilogue.js';
 import { planParallelGenerics, PARALLEL_MIN_ELEMENTS } from './parallel-generic.js';
 import { splitZeroPads } from './pad-split.js';
 import type { PlannedOp, Planner, ScheduleContext } from './plan.js';
@@ -92,7 +94,7 @@ export function planSchedules(mlir: string, ctx: ScheduleContext): ScheduledModu
 
 /** Step 2: tags the ops that have a schedule and writes the transform script; null when none has one. */
 export function scheduleOps(stage: ConvStage, ctx: ScheduleContext): ScheduledModule | null {
-  let lines = unshareFills(stage.mlir.split('\n'));
+  let lines = liftPackedEpilogues(unshareFills(stage.mlir.split('\n')));
   const ops: [StructuredOp, PlannedOp][] = [];
   // Ops inside a chunk loop: the loop is what runs in parallel.
   const nestedCtx: ScheduleContext = { ...ctx, threads: 1 };
@@ -104,12 +106,18 @@ export function scheduleOps(stage: ConvStage, ctx: ScheduleContext): ScheduledMo
     tagOp(lines, op, tag);
     p.tagExtra?.(lines, tag);
   });
+  const packed = scanPackedMatmuls(lines).map((op, i) => {
+    const plan = planPackedMatmul(op, ctx);
+    tagPackedMatmul(lines, op, ops.length + i);
+    plan.tagExtra?.(lines, ops.length + i);
+    return plan;
+  });
   // With the ops tagged: the pads their schedules fuse are known and stay pads.
   if (ctx.threads > 1) lines = splitZeroPads(lines, PARALLEL_MIN_ELEMENTS);
   // After the contractions: their fused epilogues are tagged by now and stay theirs.
   const generics = planParallelGenerics(lines, ctx);
-  generics.forEach((g, i) => tagGeneric(lines, g.line, ops.length + i));
-  const planned = [...ops.map(([, p]) => p), ...generics.map((g) => g.plan)];
+  generics.forEach((g, i) => tagGeneric(lines, g.line, ops.length + packed.length + i));
+  const planned = [...ops.map(([, p]) => p), ...packed, ...generics.map((g) => g.plan)];
   if (planned.length === 0) return null;
   const w = new TransformScript();
   planned.forEach((p, tag) => p.tile(w, tag));

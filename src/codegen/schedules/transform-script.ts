@@ -34,9 +34,9 @@ export class TransformScript {
   }
 
   /** The ops named `name` carrying schedule tag `tag` (tiles keep their tag). */
-  matchTagged(name: string, tag: number, within = this.func): string {
+  matchTagged(name: string, tag: number, within = this.func, attr = TAG_ATTR): string {
     const h = this.fresh('op');
-    this.emit(`${h} = transform.structured.match ops{["${name}"]} attributes{${TAG_ATTR} = ${tag} : i64} in ${within} : (${ANY}) -> ${ANY}`);
+    this.emit(`${h} = transform.structured.match ops{["${name}"]} attributes{${attr} = ${tag} : i64} in ${within} : (${ANY}) -> ${ANY}`);
     return h;
   }
 
@@ -61,6 +61,20 @@ export class TransformScript {
     const results = [op, ...loops].join(', ');
     const types = [op, ...loops].map(() => ANY).join(', ');
     this.emit(`${results} = transform.structured.tile_using_for ${target} tile_sizes [${sizes.join(', ')}] : (${ANY}) -> (${types})`);
+    return { op, loops };
+  }
+
+  /**
+   * Tiles into nested scf.for loops like tileFor, and fuses the producers of
+   * the tile's operands into the loops, the zero-fill of its accumulator
+   * included (reached through the loops' iteration arguments, which
+   * fuseInto does not follow).
+   */
+  tileAndFuse(target: string, sizes: readonly number[]): Tiled {
+    const op = this.fresh('tf');
+    const loops = sizes.filter((s) => s !== 0).map(() => this.fresh('loop'));
+    const types = [op, ...loops].map(() => ANY).join(', ');
+    this.emit(`${[op, ...loops].join(', ')} = transform.structured.fuse ${target} tile_sizes [${sizes.join(', ')}] : (${ANY}) -> (${types})`);
     return { op, loops };
   }
 
@@ -95,6 +109,13 @@ export class TransformScript {
   decompose(target: string): string {
     const h = this.fresh('dec');
     this.emit(`${h} = transform.structured.decompose ${target} : (${ANY}) -> ${ANY}`);
+    return h;
+  }
+
+  /** Rewrites a named structured op (a fill) as the equivalent linalg.generic. */
+  generalize(target: string): string {
+    const h = this.fresh('gen');
+    this.emit(`${h} = transform.structured.generalize ${target} : (${ANY}) -> ${ANY}`);
     return h;
   }
 

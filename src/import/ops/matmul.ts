@@ -4,7 +4,8 @@
 import { DataType } from '../../onnx/model.js';
 import { Scalar, convertScalar } from '../../codegen/scalar.js';
 import { broadcastMap, elemType, identityMap } from '../../codegen/mlir-builder.js';
-import { convertTensor, elemOf, typeOf, type Tensor } from '../../codegen/tensor-ops.js';
+import { collapseShape, convertTensor, elemOf, expandShape, typeOf, type Tensor } from '../../codegen/tensor-ops.js';
+import { packedMatmul, packPanels, packsWeight, PANEL_LAYOUT } from '../packed-matmul.js';
 import { registerOp } from '../registry.js';
 import type { NodeContext } from '../node-context.js';
 import type { LowerContext } from '../lower-context.js';
@@ -26,10 +27,27 @@ registerOp({
   },
   lower: (ctx) => {
     const dt = ctx.dtype(0);
+    const packed = dt === DataType.FLOAT ? packedWeightMatmul(ctx) : null;
+    if (packed) return [packed];
     const acc = emitMatMul(ctx.b, inputTensor(ctx, 0), inputTensor(ctx, 1), accumulatorDtype(dt));
     return [convertTensor(ctx.b, acc, dt).value];
   },
 });
+
+/** A [..., M, K] · a constant weight [K, N] with the weight packed (import/packed-matmul.ts); null when it does not apply. */
+function packedWeightMatmul(ctx: LowerContext): string | null {
+  const a = ctx.shape(0);
+  const w = ctx.shape(1);
+  if (a.length < 2 || w.length !== 2) return null;
+  const [k, n] = w;
+  const rows = a.slice(0, -1).reduce((x, y) => x * y, 1);
+  if (!packsWeight(rows, k, n)) return null;
+  const panels = ctx.derivedWeight(1, PANEL_LAYOUT, packPanels);
+  if (!panels) return null;
+  const a2 = collapseShape(ctx.b, inputTensor(ctx, 0), [a.slice(0, -1).map((_, i) => i), [a.length - 1]]);
+  const c = packedMatmul(ctx.b, a2, panels, n);
+  return expandShape(ctx.b, c, [a.slice(0, -1).map((_, i) => i), [a.length - 1]], [...a.slice(0, -1), n]).value;
+}
 
 // ---- Gemm ----
 

@@ -1,0 +1,201 @@
+// The schedule of a matmul by packed weight panels (import/packed-matmul.ts):
+// a linalg.generic over (m, panel, column, k) reading A [M, K] and panels
+// [NP, K, P], writing C [M, NP, P]. Cache tiles of rows × panels (an
+// scf.forall with threads), then micro tiles of microRows × one panel. With
+// the panel dimension a unit, folding unit dims turns the micro tile into
+// an ordinary [rows, K] × [K, P] matmul, which is tiled by the kernel's
+// columns and k = 1 and vectorized into broadcast-FMAs as in matmul.ts. Row
+// tiles always divide M (the lowering packs only row counts that some
+// kernel height divides), so every tile is static and nothing is masked.
+import { definitionLine, GENERIC_LINE, operandNames, TAG_ATTR, tagOp, typesOf, valueToken } from './ir-scan.js';
+import { PACKED_MARK } from './packed-epilogue.js';
+import { PARALLEL_MIN_FLOPS, type PlannedOp, type ScheduleContext } from './plan.js';
+import type { TransformScript, Tiled } from './transform-script.js';
+import { microColumns, type VectorTarget } from './target.js';
+
+/** A generic with discardable attributes, as mlir-opt prints it: `... outs(...) attrs =  {...} {`. */
+const ATTRS_GENERIC = /^(\s*%[\w.$-]+ = linalg\.generic \{.*\} ins\((.*)\) outs\((.*)\) attrs = +\{)(.*)\} \{$/;
+/** Rows of a cache tile at most (a multiple of the micro-kernel rows). */
+const CACHE_TILE_ROWS = 64;
+/** Panels of a cache tile at most (4 × 32 = 128 columns, as matmul.ts). */
+const CACHE_TILE_PANELS = 4;
+/** Carries the schedule tag of a fused epilogue (contains TAG_ATTR, so other schedules leave the op alone). */
+const EPILOGUE_TAG = `${TAG_ATTR}_epilogue`;
+/** Forall iterations per thread to aim for, so uneven tiles still balance. */
+const TILES_PER_THREAD = 4;
+
+export interface PackedMatmul {
+  line: number;
+  m: number;
+  k: number;
+  panels: number;
+  panelColumns: number;
+}
+
+/** The packed matmuls of `lines` (static f32 shapes only). */
+export function scanPackedMatmuls(lines: readonly string[]): PackedMatmul[] {
+  const out: PackedMatmul[] = [];
+  lines.forEach((text, line) => {
+    const g = ATTRS_GENERIC.exec(text);
+    if (!g || !g[4].includes(PACKED_MARK) || GENERIC_LINE.test(text)) return;
+    const dims = [...`${typesOf(g[2])}, ${typesOf(g[3])}`.matchAll(/tensor<([0-9x]+)xf32>/g)].map((t) => t[1].split('x').map(Number));
+    const [a, w, c] = dims;
+    if (dims.length !== 3 || a.length !== 2 || w.length !== 3 || c.length !== 3) return;
+    out.push({ line, m: a[0], k: a[1], panels: w[0], panelColumns: w[2] });
+  });
+  return out;
+}
+
+/** Puts the schedule tag into the op's discardable attributes. */
+export function tagPackedMatmul(lines: string[], op: PackedMatmul, tag: number): void {
+  const g = ATTRS_GENERIC.exec(lines[op.line]);
+  if (!g) throw new Error(`tagPackedMatmul: line ${op.line} is not a packed matmul`);
+  lines[op.line] = `${g[1]}${TAG_ATTR} = ${tag} : i64, ${g[4]}} {`;
+}
+
+/** The line of the linalg.fill that initialises the op's accumulator, or -1. */
+function fillOf(lines: readonly string[], op: PackedMatmul): number {
+  const g = ATTRS_GENERIC.exec(lines[op.line]);
+  const [acc] = g ? operandNames(g[3]) : [];
+  const def = acc ? definitionLine(lines, acc, op.line) : -1;
+  return def >= 0 && lines[def].includes('= linalg.fill ') ? def : -1;
+}
+
+/** The tallest micro-kernel height of the target that divides `m` (1 at worst). */
+function microRows(t: VectorTarget, m: number): number {
+  const tallest = Math.max(t.tallRows ?? 0, t.microRows);
+  for (let r = Math.min(tallest, m); r > 1; r--) if (m % r === 0) return r;
+  return 1;
+}
+
+/** The largest multiple of `step` up to `max` that divides `extent` (`step` divides `extent`). */
+function dividingTile(extent: number, step: number, max: number): number {
+  for (let t = Math.floor(Math.min(max, extent) / step) * step; t > step; t -= step) if (extent % t === 0) return t;
+  return step;
+}
+
+interface Tiles {
+  rows: number;
+  panels: number;
+  micro: number;
+  columns: number;
+  parallel: boolean;
+}
+
+export function packedTiles(op: PackedMatmul, ctx: ScheduleContext): Tiles {
+  const micro = microRows(ctx.target, op.m);
+  const columns = Math.min(microColumns(ctx.target), op.panelColumns);
+  let rows = dividingTile(op.m, micro, CACHE_TILE_ROWS);
+  let panels = dividingTile(op.panels, 1, CACHE_TILE_PANELS);
+  const flops = 2 * op.m * op.k * op.panels * op.panelColumns;
+  const parallel = ctx.threads > 1 && flops >= PARALLEL_MIN_FLOPS;
+  // Smaller tiles until every thread has several: panels first (B streams per panel), then rows.
+  while (parallel && (op.m / rows) * (op.panels / panels) < ctx.threads * TILES_PER_THREAD) {
+    if (panels > 1) panels = dividingTile(op.panels, 1, panels - 1);
+    else if (rows > micro) rows = dividingTile(op.m, micro, rows - micro);
+    else break;
+  }
+  return { rows, panels, micro, columns, parallel };
+}
+
+export function planPackedMatmul(op: PackedMatmul, ctx: ScheduleContext): PlannedOp {
+  const t = packedTiles(op, ctx);
+  /** Whether the accumulator's fill is this schedule's (unshareFills gave it its own). */
+  let fillTagged = false;
+  /** Whether an epilogue (lifted by packed-epilogue.ts) is computed in the tiles. */
+  let fused = false;
+  return {
+    parallel: t.parallel,
+    get summary() {
+      return `packed matmul ${op.m}x${op.panels * op.panelColumns}x${op.k}${fused ? ' + epilogue' : ''}: ${t.parallel ? 'forall' : 'for'} [${t.rows}, ${t.panels} panels] / micro [${t.micro}, ${t.columns}, 1]`;
+    },
+    tagExtra(lines: string[], tag: number): void {
+      const fill = fillOf(lines, op);
+      if (fill >= 0 && !lines[fill].includes(TAG_ATTR)) {
+        tagOp(lines, { line: fill }, tag);
+        fillTagged = true;
+      }
+      const epilogue = epilogueOf(lines, op);
+      if (epilogue >= 0) {
+        lines[epilogue] = lines[epilogue].replace('linalg.generic {', `linalg.generic {${EPILOGUE_TAG} = ${tag} : i64, `);
+        fused = true;
+      }
+    },
+    tile(w: TransformScript, tag: number): void {
+      const folded = fused ? tileWithEpilogue(w, tag, t) : tileAlone(w, tag, t, fillTagged);
+      // As a generic the fill folds like the product: the zero accumulator is then the very
+      // tensor the k loop reads, and the zero write forwards into registers (no buffer).
+      const fill = w.generalize(folded.fill);
+      // Only inside this op's loops: elsewhere unit-dim folding would rebuild (and untag) other schedules' ops.
+      w.patterns(['linalg.fold_unit_extent_dims_via_slices'], folded.loop);
+      // The handles follow the folded ops: [rows, K] × [K, P] → [rows, P] (the tags are gone).
+      // A one-row kernel folds the row dimension away too.
+      const inner = w.tileFor(folded.product, t.micro === 1 ? [t.columns, 1] : [0, t.columns, 1]);
+      // Vectorized now, while the handles hold: every tile is static already, and the
+      // canonicalization before the vectorize phase may rebuild the loops (a forall's body) and drop them.
+      for (const h of [fill, inner.op, ...folded.rest]) w.vectorize(h);
+      // Contractions formed before any canonicalization: that folds the unit k reduction into a
+      // shape_cast, leaving a multiply and an add instead of an FMA.
+      w.patterns(['vector.reduction_to_contract', 'vector.transfer_permutation_patterns'], folded.loop);
+    },
+    vectorize(): void {
+      // Done in tile().
+    },
+  };
+}
+
+/** Handles after cache and micro tiling: the loop to fold unit dims in, the micro tiles of the fill and the product, other tiles to vectorize. */
+interface MicroTiles {
+  loop: string;
+  fill: string;
+  product: string;
+  rest: string[];
+}
+
+/**
+ * Without an epilogue the product's tiles are the roots. The zero-fill,
+ * reached through the loops' iteration arguments, moves into each micro
+ * tile: accumulators start as zero registers, not as loads of a memset C.
+ */
+function tileAlone(w: TransformScript, tag: number, t: Tiles, fillTagged: boolean): MicroTiles {
+  const root = w.matchTagged('linalg.generic', tag);
+  let outer: Tiled;
+  if (t.parallel) {
+    outer = w.tileForall(root, [t.rows, t.panels]);
+    if (fillTagged) w.fuseInto(w.matchTagged('linalg.fill', tag), outer.loops[0]);
+  } else {
+    outer = w.tileAndFuse(root, [t.rows, t.panels, 0, 0]);
+  }
+  const micro = w.tileAndFuse(outer.op, [t.micro, 1, 0, 0]);
+  return { loop: outer.loops[0], fill: w.matchTagged('linalg.fill', tag, outer.loops[0]), product: micro.op, rest: [] };
+}
+
+/**
+ * With an epilogue, its tiles are the roots and the product and its fill
+ * are fused into each (as matmul.ts fusedPlan does), so the epilogue reads
+ * the accumulators in registers and only its result is stored.
+ */
+function tileWithEpilogue(w: TransformScript, tag: number, t: Tiles): MicroTiles {
+  const root = w.matchTagged('linalg.generic', tag, w.func, EPILOGUE_TAG);
+  const outer = t.parallel ? w.tileForall(root, [t.rows, t.panels]) : w.tileFor(root, [t.rows, t.panels, 0]);
+  const p1 = w.fuseInto(w.matchTagged('linalg.generic', tag), outer.loops[outer.loops.length - 1]);
+  const f1 = w.fuseInto(w.matchTagged('linalg.fill', tag), p1.loop);
+  const micro = w.tileFor(outer.op, [t.micro, 1, 0]);
+  const p2 = w.fuseInto(p1.op, micro.loops[micro.loops.length - 1]);
+  const f2 = w.fuseInto(f1.op, p2.loop);
+  return { loop: outer.loops[0], fill: f2.op, product: p2.op, rest: [micro.op] };
+}
+
+/** The line of the lifted epilogue generic reading the op's result (packed-epilogue.ts), or -1. */
+function epilogueOf(lines: readonly string[], op: PackedMatmul): number {
+  const result = /^\s*(%[\w.$-]+) = /.exec(lines[op.line])?.[1];
+  if (!result) return -1;
+  const token = valueToken(result);
+  for (let i = op.line + 1; i < lines.length; i++) {
+    if (!token.test(lines[i])) continue;
+    const g = GENERIC_LINE.exec(lines[i]);
+    const three = `tensor<${op.m}x${op.panels}x${op.panelColumns}xf32>`;
+    return g && operandNames(g[4]).includes(result) && typesOf(g[5]) === three && !g[3].includes(TAG_ATTR) ? i : -1;
+  }
+  return -1;
+}
