@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile, mkdir, cp } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { returnUnreshaped } from '../codegen/result-reshapes.js';
 import { EPILOGUE_PREPARE_PASSES, rewriteConvs, scheduleOps, vectorTarget, type ConvStage, type ScheduledModule } from '../codegen/schedules/index.js';
 import { Toolchain, ToolchainError, type ToolName, type ToolRun } from './tools.js';
 import { SUPPORT_LLVM_IR, SUPPORT_SYMBOLS } from './runtime-support.js';
@@ -47,6 +48,9 @@ const FUSE_PASSES: readonly string[] = [
 
 const BUFFERIZE_PASSES: readonly string[] = [
   '--one-shot-bufferize=bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map',
+  // A tile written in place comes back as a copy between two equal subviews of one buffer
+  // (a memmove onto itself per tile); once CSE makes them one value, canonicalization drops it.
+  '--cse',
   // Tiled loops return their buffer through memref iter_args; folding those
   // makes the returned value the allocation itself, which the next pass then
   // replaces by the caller's output buffer (no result copy).
@@ -93,16 +97,25 @@ const TO_LLVM_PASSES: readonly string[] = [
 const FINAL_PASSES: readonly string[] = ['--convert-cf-to-llvm', '--reconcile-unrealized-casts'];
 
 /**
- * mlir-opt passes after PREPARE_PASSES down to the LLVM dialect with the
- * bare-pointer ABI (`void fn(ptr in..., ptr weight..., ptr out...)`).
- * `schedule` is the transform library file; `threads` > 1 maps scf.forall
- * loops to OpenMP, otherwise they become sequential loops.
+ * mlir-opt passes after PREPARE_PASSES that end at tensors: the schedule
+ * (`schedule` is the transform library file) and elementwise fusion.
  */
-export function lowerPasses(schedule: string | null, threads: number): string[] {
-  const parallel = threads > 1;
+export function fusePasses(schedule: string | null): string[] {
   return [
     ...(schedule ? [`--transform-preload-library=transform-library-paths=${schedule}`, '--transform-interpreter', '--canonicalize', '--cse'] : []),
     ...FUSE_PASSES,
+  ];
+}
+
+/**
+ * mlir-opt passes from bufferization down to the LLVM dialect with the
+ * bare-pointer ABI (`void fn(ptr in..., ptr weight..., ptr out...)`).
+ * `threads` > 1 maps scf.forall loops to OpenMP, otherwise they become
+ * sequential loops.
+ */
+export function bufferizePasses(threads: number): string[] {
+  const parallel = threads > 1;
+  return [
     ...BUFFERIZE_PASSES,
     ...(parallel ? ['--scf-forall-to-parallel', `--convert-scf-to-openmp=num-threads=${threads}`] : ['--scf-forall-to-for']),
     ...TO_LLVM_PASSES,
@@ -110,6 +123,11 @@ export function lowerPasses(schedule: string | null, threads: number): string[] 
     ...(parallel ? ['--convert-openmp-to-llvm'] : []),
     ...FINAL_PASSES,
   ];
+}
+
+/** Both halves in one run (the compile runs them as two, rewriting results between: codegen/result-reshapes.ts). */
+export function lowerPasses(schedule: string | null, threads: number): string[] {
+  return [...fusePasses(schedule), ...bufferizePasses(threads)];
 }
 
 /** The whole default pipeline (no schedule, sequential). */
@@ -197,20 +215,27 @@ async function compileUnit(c: UnitContext, u: CompileUnit, commands: string[]): 
   // Prepared separately (else within the lowering run) when CSE may merge results.
   if (mayRepeatResults(u.mlir)) await prepareUnit(f, step);
   const scheduled = await scheduleUnit(c, u, f, step);
-  const llvmMlir = ['-o', f('llvm.mlir')];
+  // Two runs: the results' reshapes are dropped in between, at tensors, after fusion made its last ones.
+  const lower = async (input: string[], schedule: string | null, threads: number) => {
+    await step('mlir-opt', [...input, ...fusePasses(schedule), '-o', f('fused.mlir')]);
+    const fused = await readFile(f('fused.mlir'), 'utf8');
+    const direct = returnUnreshaped(fused.split('\n')).join('\n');
+    if (direct !== fused) await writeFile(f('fused.mlir'), direct);
+    await step('mlir-opt', [f('fused.mlir'), ...bufferizePasses(threads), ...t.extraFlags.mlirOpt, '-o', f('llvm.mlir')]);
+  };
   if (scheduled) {
     try {
-      await step('mlir-opt', [f('sched.input.mlir'), ...lowerPasses(f('transform.mlir'), scheduled.parallel ? c.threads : 1), ...t.extraFlags.mlirOpt, ...llvmMlir]);
+      await lower([f('sched.input.mlir')], f('transform.mlir'), scheduled.parallel ? c.threads : 1);
       c.notes.push(...scheduled.summary.map((s) => `${u.id}: ${s}`));
     } catch (e) {
       // A schedule is an optimisation: if it does not apply, the unit still compiles unscheduled.
       if (!(e instanceof ToolchainError)) throw e;
       c.notes.push(`${u.id}: schedule failed, compiled without it: ${e.message.split('\n')[0]}`);
-      await step('mlir-opt', [f('prepared.mlir'), ...lowerPasses(null, 1), ...t.extraFlags.mlirOpt, ...llvmMlir]);
+      await lower([f('prepared.mlir')], null, 1);
     }
   } else {
     const input = existsSync(f('prepared.mlir')) ? [f('prepared.mlir')] : [f('input.mlir'), ...PREPARE_PASSES];
-    await step('mlir-opt', [...input, ...lowerPasses(null, 1), ...t.extraFlags.mlirOpt, ...llvmMlir]);
+    await lower(input, null, 1);
   }
   await step('mlir-translate', ['--mlir-to-llvmir', f('llvm.mlir'), '-o', f('ll')]);
   await writeFile(f('ll'), markPoolAllocators(await readFile(f('ll'), 'utf8')));

@@ -8,6 +8,7 @@ import { ModelBuilder } from '../../src/onnx/builder.js';
 import { Toolchain } from '../../src/toolchain/tools.js';
 import { compileToLibrary, type TargetOptions } from '../../src/toolchain/pipeline.js';
 import { scheduleOps } from '../../src/codegen/schedules/index.js';
+import { addCopyEpilogues } from '../../src/codegen/schedules/matmul.js';
 import { findEpilogue, unshareFills } from '../../src/codegen/schedules/epilogue.js';
 import { chunkSizes, planParallelGenerics, PARALLEL_MIN_ELEMENTS } from '../../src/codegen/schedules/parallel-generic.js';
 import { scanStructuredOps } from '../../src/codegen/schedules/ir-scan.js';
@@ -118,6 +119,20 @@ describe('epilogue fusion', () => {
     const s = scheduleOps({ mlir: lines.join('\n'), summary: [], parallel: false }, ctx);
     assert.ok(s);
     assert.equal(s.summary.filter((l) => l.includes('+ epilogue')).length, 2, s.summary.join('\n'));
+  });
+
+  it('gives a matmul without an epilogue a copy as its epilogue, so its fill is computed in the tiles', () => {
+    const t = `tensor<${M}x${N}xf32>`;
+    const lines = matmulWithEpilogue().split('\n').map((l) => l.replace(/linalg\.generic .* ins\(%2, %arg2 .*$/, `linalg.generic {indexing_maps = [#map1, #map], iterator_types = ["parallel", "parallel"]} ins(%arg2 : tensor<${N}xf32>) outs(%0 : ${t}) {`));
+    lines.splice(lines.findIndex((l) => l.includes('return')), 1, `    %r = arith.addf %2, %3 : ${t}`, `    return %r : ${t}`);
+    const copied = addCopyEpilogues(lines, { target: vectorTarget('skylake-avx512', ''), threads: 1 });
+    assert.equal(copied.length, lines.length + 7);
+    assert.ok(copied.some((l) => /%r = arith\.addf %ortmlir_copy_0, %3/.test(l)), copied.join('\n'));
+    const s = scheduleOps({ mlir: lines.join('\n'), summary: [], parallel: false }, ctx);
+    assert.ok(s);
+    assert.match(s.summary.join('\n'), /linalg\.matmul 64x128x48 \+ epilogue/);
+    // A matmul with an epilogue gets no copy.
+    assert.deepEqual(addCopyEpilogues(matmulWithEpilogue().split('\n'), ctx), matmulWithEpilogue().split('\n'));
   });
 
   it('compiles with the fused schedule applied', async () => {

@@ -117,8 +117,8 @@ export function unshareFills(lines: readonly string[]): string[] {
   return out;
 }
 
-/** The line defining the matmul's accumulator, when it is a linalg.fill. */
-function fillLine(lines: readonly string[], op: StructuredOp): number {
+/** The line defining the matmul's accumulator, when it is a linalg.fill read by the matmul only; else -1. */
+export function fillLine(lines: readonly string[], op: StructuredOp): number {
   const m = OUTS.exec(lines[op.line]);
   if (!m) return -1;
   const i = definitionLine(lines, m[1], op.line);

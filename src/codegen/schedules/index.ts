@@ -11,7 +11,7 @@
 import { scanStructuredOps, tagGeneric, tagOp, type StructuredOp } from './ir-scan.js';
 import { geometry, NESTED_ATTR, rewriteConvsToMatmul, type ConvGeometry } from './conv-im2col.js';
 import { directConvFits, padDepth, planDirectConv } from './conv-direct.js';
-import { planMatmul } from './matmul.js';
+import { addCopyEpilogues, planMatmul } from './matmul.js';
 import { planPackedMatmul, scanPackedMatmuls, tagPackedMatmul } from './packed-matmul.js';
 import { liftPackedEpilogues } from './packed-epilogue.js';
 import { planParallelGenerics, PARALLEL_MIN_ELEMENTS } from './parallel-generic.js';
@@ -94,7 +94,7 @@ export function planSchedules(mlir: string, ctx: ScheduleContext): ScheduledModu
 
 /** Step 2: tags the ops that have a schedule and writes the transform script; null when none has one. */
 export function scheduleOps(stage: ConvStage, ctx: ScheduleContext): ScheduledModule | null {
-  let lines = liftPackedEpilogues(unshareFills(stage.mlir.split('\n')));
+  let lines = addCopyEpilogues(liftPackedEpilogues(unshareFills(stage.mlir.split('\n'))), ctx);
   const ops: [StructuredOp, PlannedOp][] = [];
   // Ops inside a chunk loop: the loop is what runs in parallel.
   const nestedCtx: ScheduleContext = { ...ctx, threads: 1 };

@@ -5,8 +5,8 @@
 // transfers are hoisted out of the k loop and the contraction becomes
 // broadcast-FMAs (outer products). Dimensions the tiles don't divide are
 // peeled: full tiles stay static, the remainder tile is vectorized masked.
-import { tagGeneric, tagOp, type StructuredOp } from './ir-scan.js';
-import { findEpilogue, type Epilogue } from './epilogue.js';
+import { scanStructuredOps, tagGeneric, tagOp, valueToken, type StructuredOp } from './ir-scan.js';
+import { fillLine, findEpilogue, type Epilogue } from './epilogue.js';
 import { needsPeel, PARALLEL_MIN_FLOPS, roundDownTo, type PlannedOp, type ScheduleContext } from './plan.js';
 import type { TransformScript } from './transform-script.js';
 import { microColumns, type VectorTarget } from './target.js';
@@ -94,13 +94,61 @@ export function matmulTiles(s: MatmulShape, ctx: ScheduleContext): MatmulTiles {
   return { cache, micro, parallel, exact: s.m % cache[0] === 0 && s.n % cache[1] === 0 };
 }
 
+/** Whether every tile, remainders included, is static and unmasked (what an epilogue schedule needs). */
+function wholeTiles(s: MatmulShape, t: MatmulTiles): boolean {
+  return t.exact && !needsPeel(s.m, t.cache[0], t.micro[0]) && !needsPeel(s.n, t.cache[1], t.micro[1]);
+}
+
+const MATMUL_NAMES: ReadonlySet<string> = new Set(['linalg.matmul', 'linalg.batch_matmul']);
+
+/**
+ * Gives a matmul with no elementwise consumer, whose zero-fill is its own
+ * and whose tiles are all whole, a copy as its epilogue, so that
+ * fusedPlan computes the fill in each tile: the accumulators start as zero
+ * registers. Otherwise the whole output is memset first and each tile
+ * loads it back; for det's ConvTranspose matmuls (K = 24, 9.8 MB of output)
+ * that is most of their time. (Fusing the fill through the tile loops'
+ * iteration arguments with transform.structured.fuse would also fuse every
+ * other producer, such as im2col, into each tile.) Returns the lines, rewritten.
+ */
+export function addCopyEpilogues(input: readonly string[], ctx: ScheduleContext): string[] {
+  const lines = [...input];
+  let next = 0;
+  for (const op of scanStructuredOps(input, MATMUL_NAMES).reverse()) {
+    const s = matmulShape(op);
+    const result = /^\s*(%[\w.$-]+) = /.exec(lines[op.line])?.[1];
+    if (!s || !result || op.attrs.includes('ortmlir.nested') || !wholeTiles(s, matmulTiles(s, ctx))) continue;
+    if (findEpilogue(lines, op) || fillLine(lines, op) < 0) continue;
+    const [out] = op.outputs;
+    const type = `tensor<${out.dims.join('x')}x${out.elem}>`;
+    const dims = out.dims.map((_, i) => `d${i}`).join(', ');
+    const id = `affine_map<(${dims}) -> (${dims})>`;
+    const iterators = out.dims.map(() => '"parallel"').join(', ');
+    const indent = /^\s*/.exec(lines[op.line])?.[0] ?? '';
+    const copy = `%ortmlir_copy_${next++}`;
+    const token = valueToken(result, 'g');
+    for (let i = op.line + 1; i < lines.length; i++) lines[i] = lines[i].replace(token, copy);
+    // `+ 0.0`, not a bare copy: canonicalization erases identity generics, and with it the
+    // epilogue the fill is fused under. Exact here: a sum started at +0.0 is never -0.0.
+    lines.splice(op.line + 1, 0,
+      `${indent}${copy}_zero = arith.constant 0.000000e+00 : ${out.elem}`,
+      `${indent}${copy}_init = tensor.empty() : ${type}`,
+      `${indent}${copy} = linalg.generic {indexing_maps = [${id}, ${id}], iterator_types = [${iterators}]} ins(${result} : ${type}) outs(${copy}_init : ${type}) {`,
+      `${indent}^bb0(${copy}_in: ${out.elem}, ${copy}_out: ${out.elem}):`,
+      `${indent}  ${copy}_sum = arith.addf ${copy}_in, ${copy}_zero : ${out.elem}`,
+      `${indent}  linalg.yield ${copy}_sum : ${out.elem}`,
+      `${indent}} -> ${type}`);
+  }
+  return lines;
+}
+
 export function planMatmul(op: StructuredOp, ctx: ScheduleContext, lines: readonly string[]): PlannedOp | null {
   const s = matmulShape(op);
   if (!s || s.m === 0 || s.n === 0 || s.k === 0) return null;
   const tiles = matmulTiles(s, ctx);
   const { cache, micro, parallel, exact } = tiles;
   // Fused only where no tile needs peeling: a remainder tile of the epilogue would need masks at each level.
-  const epilogue = exact && !needsPeel(s.m, cache[0], micro[0]) && !needsPeel(s.n, cache[1], micro[1]) ? findEpilogue(lines, op) : null;
+  const epilogue = wholeTiles(s, tiles) ? findEpilogue(lines, op) : null;
   if (epilogue) return fusedPlan(op, s, tiles, epilogue);
   const batched = op.name === 'linalg.batch_matmul';
   const lead = batched ? [1] : [];
@@ -158,3 +206,4 @@ function fusedPlan(op: StructuredOp, s: MatmulShape, tiles: MatmulTiles, epilogu
     },
   };
 }
+
