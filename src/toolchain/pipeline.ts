@@ -42,6 +42,10 @@ export const PREPARE_PASSES: readonly string[] = [
  */
 const FUSE_PASSES: readonly string[] = [
   '--linalg-fuse-elementwise-ops',
+  // A zero pad of an elementwise result: the result is computed into the
+  // padded buffer's interior instead of copied there (upstream
+  // populateFuseTensorPadWithProducerLinalgOpPatterns, under a test- name).
+  '--test-linalg-pad-fusion',
   '--canonicalize',
   '--cse',
 ];
