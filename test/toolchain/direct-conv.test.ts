@@ -9,6 +9,7 @@ import { ModelBuilder, type AttrInput } from '../../src/onnx/builder.js';
 import { Toolchain } from '../../src/toolchain/tools.js';
 import { compileToLibrary, type TargetOptions } from '../../src/toolchain/pipeline.js';
 import { directConvFits } from '../../src/codegen/schedules/conv-direct.js';
+import { planSchedules } from '../../src/codegen/schedules/index.js';
 import type { ConvGeometry } from '../../src/codegen/schedules/conv-im2col.js';
 import { vectorTarget } from '../../src/codegen/schedules/target.js';
 import { assertMatchesOrt, randomTensor } from '../helpers/differential.js';
@@ -73,6 +74,14 @@ describe('direct convolution schedule', () => {
     assert.equal(directConvFits(geometry({ dilations: [1, 2] }), avx512), false);
     assert.equal(directConvFits(geometry({ ow: 40 }), avx512), false, 'columns not a multiple of 32');
     assert.equal(directConvFits(geometry({ f: 12 }), avx512), false, 'channels not a multiple of 8');
+  });
+
+  it('pads blocks of output rows on one thread (the slab in L2) and uses the 12-channel kernel where 12 divides', () => {
+    const det = planSchedules(paddedConv(96, 24, 160, 160), { target: avx512, threads: 1 });
+    // 5 rows: 7 padded input rows of 96 × 162 floats (435 KB); 8 would take 622 KB.
+    assert.deepEqual(det?.summary, ['linalg.conv_2d_nchw_fchw 24x96x3x3 at 160x160: direct, pad per row block, for rows of 5 / micro [12, 32]']);
+    const narrow = planSchedules(paddedConv(16, 16, 8, 64), { target: avx512, threads: 1 });
+    assert.match(narrow?.summary.join() ?? '', /for rows of 8 \/ micro \[8, 32\]/);
   });
 
   for (const threads of [1, 2]) {

@@ -29,9 +29,38 @@ export function directConvFits(g: ConvGeometry, t: VectorTarget): boolean {
   return unit(g.strides) && unit(g.dilations) && g.kh * g.kw > 1 && g.f % t.microRows === 0 && g.ow % microColumns(t) === 0;
 }
 
-/** Output rows per forall iteration: enough iterations for every thread (1 thread: one row each, a plain loop). */
-function rowsPerIteration(oh: number, threads: number): number {
-  if (threads <= 1) return 1;
+/**
+ * Output channels per micro-kernel: the target's tall kernel where it
+ * divides them (24 FMAs per two input loads and 12 weight broadcasts,
+ * against 16 for 8), else the default.
+ */
+function kernelRows(g: ConvGeometry, t: VectorTarget): number {
+  return t.tallRows && g.f % t.tallRows === 0 ? t.tallRows : t.microRows;
+}
+
+/**
+ * The padded input slab one row block reads stays within this many bytes
+ * (half of a 1 MB L2), so that it is still cached when the block's rows read it.
+ */
+const PAD_SLAB_BYTES = 512 * 1024;
+/** Output rows per block on one thread at most: the slab's extra rows (the window's height - 1) are paid per block. */
+const SERIAL_MAX_ROWS = 8;
+
+/**
+ * Output rows per loop iteration. With threads: enough iterations for every
+ * thread. On one thread: the largest block (up to SERIAL_MAX_ROWS rows, its
+ * padded slab within PAD_SLAB_BYTES) that divides the rows. The pad fused into
+ * the row loop copies KH - 1 extra input rows per block: with one-row blocks a
+ * 3×3 layer copied its whole input three times (det's 96-channel 160² layer:
+ * 30 MB a run).
+ */
+function rowsPerIteration(g: ConvGeometry, threads: number): number {
+  const oh = g.oh;
+  if (threads <= 1) {
+    const slabRow = g.c * (g.ow + g.kw - 1) * Float32Array.BYTES_PER_ELEMENT;
+    for (let r = Math.min(SERIAL_MAX_ROWS, oh); r > 1; r--) if (oh % r === 0 && (r + g.kh - 1) * slabRow <= PAD_SLAB_BYTES) return r;
+    return 1;
+  }
   let rows = 1;
   while (rows * 2 <= oh && oh % (rows * 2) === 0 && oh / (rows * 2) >= threads * ROW_CHUNKS_PER_THREAD) rows *= 2;
   return rows;
@@ -62,10 +91,11 @@ export function planDirectConv(op: StructuredOp, g: ConvGeometry, ctx: ScheduleC
   const { target } = ctx;
   const cols = microColumns(target);
   const parallel = ctx.threads > 1 && convFlops(g) >= PARALLEL_MIN_FLOPS && g.oh > 1;
-  const rows = rowsPerIteration(g.oh, parallel ? ctx.threads : 1);
+  const rows = rowsPerIteration(g, parallel ? ctx.threads : 1);
+  const channels = kernelRows(g, target);
   return {
     parallel,
-    summary: `${CONV} ${g.f}x${g.c}x${g.kh}x${g.kw} at ${g.oh}x${g.ow}: direct${pad === null ? '' : ', pad per row block'}, ${parallel ? 'forall' : 'for'} rows of ${rows} / micro [${target.microRows}, ${cols}]`,
+    summary: `${CONV} ${g.f}x${g.c}x${g.kh}x${g.kw} at ${g.oh}x${g.ow}: direct${pad === null ? '' : ', pad per row block'}, ${parallel ? 'forall' : 'for'} rows of ${rows} / micro [${channels}, ${cols}]`,
     tile(w: TransformScript, tag: number): void {
       const h = w.matchTagged(op.name, tag);
       let producer = pad === null ? null : w.producerOf(h, 0);
@@ -76,7 +106,7 @@ export function planDirectConv(op: StructuredOp, g: ConvGeometry, ctx: ScheduleC
         if (pad) w.patterns(['tensor.bubble_up_extract_slice']);
         w.fuseInto(producer, outer.loops[0]);
       }
-      const micro = w.tileFor(outer.op, [0, target.microRows, 0, cols]);
+      const micro = w.tileFor(outer.op, [0, channels, 0, cols]);
       // Rows > 1 per iteration: one more loop so that the micro-kernel sees a single output row.
       const row = rows > 1 ? w.tileFor(micro.op, [0, 0, 1, 0]).op : micro.op;
       w.tileFor(row, [0, 0, 0, 0, 1, 1, 1]);
