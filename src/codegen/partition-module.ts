@@ -90,8 +90,11 @@ export function emitPartitionModule(graph: Graph, p: Partition, status: Readonly
   const b = new FuncBuilder();
   const ssa = new Map<Value, string>();
   const weightValues = p.constants.filter((v) => !isEmbedded(v));
-  const param = (v: Value, i: number): string => `%arg${i}: ${boundaryType(v)} {bufferization.writable = false}`;
-  [...p.inputs, ...weightValues].forEach((v, i) => ssa.set(v, `%arg${i}`));
+  const argName = new Map([...p.inputs, ...weightValues].map((v, i) => [v, `%arg${i}`]));
+  const param = (v: Value): string => `${argName.get(v)}: ${boundaryType(v)} {bufferization.writable = false}`;
+  for (const [v, name] of argName) ssa.set(v, name);
+  /** Whether weight `v` is still its bare argument (not replaced by entry code: sub-byte unpacking, empty tensors). */
+  const bareWeight = (v: Value): boolean => weightValues.includes(v) && ssa.get(v) === argName.get(v);
   // Packed sub-byte arguments are unpacked once, on entry (see codegen/int4.ts);
   // empty arguments hold no data and are re-created in their real shape.
   for (const v of [...p.inputs, ...weightValues]) {
@@ -120,7 +123,7 @@ export function emitPartitionModule(graph: Graph, p: Partition, status: Readonly
     }
     throw new CodegenError(`value '${v.name}' is used before it is defined in partition ${p.index}`);
   };
-  const derived = new DerivedWeights((v) => weightValues.includes(v) && ssa.get(v) === `%arg${p.inputs.length + weightValues.indexOf(v)}`);
+  const derived = new DerivedWeights(bareWeight);
   // Values computed from the function's arguments; the others fold to constants in canonicalization.
   const readsArguments = new Set<Value>([...p.inputs, ...weightValues]);
   const bounded = new Map<Value, BoundedResult>();
@@ -163,13 +166,9 @@ export function emitPartitionModule(graph: Graph, p: Partition, status: Readonly
     ...counts.map(() => true),
   ];
   b.emit(`return ${distinctResults(b, results, retTypes, folding).join(', ')} : ${retTypes.join(', ')}`);
-  // A weight whose SSA value is no longer its bare argument (sub-byte unpacking, empty tensors) stays: the entry code reads it.
-  const passed = weightValues.filter((v, i) => readWeights.has(v) || ssa.get(v) !== `%arg${p.inputs.length + i}`);
-  const params = [
-    ...p.inputs.map((v, i) => param(v, i)),
-    ...passed.map((v) => param(v, p.inputs.length + weightValues.indexOf(v))),
-    ...derived.params(),
-  ];
+  // A weight that is no longer its bare argument stays: the entry code reads it.
+  const passed = weightValues.filter((v) => readWeights.has(v) || !bareWeight(v));
+  const params = [...p.inputs.map(param), ...passed.map(param), ...derived.params()];
   const args = [...p.inputs.map((v) => argSpec('input', v)), ...passed.map((v) => argSpec('weight', v)), ...derived.args()];
   const mlir = [
     `func.func @${symbol}(${params.join(', ')}) -> (${retTypes.join(', ')}) {`,

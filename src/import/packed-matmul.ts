@@ -13,6 +13,7 @@
 // finds it.
 import { DataType, type OnnxTensor } from '../onnx/model.js';
 import { affineMap } from '../codegen/mlir-builder.js';
+import { PACKED_ATTR } from '../codegen/schedules/ir-scan.js';
 import { collapseShape, extractSlice, typeOf, type Tensor } from '../codegen/tensor-ops.js';
 import type { FuncBuilder } from '../codegen/mlir-builder.js';
 
@@ -21,8 +22,6 @@ import type { FuncBuilder } from '../codegen/mlir-builder.js';
  * target's micro-kernel width divides it (codegen/schedules/target.ts).
  */
 export const PANEL_COLUMNS = 32;
-/** The discardable attribute marking a packed-weight matmul; its value is the panel width. */
-export const PACKED_ATTR = 'ortmlir.packed_b';
 /** Weights smaller than this (in elements) stay as they are: they fit in L1 and the rows do not stall. */
 const MIN_PACKED_ELEMENTS = 8192;
 /** Fewer columns than two panels gain nothing from packing. */

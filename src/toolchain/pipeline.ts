@@ -8,6 +8,7 @@ import { mkdtemp, readFile, rm, writeFile, mkdir, cp } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { returnUnreshaped } from '../codegen/result-reshapes.js';
+import { PACKED_ATTR } from '../codegen/schedules/ir-scan.js';
 import { EPILOGUE_PREPARE_PASSES, rewriteConvs, scheduleOps, vectorTarget, type ConvStage, type ScheduledModule } from '../codegen/schedules/index.js';
 import { Toolchain, ToolchainError, type ToolName, type ToolRun } from './tools.js';
 import { SUPPORT_LLVM_IR, SUPPORT_SYMBOLS } from './runtime-support.js';
@@ -133,19 +134,14 @@ export function bufferizePasses(threads: number): string[] {
   ];
 }
 
-/** Both halves in one run (the compile runs them as two, rewriting results between: codegen/result-reshapes.ts). */
-export function lowerPasses(schedule: string | null, threads: number): string[] {
-  return [...fusePasses(schedule), ...bufferizePasses(threads)];
-}
-
-/** The whole default pipeline (no schedule, sequential). */
-export const MLIR_PASSES: readonly string[] = [...PREPARE_PASSES, ...lowerPasses(null, 1)];
+/** PACKED_ATTR as a whole word in a regular expression. */
+const PACKED_ATTR_PATTERN = `\\b${PACKED_ATTR.replace('.', '\\.')}\\b`;
 
 /**
  * Ops some schedule handles (named contractions and convolutions, packed-weight
  * matmuls: import/packed-matmul.ts); units without any skip the extra prepare step.
  */
-const SCHEDULED_OPS = /\blinalg\.(matmul|batch_matmul|conv_2d_nchw_fchw)\b|\bortmlir\.packed_b\b/;
+const SCHEDULED_OPS = new RegExp(`\\blinalg\\.(matmul|batch_matmul|conv_2d_nchw_fchw)\\b|${PACKED_ATTR_PATTERN}`);
 
 export function targetTriple(): string {
   const arch = process.arch === 'arm64' ? 'aarch64' : 'x86_64';
@@ -293,7 +289,7 @@ async function scheduleUnit(
 }
 
 /** A matmul outside chunk loops (those carry attributes) and some generic: an epilogue may be fused (schedules/epilogue.ts). */
-const UNNESTED_MATMUL = /linalg\.(batch_)?matmul ins\(|\bortmlir\.packed_b\b/;
+const UNNESTED_MATMUL = new RegExp(`linalg\\.(batch_)?matmul ins\\(|${PACKED_ATTR_PATTERN}`);
 const GENERIC = /= linalg\.generic /;
 
 /**

@@ -11,7 +11,8 @@
 // the epilogue, so that the matmul's single consumer is a generic over the
 // same iteration space. The schedule (matmul.ts) then tiles that generic and
 // fuses the matmul and its zero-fill into each tile.
-import { definitionLine, GENERIC_LINE, isIdentityMap, listAttr, mapAliases, operandNames, typesOf, valueToken, type StructuredOp } from './ir-scan.js';
+import { countUses, definitionLine, GENERIC_LINE, isIdentityMap, listAttr, mapAliases, operandNames, PACKED_ATTR, resultName, typesOf, type StructuredOp } from './ir-scan.js';
+import { NESTED_ATTR } from './conv-im2col.js';
 
 /**
  * mlir-opt passes run on the IR after convolutions became matmuls
@@ -42,13 +43,6 @@ export interface Epilogue {
   fill: number;
 }
 
-const RESULT = /^\s*(%[\w.$-]+) = /;
-/** How often SSA value `name` appears as a whole token in `lines`. */
-function uses(lines: readonly string[], name: string): number {
-  const re = valueToken(name, 'g');
-  return lines.reduce((n, l) => n + (l.match(re)?.length ?? 0), 0);
-}
-
 function resolveMaps(lines: readonly string[], maps: readonly string[]): string[] {
   const aliases = mapAliases(lines);
   return maps.map((m) => aliases.get(m) ?? m);
@@ -56,11 +50,10 @@ function resolveMaps(lines: readonly string[], maps: readonly string[]): string[
 
 /** The epilogue of matmul `op` (printed by mlir-opt), if it has one that a tile can compute. */
 export function findEpilogue(lines: readonly string[], op: StructuredOp): Epilogue | null {
-  const def = RESULT.exec(lines[op.line]);
+  const result = resultName(lines[op.line]);
   const [out] = op.outputs;
-  if (!def || !out || op.attrs.includes('ortmlir.nested')) return null;
-  const result = def[1];
-  if (uses(lines, result) !== 2) return null;
+  if (!result || !out || op.attrs.includes(NESTED_ATTR)) return null;
+  if (countUses(lines, result) !== 2) return null;
   const rank = out.dims.length;
   const outType = `tensor<${out.dims.join('x')}x${out.elem}>`;
   for (let i = op.line + 1; i < lines.length; i++) {
@@ -84,7 +77,7 @@ export function findEpilogue(lines: readonly string[], op: StructuredOp): Epilog
 /** A fill's line: indent, result, the op. */
 const FILL_LINE = /^(\s*)(%[\w.$-]+) = (linalg\.fill .*)$/;
 /** A matmul, or a packed-weight matmul generic (import/packed-matmul.ts), on one line with its outs. */
-const CONTRACTION_LINE = /^\s*%[\w.$-]+ = linalg\.(?:batch_)?matmul |= linalg\.generic .* attrs = +\{.*ortmlir\.packed_b = /;
+const CONTRACTION_LINE = new RegExp(`^\\s*%[\\w.$-]+ = linalg\\.(?:batch_)?matmul |= linalg\\.generic .* attrs = +\\{.*${PACKED_ATTR.replace('.', '\\.')} = `);
 /** A structured op's (first) init operand. */
 const OUTS = /outs\((%[\w.$-]+) :/;
 
@@ -122,5 +115,5 @@ export function fillLine(lines: readonly string[], op: StructuredOp): number {
   const m = OUTS.exec(lines[op.line]);
   if (!m) return -1;
   const i = definitionLine(lines, m[1], op.line);
-  return i >= 0 && FILL_LINE.test(lines[i]) && uses(lines, m[1]) === 2 ? i : -1;
+  return i >= 0 && FILL_LINE.test(lines[i]) && countUses(lines, m[1]) === 2 ? i : -1;
 }

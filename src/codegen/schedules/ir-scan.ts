@@ -8,6 +8,8 @@
 
 /** The discardable attribute that carries an op's schedule tag. */
 export const TAG_ATTR = 'ortmlir.sched';
+/** The discardable attribute marking a packed-weight matmul generic (import/packed-matmul.ts); its value is the panel width. */
+export const PACKED_ATTR = 'ortmlir.packed_b';
 
 export interface TensorInfo {
   dims: number[];
@@ -97,6 +99,19 @@ export function definitionLine(lines: readonly string[], name: string, before: n
 /** A pattern matching SSA value `name` as a whole token (not a prefix of %name_1). */
 export function valueToken(name: string, flags = ''): RegExp {
   return new RegExp(`${name.replace(/[$.]/g, '\\$&')}(?![\\w.$-])`, flags);
+}
+
+/** How often SSA value `name` appears as a whole token in `lines` (its definition included). */
+export function countUses(lines: readonly string[], name: string): number {
+  const re = valueToken(name, 'g');
+  return lines.reduce((n, l) => n + (l.match(re)?.length ?? 0), 0);
+}
+
+const RESULT = /^\s*(%[\w.$-]+) = /;
+
+/** The SSA name a line defines (`%x = ...`), or null. */
+export function resultName(line: string): string | null {
+  return RESULT.exec(line)?.[1] ?? null;
 }
 
 const MAP_ALIAS = /^(#[\w$.-]+) = (affine_map<.*>)$/;

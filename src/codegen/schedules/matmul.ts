@@ -5,17 +5,16 @@
 // transfers are hoisted out of the k loop and the contraction becomes
 // broadcast-FMAs (outer products). Dimensions the tiles don't divide are
 // peeled: full tiles stay static, the remainder tile is vectorized masked.
-import { scanStructuredOps, tagGeneric, tagOp, valueToken, type StructuredOp } from './ir-scan.js';
+import { resultName, scanStructuredOps, tagGeneric, tagOp, valueToken, type StructuredOp } from './ir-scan.js';
+import { NESTED_ATTR } from './conv-im2col.js';
 import { fillLine, findEpilogue, type Epilogue } from './epilogue.js';
-import { needsPeel, PARALLEL_MIN_FLOPS, roundDownTo, type PlannedOp, type ScheduleContext } from './plan.js';
+import { needsPeel, PARALLEL_MIN_FLOPS, roundDownTo, TILES_PER_THREAD, type PlannedOp, type ScheduleContext } from './plan.js';
 import type { TransformScript } from './transform-script.js';
 import { microColumns, type VectorTarget } from './target.js';
 
 /** Cache tile (rows × columns of the output) per forall iteration. */
-const CACHE_TILE_ROWS = 64;
-const CACHE_TILE_COLS = 128;
-/** Forall iterations per thread to aim for, so uneven tiles still balance. */
-const TILES_PER_THREAD = 4;
+export const CACHE_TILE_ROWS = 64;
+export const CACHE_TILE_COLS = 128;
 
 export interface MatmulShape {
   batch: number;
@@ -41,7 +40,7 @@ interface MatmulTiles {
 }
 
 /** A cache tile of at most `max` (a multiple of `step`) that divides `extent` if one does, else the largest. */
-function dividingTile(extent: number, step: number, max: number): number {
+export function dividingTile(extent: number, step: number, max: number): number {
   if (extent <= max) return extent;
   const top = roundDownTo(max, step);
   for (let t = top; t >= step; t -= step) if (extent % t === 0) return t;
@@ -116,8 +115,8 @@ export function addCopyEpilogues(input: readonly string[], ctx: ScheduleContext)
   let next = 0;
   for (const op of scanStructuredOps(input, MATMUL_NAMES).reverse()) {
     const s = matmulShape(op);
-    const result = /^\s*(%[\w.$-]+) = /.exec(lines[op.line])?.[1];
-    if (!s || !result || op.attrs.includes('ortmlir.nested') || !wholeTiles(s, matmulTiles(s, ctx))) continue;
+    const result = resultName(lines[op.line]);
+    if (!s || !result || op.attrs.includes(NESTED_ATTR) || !wholeTiles(s, matmulTiles(s, ctx))) continue;
     if (findEpilogue(lines, op) || fillLine(lines, op) < 0) continue;
     const [out] = op.outputs;
     const type = `tensor<${out.dims.join('x')}x${out.elem}>`;

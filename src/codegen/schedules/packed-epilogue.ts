@@ -6,10 +6,10 @@
 // rewritten over [M, NP, P]: it reads C itself, operands indexed by the
 // column get an expand_shape of that dimension into (NP, P), and its result
 // is collapsed back to [M, N] for the rest of the function.
-import { definitionLine, GENERIC_LINE, isIdentityMap, listAttr, mapAliases, operandNames, typesOf, valueToken } from './ir-scan.js';
+import { countUses, definitionLine, GENERIC_LINE, isIdentityMap, listAttr, mapAliases, operandNames, PACKED_ATTR, typesOf, valueToken } from './ir-scan.js';
 
-/** The attribute the lowering puts on a packed matmul (import/packed-matmul.ts PACKED_ATTR). */
-export const PACKED_MARK = 'ortmlir.packed_b = ';
+/** How a packed matmul's attribute dictionary shows PACKED_ATTR. */
+export const PACKED_MARK = `${PACKED_ATTR} = `;
 const COLLAPSE = /^(\s*)(%[\w.$-]+) = tensor\.collapse_shape (%[\w.$-]+) \[\[0\], \[1, 2\]\] : tensor<(\d+)x(\d+)x(\d+)xf32> into tensor<(\d+)x(\d+)xf32>$/;
 const MAP = /^affine_map<\(d0, d1\) -> \(([^()]*)\)>$/;
 const STATIC_TENSOR = /^tensor<((?:\d+x)*)(\w+)>$/;
@@ -18,11 +18,6 @@ interface Layout {
   m: number;
   panels: number;
   width: number;
-}
-
-function occurrences(lines: readonly string[], name: string): number {
-  const re = valueToken(name, 'g');
-  return lines.reduce((n, l) => n + (l.match(re)?.length ?? 0), 0);
 }
 
 /** The first line after `from` using `name`. */
@@ -77,24 +72,23 @@ function liftAt(lines: string[], line: number, flat: string, packed: string, l: 
   const inTypes = typesOf(ins).split(/,\s*(?=tensor<)/);
   const [outName, ...moreOuts] = operandNames(outs);
   const n = l.panels * l.width;
-  if (moreOuts.length || iterators.length !== 2 || iterators.some((k) => k !== '"parallel"') || maps.length !== inNames.length + 1) return false;
+  const type3 = `tensor<${l.m}x${l.panels}x${l.width}xf32>`;
+  const identity3 = 'affine_map<(d0, d1, d2) -> (d0, d1, d2)>';
+  if (!outName || moreOuts.length || iterators.length !== 2 || iterators.some((k) => k !== '"parallel"') || maps.length !== inNames.length + 1) return false;
   if (typesOf(outs) !== `tensor<${l.m}x${n}xf32>` || !isIdentityMap(maps[inNames.length], 2) || inTypes.length !== inNames.length) return false;
   const lifted: Lifted[] = [];
   for (let i = 0; i < inNames.length; i++) {
     if (inNames[i] === flat) {
       if (!isIdentityMap(maps[i], 2)) return false;
-      lifted.push({ value: packed, type: `tensor<${l.m}x${l.panels}x${l.width}xf32>`, map: 'affine_map<(d0, d1, d2) -> (d0, d1, d2)>' });
+      lifted.push({ value: packed, type: type3, map: identity3 });
       continue;
     }
     const op = liftOperand(inNames[i], inTypes[i], maps[i], l, fresh);
     if (!op) return false;
     lifted.push(op);
   }
-  if (!outName) return false;
-  const type3 = `tensor<${l.m}x${l.panels}x${l.width}xf32>`;
   const init = fresh();
   const lifted3 = fresh();
-  const identity3 = 'affine_map<(d0, d1, d2) -> (d0, d1, d2)>';
   const head = [
     ...lifted.flatMap((o) => (o.expand ? [`${indent}${o.expand}`] : [])),
     `${indent}${init} = tensor.empty() : ${type3}`,
@@ -121,7 +115,7 @@ export function liftPackedEpilogues(input: readonly string[]): string[] {
     const def = definitionLine(lines, packed, i);
     if (def < 0 || !lines[def].includes(PACKED_MARK)) continue;
     // The product feeds the collapse only, and the collapse feeds the epilogue only.
-    if (occurrences(lines, packed) !== 2 || occurrences(lines, flat) !== 2) continue;
+    if (countUses(lines, packed) !== 2 || countUses(lines, flat) !== 2) continue;
     const user = userOf(lines, flat, i);
     if (user < 0) continue;
     // The collapse read only by the epilogue is dead once the epilogue reads the product.

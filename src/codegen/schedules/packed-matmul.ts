@@ -7,22 +7,17 @@
 // columns and k = 1 and vectorized into broadcast-FMAs as in matmul.ts. Row
 // tiles always divide M (the lowering packs only row counts that some
 // kernel height divides), so every tile is static and nothing is masked.
-import { definitionLine, GENERIC_LINE, operandNames, TAG_ATTR, tagOp, typesOf, valueToken } from './ir-scan.js';
+import { definitionLine, GENERIC_LINE, operandNames, resultName, TAG_ATTR, tagOp, typesOf, valueToken } from './ir-scan.js';
+import { CACHE_TILE_COLS, CACHE_TILE_ROWS, dividingTile } from './matmul.js';
 import { PACKED_MARK } from './packed-epilogue.js';
-import { PARALLEL_MIN_FLOPS, type PlannedOp, type ScheduleContext } from './plan.js';
+import { PARALLEL_MIN_FLOPS, TILES_PER_THREAD, type PlannedOp, type ScheduleContext } from './plan.js';
 import type { TransformScript, Tiled } from './transform-script.js';
 import { microColumns, type VectorTarget } from './target.js';
 
 /** A generic with discardable attributes, as mlir-opt prints it: `... outs(...) attrs =  {...} {`. */
 const ATTRS_GENERIC = /^(\s*%[\w.$-]+ = linalg\.generic \{.*\} ins\((.*)\) outs\((.*)\) attrs = +\{)(.*)\} \{$/;
-/** Rows of a cache tile at most (a multiple of the micro-kernel rows). */
-const CACHE_TILE_ROWS = 64;
-/** Panels of a cache tile at most (4 × 32 = 128 columns, as matmul.ts). */
-const CACHE_TILE_PANELS = 4;
 /** Carries the schedule tag of a fused epilogue (contains TAG_ATTR, so other schedules leave the op alone). */
 const EPILOGUE_TAG = `${TAG_ATTR}_epilogue`;
-/** Forall iterations per thread to aim for, so uneven tiles still balance. */
-const TILES_PER_THREAD = 4;
 
 export interface PackedMatmul {
   line: number;
@@ -68,12 +63,6 @@ function microRows(t: VectorTarget, m: number): number {
   return 1;
 }
 
-/** The largest multiple of `step` up to `max` that divides `extent` (`step` divides `extent`). */
-function dividingTile(extent: number, step: number, max: number): number {
-  for (let t = Math.floor(Math.min(max, extent) / step) * step; t > step; t -= step) if (extent % t === 0) return t;
-  return step;
-}
-
 interface Tiles {
   rows: number;
   panels: number;
@@ -86,7 +75,8 @@ export function packedTiles(op: PackedMatmul, ctx: ScheduleContext): Tiles {
   const micro = microRows(ctx.target, op.m);
   const columns = Math.min(microColumns(ctx.target), op.panelColumns);
   let rows = dividingTile(op.m, micro, CACHE_TILE_ROWS);
-  let panels = dividingTile(op.panels, 1, CACHE_TILE_PANELS);
+  // As many panels as matmul.ts's cache tile has columns (the micro rows divide M, so every row tile divides it too).
+  let panels = dividingTile(op.panels, 1, CACHE_TILE_COLS / op.panelColumns);
   const flops = 2 * op.m * op.k * op.panels * op.panelColumns;
   const parallel = ctx.threads > 1 && flops >= PARALLEL_MIN_FLOPS;
   // Smaller tiles until every thread has several: panels first (B streams per panel), then rows.
@@ -188,7 +178,7 @@ function tileWithEpilogue(w: TransformScript, tag: number, t: Tiles): MicroTiles
 
 /** The line of the lifted epilogue generic reading the op's result (packed-epilogue.ts), or -1. */
 function epilogueOf(lines: readonly string[], op: PackedMatmul): number {
-  const result = /^\s*(%[\w.$-]+) = /.exec(lines[op.line])?.[1];
+  const result = resultName(lines[op.line]);
   if (!result) return -1;
   const token = valueToken(result);
   for (let i = op.line + 1; i < lines.length; i++) {

@@ -39,6 +39,9 @@ export type Planner = (op: StructuredOp, ctx: ScheduleContext, lines: readonly s
  */
 export const PARALLEL_MIN_FLOPS = 400_000;
 
+/** Forall iterations per thread to aim for, so uneven tiles still balance. */
+export const TILES_PER_THREAD = 4;
+
 /** Rounds `x` down to a multiple of `m` (at least `m`). */
 export function roundDownTo(x: number, m: number): number {
   return Math.max(m, Math.floor(x / m) * m);
