@@ -229,7 +229,7 @@ async function compileUnit(c: UnitContext, u: CompileUnit, commands: string[]): 
   };
   if (scheduled) {
     try {
-      await lower([f('sched.input.mlir')], f('transform.mlir'), scheduled.parallel ? c.threads : 1);
+      await lower([f('sched.input.mlir')], scheduled.transform === null ? null : f('transform.mlir'), scheduled.parallel ? c.threads : 1);
       c.notes.push(...scheduled.summary.map((s) => `${u.id}: ${s}`));
     } catch (e) {
       // A schedule is an optimisation: if it does not apply, the unit still compiles unscheduled.
@@ -277,20 +277,22 @@ async function scheduleUnit(
   step: (tool: ToolName, argv: string[]) => Promise<void>,
 ): Promise<ScheduledModule | null> {
   // With threads, large generics get a parallel schedule too (schedules/parallel-generic.ts).
-  const work = SCHEDULED_OPS.test(u.mlir) || (c.threads > 1 && GENERIC.test(u.mlir));
+  // A zero pad may be a depthwise convolution's, computed in channel blocks (schedules/depthwise-blocks.ts).
+  const work = SCHEDULED_OPS.test(u.mlir) || (GENERIC.test(u.mlir) && (c.threads > 1 || PAD.test(u.mlir)));
   if (c.t.schedules === false || !work) return null;
   const prepared = await prepareUnit(f, step);
   const ctx = { target: vectorTarget(c.t.cpu, c.t.features), threads: c.threads };
   const scheduled = scheduleOps(await prepareEpilogues(rewriteConvs(prepared, ctx), c.threads, f, step), ctx);
   if (!scheduled) return null;
   await writeFile(f('sched.input.mlir'), scheduled.mlir);
-  await writeFile(f('transform.mlir'), scheduled.transform);
+  if (scheduled.transform !== null) await writeFile(f('transform.mlir'), scheduled.transform);
   return scheduled;
 }
 
 /** A matmul outside chunk loops (those carry attributes) and some generic: an epilogue may be fused (schedules/epilogue.ts). */
 const UNNESTED_MATMUL = new RegExp(`linalg\\.(batch_)?matmul ins\\(|${PACKED_ATTR_PATTERN}`);
 const GENERIC = /= linalg\.generic /;
+const PAD = /= tensor\.pad /;
 
 /**
  * Runs EPILOGUE_PREPARE_PASSES when they may help (an epilogue to fuse, or
@@ -298,7 +300,7 @@ const GENERIC = /= linalg\.generic /;
  * tool failure the stage is scheduled as it is.
  */
 async function prepareEpilogues(stage: ConvStage, threads: number, f: (ext: string) => string, step: (tool: ToolName, argv: string[]) => Promise<void>): Promise<ConvStage> {
-  const helps = GENERIC.test(stage.mlir) && (threads > 1 || UNNESTED_MATMUL.test(stage.mlir));
+  const helps = GENERIC.test(stage.mlir) && (threads > 1 || UNNESTED_MATMUL.test(stage.mlir) || PAD.test(stage.mlir));
   if (!helps) return stage;
   await writeFile(f('convs.mlir'), stage.mlir);
   try {

@@ -82,7 +82,7 @@ describe('epilogue fusion', () => {
     assert.match(s.summary.join('\n'), /\+ epilogue/);
     assert.match(s.mlir, /linalg\.generic \{ortmlir\.sched = 0 : i64, indexing_maps/);
     assert.match(s.mlir, /linalg\.fill \{ortmlir\.sched = 0 : i64\}/);
-    assert.equal((s.transform.match(/fuse_into_containing_op/g) ?? []).length, 4);
+    assert.equal((s.transform?.match(/fuse_into_containing_op/g) ?? []).length, 4);
   });
 
   it('gives each matmul its own fill when CSE merged them, so both fuse their epilogues', () => {

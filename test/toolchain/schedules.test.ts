@@ -104,15 +104,15 @@ describe('matmul schedule planning', () => {
     const s = planSchedules(prepared, ctx);
     assert.ok(s);
     assert.match(s.mlir, /linalg\.matmul \{ortmlir\.sched = 0 : i64\} ins/);
-    assert.match(s.transform, /@__transform_main/);
-    assert.match(s.transform, /transform\.loop\.peel/);
+    assert.match(s.transform ?? '', /@__transform_main/);
+    assert.match(s.transform ?? '', /transform\.loop\.peel/);
     assert.equal(s.parallel, false, 'a tiny matmul stays on one thread');
   });
 
   it('goes parallel only above the work threshold', () => {
     const s = planSchedules(matmulMlir(PARALLEL_SHAPE), ctx);
     assert.ok(s?.parallel);
-    assert.match(s.transform, /tile_using_forall/);
+    assert.match(s.transform ?? '', /tile_using_forall/);
   });
 
   it('builds im2col patches per block of output rows, a forall only with threads', () => {
@@ -131,7 +131,7 @@ describe('matmul schedule planning', () => {
     assert.match(parallel.mlir, /scf\.forall .* in \(40\)/);
     // The matmul inside the chunk loop is tiled sequentially: the loop is what runs in parallel.
     assert.match(parallel.mlir, /linalg\.matmul \{ortmlir\.sched = 0 : i64, ortmlir\.nested\} ins\(.*tensor<864x40xf32>/);
-    assert.doesNotMatch(parallel.transform, /tile_using_forall/);
+    assert.doesNotMatch(parallel.transform ?? '', /tile_using_forall/);
     const serial = planSchedules(conv, { ...ctx, threads: 1 });
     assert.equal(serial?.parallel, false);
     assert.match(serial.mlir, /scf\.for /);

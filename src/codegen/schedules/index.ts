@@ -16,6 +16,7 @@ import { planPackedMatmul, scanPackedMatmuls, tagPackedMatmul } from './packed-m
 import { liftPackedEpilogues } from './packed-epilogue.js';
 import { planParallelGenerics, PARALLEL_MIN_ELEMENTS } from './parallel-generic.js';
 import { splitZeroPads } from './pad-split.js';
+import { blockPaddedDepthwise } from './depthwise-blocks.js';
 import type { PlannedOp, Planner, ScheduleContext } from './plan.js';
 import { TransformScript } from './transform-script.js';
 import { unshareFills } from './epilogue.js';
@@ -40,8 +41,8 @@ const PLANNERS: ReadonlyMap<string, Planner> = new Map([
 export interface ScheduledModule {
   /** The IR with scheduled ops tagged. */
   mlir: string;
-  /** The transform library (defines @__transform_main). */
-  transform: string;
+  /** The transform library (defines @__transform_main); null when no op has one (only depthwise blocks were made). */
+  transform: string | null;
   /** Whether any scheduled loop runs on several threads (needs OpenMP). */
   parallel: boolean;
   /** One line per scheduled op. */
@@ -113,12 +114,17 @@ export function scheduleOps(stage: ConvStage, ctx: ScheduleContext): ScheduledMo
     return plan;
   });
   // With the ops tagged: the pads their schedules fuse are known and stay pads.
+  const blocks = blockPaddedDepthwise(lines, ctx.threads);
+  lines = blocks.lines;
   if (ctx.threads > 1) lines = splitZeroPads(lines, PARALLEL_MIN_ELEMENTS);
   // After the contractions: their fused epilogues are tagged by now and stay theirs.
   const generics = planParallelGenerics(lines, ctx);
   generics.forEach((g, i) => tagGeneric(lines, g.line, ops.length + packed.length + i));
   const planned = [...ops.map(([, p]) => p), ...packed, ...generics.map((g) => g.plan)];
-  if (planned.length === 0) return null;
+  if (planned.length === 0) {
+    if (blocks.summary.length === 0) return null;
+    return { mlir: lines.join('\n'), transform: null, parallel: stage.parallel || blocks.parallel, summary: [...stage.summary, ...blocks.summary] };
+  }
   const w = new TransformScript();
   planned.forEach((p, tag) => p.tile(w, tag));
   w.patterns(['canonicalization', 'linalg.tiling_canonicalization']);
@@ -130,7 +136,7 @@ export function scheduleOps(stage: ConvStage, ctx: ScheduleContext): ScheduledMo
   return {
     mlir: lines.join('\n'),
     transform: w.text(),
-    parallel: stage.parallel || planned.some((p) => p.parallel),
-    summary: [...stage.summary, ...planned.map((p) => p.summary)],
+    parallel: stage.parallel || blocks.parallel || planned.some((p) => p.parallel),
+    summary: [...stage.summary, ...blocks.summary, ...planned.map((p) => p.summary)],
   };
 }

@@ -15,16 +15,29 @@ const PAD_YIELD = /^\s*tensor\.yield (%[\w.$-]+) : f32$/;
 const PAD_TAIL = /^\s*\} : tensor<((?:\d+x)+)f32> to tensor<((?:\d+x)+)f32>$/;
 const ZERO_F32 = /= arith\.constant 0\.000000e\+00 : f32$/;
 /** Lines of a printed tensor.pad: head, block arguments, yield, tail. */
-const PAD_LINES = 4;
+export const PAD_LINES = 4;
+
+/** A static f32 tensor.pad with +0.0 as its value, as mlir-opt prints it. */
+export interface ZeroPad {
+  indent: string;
+  result: string;
+  source: string;
+  /** The zero constant the pad yields. */
+  zero: string;
+  low: number[];
+  /** Source and padded shapes. */
+  from: number[];
+  to: number[];
+}
 
 /** The lines that read `name` (not the one defining it). */
-function uses(lines: readonly string[], name: string): string[] {
+export function uses(lines: readonly string[], name: string): string[] {
   const use = valueToken(name);
   return lines.filter((l) => use.test(l) && !l.trimStart().startsWith(`${name} =`));
 }
 
 /** Whether a tagged op reads `name`, directly or through one expand_shape (the pads conv-direct fuses). */
-function scheduledUse(lines: readonly string[], name: string): boolean {
+export function scheduledUse(lines: readonly string[], name: string): boolean {
   return uses(lines, name).some((l) => {
     if (l.includes(TAG_ATTR)) return true;
     const expand = /^\s*(%[\w.$-]+) = tensor\.expand_shape /.exec(l);
@@ -36,26 +49,53 @@ function dims(group: string): number[] {
   return group.slice(0, -1).split('x').map(Number);
 }
 
+/** The zero pad whose first line is line `i`, or null. */
+export function zeroPadAt(lines: readonly string[], i: number): ZeroPad | null {
+  const head = PAD_HEAD.exec(lines[i]);
+  const yielded = head && PAD_YIELD.exec(lines[i + 2] ?? '');
+  const tail = head && PAD_TAIL.exec(lines[i + PAD_LINES - 1] ?? '');
+  if (!head || !yielded || !tail) return null;
+  const zeroAt = definitionLine(lines, yielded[1], i);
+  if (zeroAt < 0 || !ZERO_F32.test(lines[zeroAt])) return null;
+  const [, indent, result, source, low] = head;
+  return { indent, result, source, zero: yielded[1], low: low.split(',').map((s) => Number(s.trim())), from: dims(tail[1]), to: dims(tail[2]) };
+}
+
 /** The fill, copy and insert lines that replace one pad. */
-function splitPad(indent: string, result: string, source: string, zero: string, low: number[], from: number[], to: number[], id: string): string[] {
-  const rank = from.length;
-  const [src, dst] = [from, to].map((d) => `tensor<${d.join('x')}xf32>`);
+function splitPad(pad: ZeroPad, id: string): string[] {
+  const rank = pad.to.length;
+  const dst = `tensor<${pad.to.join('x')}xf32>`;
   const parallel = `iterator_types = [${Array(rank).fill('"parallel"').join(', ')}]`;
-  const scalarMap = affineMap(rank, []);
-  const interior = `[${low.join(', ')}] [${from.join(', ')}] [${Array(rank).fill(1).join(', ')}]`;
   return [
-    `${id}_e = tensor.empty() : ${dst}`,
-    `${id}_fill = linalg.generic {indexing_maps = [${scalarMap}, ${identityMap(rank)}], ${parallel}} ins(${zero} : f32) outs(${id}_e : ${dst}) {`,
-    `^bb0(${id}_z: f32, ${id}_o: f32):`,
-    `  linalg.yield ${id}_z : f32`,
-    `} -> ${dst}`,
-    `${id}_in = tensor.extract_slice ${id}_fill${interior} : ${dst} to ${src}`,
-    `${id}_copy = linalg.generic {indexing_maps = [${identityMap(rank)}, ${identityMap(rank)}], ${parallel}} ins(${source} : ${src}) outs(${id}_in : ${src}) {`,
+    ...[
+      `${id}_e = tensor.empty() : ${dst}`,
+      `${id}_fill = linalg.generic {indexing_maps = [${affineMap(rank, [])}, ${identityMap(rank)}], ${parallel}} ins(${pad.zero} : f32) outs(${id}_e : ${dst}) {`,
+      `^bb0(${id}_z: f32, ${id}_o: f32):`,
+      `  linalg.yield ${id}_z : f32`,
+      `} -> ${dst}`,
+    ].map((l) => pad.indent + l),
+    ...copyIntoInterior(pad, `${id}_fill`, id),
+  ];
+}
+
+/**
+ * `pad.result` as `dest` (the padded shape) with the pad's source copied
+ * into its interior by a copy generic (which planParallelGenerics may split
+ * across threads): an extract_slice / insert_slice pair that bufferizes in place.
+ */
+export function copyIntoInterior(pad: ZeroPad, dest: string, id: string): string[] {
+  const rank = pad.from.length;
+  const [src, dst] = [pad.from, pad.to].map((d) => `tensor<${d.join('x')}xf32>`);
+  const parallel = `iterator_types = [${Array(rank).fill('"parallel"').join(', ')}]`;
+  const interior = `[${pad.low.join(', ')}] [${pad.from.join(', ')}] [${Array(rank).fill(1).join(', ')}]`;
+  return [
+    `${id}_in = tensor.extract_slice ${dest}${interior} : ${dst} to ${src}`,
+    `${id}_copy = linalg.generic {indexing_maps = [${identityMap(rank)}, ${identityMap(rank)}], ${parallel}} ins(${pad.source} : ${src}) outs(${id}_in : ${src}) {`,
     `^bb0(${id}_x: f32, ${id}_y: f32):`,
     `  linalg.yield ${id}_x : f32`,
     `} -> ${src}`,
-    `${result} = tensor.insert_slice ${id}_copy into ${id}_fill${interior} : ${src} into ${dst}`,
-  ].map((l) => indent + l);
+    `${pad.result} = tensor.insert_slice ${id}_copy into ${dest}${interior} : ${src} into ${dst}`,
+  ].map((l) => pad.indent + l);
 }
 
 /** `lines` with every zero pad of at least `minElements` outputs that no schedule fuses split into fill + copy generics. */
@@ -63,23 +103,13 @@ export function splitZeroPads(lines: readonly string[], minElements: number): st
   const out: string[] = [];
   let count = 0;
   for (let i = 0; i < lines.length; i++) {
-    const head = PAD_HEAD.exec(lines[i]);
-    const yielded = head && PAD_YIELD.exec(lines[i + 2] ?? '');
-    const tail = head && PAD_TAIL.exec(lines[i + PAD_LINES - 1] ?? '');
-    if (!head || !yielded || !tail) {
+    const pad = zeroPadAt(lines, i);
+    const large = pad !== null && pad.to.reduce((a, d) => a * d, 1) >= minElements;
+    if (!pad || !large || scheduledUse(lines, pad.result)) {
       out.push(lines[i]);
       continue;
     }
-    const [, indent, result, source, low] = head;
-    const [from, to] = [dims(tail[1]), dims(tail[2])];
-    const zeroAt = definitionLine(lines, yielded[1], i);
-    const large = to.reduce((a, d) => a * d, 1) >= minElements;
-    if (zeroAt < 0 || !ZERO_F32.test(lines[zeroAt]) || !large || scheduledUse(lines, result)) {
-      out.push(lines[i]);
-      continue;
-    }
-    const lows = low.split(',').map((s) => Number(s.trim()));
-    out.push(...splitPad(indent, result, source, yielded[1], lows, from, to, `%ortmlir_pad${count++}`));
+    out.push(...splitPad(pad, `%ortmlir_pad${count++}`));
     i += PAD_LINES - 1;
   }
   return out;

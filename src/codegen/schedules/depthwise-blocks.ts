@@ -1,0 +1,239 @@
+// Depthwise convolutions in channel blocks, each padding its own slab.
+// A depthwise convolution (import/depthwise-conv.ts) reads its zero-padded
+// input through one strided view per kernel tap. Padded whole, the input is
+// a buffer larger than L2 (rec: sixteen of 0.2 – 1.6 MB, 16 MB a run), memset,
+// then copied into, then read by the taps, each pass from L3. Here the
+// convolution (with the epilogue fused into it by then) becomes a loop over
+// blocks of channels whose padded slab fits in L2: each iteration pads its
+// block of the source, computes the block's taps and epilogue from it while
+// it is hot, and inserts the block into the output. The loop is an
+// scf.forall: with threads its blocks are shared out (and the pad runs in
+// parallel with them); on one thread it becomes a plain loop.
+//
+// Matched in mlir-opt's printed form (after EPILOGUE_PREPARE_PASSES):
+//   %p = tensor.pad %src low[0, 0, a, b] high[0, 0, c, d] { ... } : tensor<1xCxHxWxf32> to tensor<1xCxHpxWpxf32>
+//   %t_k = tensor.extract_slice %p[0, 0, i, j] [1, C, OH, OW] [1, 1, sh, sw] : ... to tensor<CxOHxOWxf32>   (one per tap)
+//   %y = linalg.generic {...} ins(%t_0, %w, %t_1, %w, ..., %bias, ...) outs(%e : tensor<CxOHxOWxf32>) { ... } -> tensor<CxOHxOWxf32>
+// The taps must be the pad's only uses and the generic their only one;
+// every other operand is indexed by the channel only in its first dimension
+// (weights, biases) or not at all.
+import { GENERIC_LINE, isIdentityMap, listAttr, mapAliases, operandNames, TAG_ATTR, typesOf, valueToken } from './ir-scan.js';
+import { PAD_LINES, uses, zeroPadAt, type ZeroPad } from './pad-split.js';
+
+/** A block's padded slab stays within this (L2 holds it with the taps' output block). */
+export const DEPTHWISE_BLOCK_BYTES = 64 * 1024;
+/** Blocks per thread to aim for, so that uneven blocks still balance. */
+const BLOCKS_PER_THREAD = 2;
+const F32_BYTES = 4;
+
+/** A tap: a (rank-reducing, for [1, C, H, W]) strided slice of [C, OH, OW] from the padded [C, Hp, Wp] or [1, C, Hp, Wp]. */
+const TAP = /^\s*(%[\w.$-]+) = tensor\.extract_slice (%[\w.$-]+)\[(?:0, )?0, (\d+), (\d+)\] \[(?:1, )?(\d+), (\d+), (\d+)\] \[(?:1, )?1, (\d+), (\d+)\] : tensor<[\dx]+f32> to tensor<(\d+)x(\d+)x(\d+)xf32>$/;
+/** The padded [C, Hp, Wp] viewed as [1, C, Hp, Wp] (the taps may slice that view). */
+const UNIT_EXPAND = /^\s*(%[\w.$-]+) = tensor\.expand_shape (%[\w.$-]+) \[\[0, 1\], \[2\], \[3\]\] output_shape \[1, \d+, \d+, \d+\] : /;
+const MAP_RESULTS = /^affine_map<\(([^)]*)\) -> \((.*)\)>$/;
+
+interface Tap {
+  line: number;
+  name: string;
+  offsets: [number, number];
+  /** Output rows and columns the tap covers. */
+  sizes: [number, number];
+  strides: [number, number];
+}
+
+/** A padded depthwise convolution found in the IR. */
+interface Candidate {
+  pad: ZeroPad;
+  padLine: number;
+  /** The [1, C, Hp, Wp] view of a [C, Hp, Wp] pad that the taps slice, if they do (its line). */
+  expandLine: number;
+  taps: Map<string, Tap>;
+  /** The generic's first and last lines. */
+  head: number;
+  tail: number;
+  generic: RegExpExecArray;
+}
+
+export interface DepthwiseBlocks {
+  lines: string[];
+  /** Summary lines, one per convolution put in blocks. */
+  summary: string[];
+  /** Whether some block loop should run on several threads. */
+  parallel: boolean;
+}
+
+function dimsOf(type: string): number[] | null {
+  const m = /^tensor<((?:\d+x)+)f32>$/.exec(type.trim());
+  return m ? m[1].slice(0, -1).split('x').map(Number) : null;
+}
+
+/** The tap slices of `source` (all its uses), each of `channels` channels, or null when some use is not one. */
+function tapsOf(lines: readonly string[], source: string, channels: number): Map<string, Tap> | null {
+  const taps = new Map<string, Tap>();
+  const c = channels;
+  for (let i = 0; i < lines.length; i++) {
+    if (!valueToken(source).test(lines[i]) || lines[i].trimStart().startsWith(`${source} =`)) continue;
+    const m = TAP.exec(lines[i]);
+    if (!m || m[2] !== source || Number(m[5]) !== c || Number(m[10]) !== c) return null;
+    taps.set(m[1], { line: i, name: m[1], offsets: [Number(m[3]), Number(m[4])], sizes: [Number(m[6]), Number(m[7])], strides: [Number(m[8]), Number(m[9])] });
+  }
+  return taps.size > 0 ? taps : null;
+}
+
+/** The generic's closing line (`} -> type` at its indent). */
+function genericTail(lines: readonly string[], head: number, indent: string): number {
+  return lines.findIndex((l, j) => j > head && l.startsWith(`${indent}} -> `));
+}
+
+/** The padded depthwise convolution whose pad starts at `i`, or null. */
+function candidateAt(lines: readonly string[], i: number): Candidate | null {
+  const pad = zeroPadAt(lines, i);
+  if (!pad || channelsOf(pad) === null) return null;
+  // The taps slice the pad, or its [1, C, Hp, Wp] view.
+  const expand = pad.to.length === 3 ? uses(lines, pad.result) : [];
+  const view = expand.length === 1 ? UNIT_EXPAND.exec(expand[0]) : null;
+  if (pad.to.length === 3 && (!view || view[2] !== pad.result)) return null;
+  const taps = tapsOf(lines, view ? view[1] : pad.result, channelsOf(pad) ?? 0);
+  if (!taps) return null;
+  const readers = new Set([...taps.keys()].flatMap((t) => uses(lines, t)));
+  if (readers.size !== 1) return null;
+  const [reader] = readers;
+  const head = lines.indexOf(reader);
+  const generic = GENERIC_LINE.exec(reader);
+  if (!generic || generic[3].includes(TAG_ATTR) || generic[1] !== pad.indent) return null;
+  const tail = genericTail(lines, head, generic[1]);
+  const expandLine = view ? lines.indexOf(expand[0]) : -1;
+  return tail < 0 ? null : { pad, padLine: i, expandLine, taps, head, tail, generic };
+}
+
+/** The channel count of a depthwise input pad ([C, H, W] or [1, C, H, W], padding only the last two dimensions), or null. */
+function channelsOf(pad: ZeroPad): number | null {
+  const lead = pad.to.length - 3;
+  if (lead < 0 || lead > 1 || (lead === 1 && pad.to[0] !== 1)) return null;
+  const unpaddedLead = pad.low.slice(0, lead + 1).every((v) => v === 0) && pad.from.slice(0, lead + 1).every((d, k) => d === pad.to[k]);
+  return unpaddedLead ? pad.to[lead] : null;
+}
+
+/** Channels per block: the largest divisor of `channels` whose padded slab fits, leaving blocks for every thread. */
+export function blockChannels(channels: number, slabBytesPerChannel: number, threads: number): number {
+  const maxByThreads = threads > 1 ? Math.floor(channels / (threads * BLOCKS_PER_THREAD)) : channels;
+  const limit = Math.min(Math.floor(DEPTHWISE_BLOCK_BYTES / slabBytesPerChannel), maxByThreads);
+  for (let b = Math.max(1, limit); b > 1; b--) if (channels % b === 0) return b;
+  return 1;
+}
+
+/** How an operand is sliced per block: by its first dimension, or not at all; null when neither applies. */
+function operandSlicing(map: string): 'block' | 'whole' | null {
+  const m = MAP_RESULTS.exec(map.replace(/\s+/g, ' '));
+  if (!m) return null;
+  const results = m[2].split(',').map((s) => s.trim());
+  const channelAt = results.map((r, k) => (/\bd0\b/.test(r) ? k : -1)).filter((k) => k >= 0);
+  if (channelAt.length === 0) return 'whole';
+  return channelAt.length === 1 && channelAt[0] === 0 && results[0] === 'd0' ? 'block' : null;
+}
+
+/** The block loop that replaces candidate `c`, or null when an operand cannot be blocked. */
+function blockLoop(lines: readonly string[], c: Candidate, aliases: ReadonlyMap<string, string>, threads: number, id: string): { text: string[]; summary: string } | null {
+  const [, indent, result, attrs, insGroup, outsGroup] = c.generic;
+  const maps = (listAttr(attrs, 'indexing_maps') ?? []).map((m) => aliases.get(m) ?? m);
+  const iterators = listAttr(attrs, 'iterator_types') ?? [];
+  const ins = operandNames(insGroup);
+  // Ranked tensor types have no commas: the list splits at every one.
+  const inTypes = typesOf(insGroup).split(',').map((t) => t.trim());
+  const outs = operandNames(outsGroup);
+  const outDims = dimsOf(typesOf(outsGroup));
+  const lead = c.pad.to.length - 3;
+  const [channels, hp, wp] = c.pad.to.slice(lead);
+  if (outs.length !== 1 || !outDims || outDims.length !== 3 || outDims[0] !== channels || iterators.some((t) => t !== '"parallel"')) return null;
+  if (maps.length !== ins.length + 1 || inTypes.length !== ins.length || !isIdentityMap(maps[ins.length], 3)) return null;
+  const cb = blockChannels(channels, hp * wp * F32_BYTES, threads);
+  if (cb === channels) return null;
+  const body = `${indent}  `;
+  const [h, w] = c.pad.from.slice(lead + 1);
+  const blockType = (dims: readonly number[]) => `tensor<${dims.join('x')}xf32>`;
+  // The block keeps the pad's rank: [cb, ...] or [1, cb, ...].
+  const unit = lead === 1 ? ['0'] : [];
+  const unitSize = lead === 1 ? [1] : [];
+  const source = blockType([...unitSize, cb, h, w]);
+  const padded = blockType([...unitSize, cb, hp, wp]);
+  const high = c.pad.to.map((d, k) => d - c.pad.from[k] - c.pad.low[k]);
+  const ones = (n: number) => Array(n).fill(1).join(', ');
+  const text: string[] = [
+    `${indent}${result} = scf.forall (${id}_i) in (${channels / cb}) shared_outs(${id}_o = ${outs[0]}) -> (${blockType(outDims)}) {`,
+    `${body}${id}_c = affine.apply affine_map<(d0) -> (d0 * ${cb})>(${id}_i)`,
+    `${body}${id}_src = tensor.extract_slice ${c.pad.source}[${[...unit, `${id}_c`, '0', '0'].join(', ')}] [${[...unitSize, cb, h, w].join(', ')}] [${ones(lead + 3)}] : ${blockType(c.pad.from)} to ${source}`,
+    `${body}${id}_pad = tensor.pad ${id}_src low[${c.pad.low.join(', ')}] high[${high.join(', ')}] {`,
+    `${body}^bb0(${c.pad.to.map((_, k) => `${id}_a${k}: index`).join(', ')}):`,
+    `${body}  tensor.yield ${c.pad.zero} : f32`,
+    `${body}} : ${source} to ${padded}`,
+  ];
+  const blocked: string[] = [];
+  for (const [k, name] of ins.entries()) {
+    const tap = c.taps.get(name);
+    const dims = dimsOf(inTypes[k]);
+    if (tap) {
+      const [, oh, ow] = outDims;
+      if (!isIdentityMap(maps[k], 3) || tap.sizes[0] !== oh || tap.sizes[1] !== ow) return null;
+      const offsets = [...unit, '0', ...tap.offsets].join(', ');
+      const sizes = [...unitSize, cb, oh, ow].join(', ');
+      const strides = [...unitSize, 1, ...tap.strides].join(', ');
+      text.push(`${body}${id}_t${k} = tensor.extract_slice ${id}_pad[${offsets}] [${sizes}] [${strides}] : ${padded} to ${blockType([cb, oh, ow])}`);
+      blocked.push(`${id}_t${k}`);
+      continue;
+    }
+    const slicing = operandSlicing(maps[k]);
+    if (slicing === 'whole') {
+      blocked.push(name);
+      continue;
+    }
+    if (slicing === null || !dims) return null;
+    const part = [cb, ...dims.slice(1)];
+    text.push(`${body}${id}_x${k} = tensor.extract_slice ${name}[${id}_c${', 0'.repeat(dims.length - 1)}] [${part.join(', ')}] [${Array(dims.length).fill(1).join(', ')}] : ${inTypes[k]} to ${blockType(part)}`);
+    blocked.push(`${id}_x${k}`);
+  }
+  const outPart = [cb, ...outDims.slice(1)];
+  const outSlice = `[${id}_c, 0, 0] [${outPart.join(', ')}] [1, 1, 1]`;
+  const newTypes = ins.map((name, k) => (blocked[k] === name ? inTypes[k] : blockTypeOf(text, blocked[k])));
+  text.push(`${body}${id}_out = tensor.extract_slice ${id}_o${outSlice} : ${blockType(outDims)} to ${blockType(outPart)}`);
+  text.push(`${body}${id}_y = linalg.generic {${attrs}} ins(${blocked.join(', ')} : ${newTypes.join(', ')}) outs(${id}_out : ${blockType(outPart)}) {`);
+  // The region moves into the loop unchanged (its values are its own).
+  for (let l = c.head + 1; l < c.tail; l++) text.push(`  ${lines[l]}`);
+  text.push(`${body}} -> ${blockType(outPart)}`);
+  text.push(`${body}scf.forall.in_parallel {`);
+  text.push(`${body}  tensor.parallel_insert_slice ${id}_y into ${id}_o${outSlice} : ${blockType(outPart)} into ${blockType(outDims)}`);
+  text.push(`${body}}`);
+  text.push(`${indent}}`);
+  return { text, summary: `depthwise ${outDims.join('x')}: ${channels / cb} blocks of ${cb} channels, each padding its own slab` };
+}
+
+/** The result type of a block slice line already emitted (its last `to tensor<...>`). */
+function blockTypeOf(text: readonly string[], name: string): string {
+  const line = text.find((l) => l.trimStart().startsWith(`${name} = `)) ?? '';
+  return / to (tensor<[^>]*>)$/.exec(line)?.[1] ?? '';
+}
+
+/** `lines` with every padded depthwise convolution that can be blocked computed in channel blocks. */
+export function blockPaddedDepthwise(lines: readonly string[], threads: number): DepthwiseBlocks {
+  const aliases = mapAliases(lines);
+  const replaced = new Map<number, string[]>();
+  const dropped = new Set<number>();
+  const summary: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const c = candidateAt(lines, i);
+    const loop = c && blockLoop(lines, c, aliases, threads, `%ortmlir_dw${summary.length}`);
+    if (!c || !loop) continue;
+    for (let l = c.padLine; l < c.padLine + PAD_LINES; l++) dropped.add(l);
+    if (c.expandLine >= 0) dropped.add(c.expandLine);
+    for (const t of c.taps.values()) dropped.add(t.line);
+    for (let l = c.head + 1; l <= c.tail; l++) dropped.add(l);
+    replaced.set(c.head, loop.text);
+    summary.push(loop.summary);
+  }
+  const out: string[] = [];
+  lines.forEach((l, i) => {
+    const text = replaced.get(i);
+    if (text) out.push(...text);
+    else if (!dropped.has(i)) out.push(l);
+  });
+  return { lines: out, summary, parallel: threads > 1 && summary.length > 0 };
+}

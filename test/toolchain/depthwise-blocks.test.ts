@@ -1,0 +1,108 @@
+// blockPaddedDepthwise (src/codegen/schedules/depthwise-blocks.ts): which
+// padded depthwise convolutions become channel-block loops, the loop's
+// shape, and differential checks against onnxruntime at 1 and 2 threads
+// (blocks with 5×5 and strided kernels, fused epilogues, a residual operand
+// sliced with the block, and a batch of two, which stays whole).
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { blockChannels, blockPaddedDepthwise } from '../../src/codegen/schedules/depthwise-blocks.js';
+import { DataType } from '../../src/onnx/model.js';
+import { ModelBuilder } from '../../src/onnx/builder.js';
+import type { HostTensor } from '../../src/runtime/host-tensor.js';
+import { assertMatchesOrt, randomTensor } from '../helpers/differential.js';
+
+const F = DataType.FLOAT;
+
+/** A 3×3 depthwise convolution of %arg0 [48, 20, 40] (pads 1) with per-channel weights and a residual operand, as EPILOGUE_PREPARE_PASSES leave it. */
+function depthwiseIr(residualMap = '#id'): string[] {
+  const taps = [0, 1, 2].flatMap((i) => [0, 1, 2].map((j) => [i, j]));
+  const slices = taps.map(([i, j], k) => `  %t${k} = tensor.extract_slice %expanded[0, 0, ${i}, ${j}] [1, 48, 20, 40] [1, 1, 1, 1] : tensor<1x48x22x42xf32> to tensor<48x20x40xf32>`);
+  const ins = taps.map((_, k) => `%t${k}, %w`).join(', ');
+  const types = taps.map(() => 'tensor<48x20x40xf32>, tensor<48x3x3xf32>').join(', ');
+  const maps = taps.map(([i, j]) => `#id, affine_map<(d0, d1, d2) -> (d0, ${i}, ${j})>`).join(', ');
+  return [
+    '#id = affine_map<(d0, d1, d2) -> (d0, d1, d2)>',
+    'module {',
+    '  func.func @f(%arg0: tensor<48x20x40xf32>, %w: tensor<48x3x3xf32>, %res: tensor<48x20x40xf32>) -> tensor<48x20x40xf32> {',
+    '    %cst = arith.constant 0.000000e+00 : f32',
+    '    %padded = tensor.pad %arg0 low[0, 1, 1] high[0, 1, 1] {',
+    '    ^bb0(%a: index, %b: index, %c: index):',
+    '      tensor.yield %cst : f32',
+    '    } : tensor<48x20x40xf32> to tensor<48x22x42xf32>',
+    '    %expanded = tensor.expand_shape %padded [[0, 1], [2], [3]] output_shape [1, 48, 22, 42] : tensor<48x22x42xf32> into tensor<1x48x22x42xf32>',
+    ...slices.map((l) => `  ${l}`),
+    '    %e = tensor.empty() : tensor<48x20x40xf32>',
+    `    %y = linalg.generic {indexing_maps = [${maps}, ${residualMap}, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(${ins}, %res : ${types}, tensor<48x20x40xf32>) outs(%e : tensor<48x20x40xf32>) {`,
+    '    ^bb0(%in: f32, %out: f32):',
+    '      linalg.yield %in : f32',
+    '    } -> tensor<48x20x40xf32>',
+    '    return %y : tensor<48x20x40xf32>',
+    '  }',
+    '}',
+  ];
+}
+
+describe('padded depthwise convolutions in channel blocks', () => {
+  it('sizes blocks to the slab budget, dividing the channels and leaving blocks for every thread', () => {
+    assert.equal(blockChannels(240, 16 * 84 * 4, 1), 12);
+    assert.equal(blockChannels(200, 6 * 100 * 4, 1), 25);
+    assert.equal(blockChannels(8, 27 * 100 * 4, 1), 4);
+    assert.equal(blockChannels(48, 1024, 2), 12, 'two blocks per thread at most 12 channels each');
+    assert.equal(blockChannels(7, 1024, 1), 7, 'a prime count fitting whole stays one block');
+    assert.equal(blockChannels(8, 400 * 1024, 1), 1, 'a slab larger than the budget: one channel per block');
+  });
+
+  it('pads, slices and computes each block inside one forall, slicing the channel-indexed operands', () => {
+    const r = blockPaddedDepthwise(depthwiseIr(), 1);
+    const out = r.lines.join('\n');
+    assert.equal(r.summary.length, 1);
+    assert.match(r.summary[0], /depthwise 48x20x40: 3 blocks of 16 channels/);
+    assert.match(out, /%y = scf\.forall \(%ortmlir_dw0_i\) in \(3\) shared_outs\(%ortmlir_dw0_o = %e\)/);
+    assert.match(out, /tensor\.extract_slice %arg0\[%ortmlir_dw0_c, 0, 0\] \[16, 20, 40\]/);
+    assert.match(out, /tensor\.pad %ortmlir_dw0_src low\[0, 1, 1\] high\[0, 1, 1\]/);
+    assert.match(out, /tensor\.extract_slice %ortmlir_dw0_pad\[0, 2, 1\] \[16, 20, 40\] \[1, 1, 1\]/);
+    assert.match(out, /tensor\.extract_slice %w\[%ortmlir_dw0_c, 0, 0\] \[16, 3, 3\]/);
+    assert.match(out, /tensor\.extract_slice %res\[%ortmlir_dw0_c, 0, 0\] \[16, 20, 40\]/);
+    assert.match(out, /tensor\.parallel_insert_slice %ortmlir_dw0_y into %ortmlir_dw0_o\[%ortmlir_dw0_c, 0, 0\] \[16, 20, 40\]/);
+    // The whole pad, its view and the whole-size taps are gone.
+    assert.doesNotMatch(out, /%padded = |%expanded = |%t0 = /);
+  });
+
+  it('leaves the convolution whole when an operand mixes the channel into other dimensions', () => {
+    const r = blockPaddedDepthwise(depthwiseIr('affine_map<(d0, d1, d2) -> (d1, d0, d2)>'), 1);
+    assert.equal(r.summary.length, 0);
+    assert.deepEqual(r.lines, depthwiseIr('affine_map<(d0, d1, d2) -> (d1, d0, d2)>'));
+  });
+
+  /** Depthwise Conv (+ bias) + BatchNorm + HardSwish, optionally + the input (a residual). */
+  function model(x: number[], k: number, attrs: Record<string, number[] | number>, residual = false): { bytes: Uint8Array; feeds: Record<string, HostTensor> } {
+    const b = new ModelBuilder({ opset: 17 });
+    const c = x[1];
+    const feeds: Record<string, HostTensor> = { x: randomTensor(F, x, 3) };
+    b.input('x', F, x);
+    const w = b.initializer('w', F, [c, 1, k, k], Array.from({ length: c * k * k }, (_, i) => ((i * 7) % 11) / 11 - 0.45));
+    const bias = b.initializer('bias', F, [c], Array.from({ length: c }, (_, i) => (i % 5) / 10));
+    const [conv] = b.node('Conv', ['x', w, bias], { attrs: { group: c, ...attrs } });
+    const bn = ['scale', 'offset', 'mean', 'var'].map((n, j) => b.initializer(n, F, [c], Array.from({ length: c }, (_, i) => (j === 3 ? 1 + (i % 3) / 4 : ((i + j) % 4) / 8))));
+    const [norm] = b.node('BatchNormalization', [conv, ...bn]);
+    let [y] = b.node('HardSwish', [norm]);
+    if (residual) [y] = b.node('Add', [y, 'x']);
+    b.output(y);
+    return { bytes: b.build(), feeds };
+  }
+
+  const cases: [string, () => ReturnType<typeof model>][] = [
+    ['5×5, pads 2, in blocks of channels', () => model([1, 48, 20, 40], 5, { pads: [2, 2, 2, 2] })],
+    ['3×3 with strides 2 and uneven pads', () => model([1, 32, 31, 64], 3, { pads: [1, 0, 1, 1], strides: [2, 2] })],
+    ['3×3 + residual Add of the input', () => model([1, 24, 16, 70], 3, { pads: [1, 1, 1, 1] }, true)],
+    ['a batch of two (not blocked)', () => model([2, 16, 20, 40], 3, { pads: [1, 1, 1, 1] })],
+  ];
+  for (const threads of [1, 2]) {
+    for (const [name, build] of cases) {
+      it(`${name} matches onnxruntime (${threads} thread${threads > 1 ? 's' : ''})`, async () => {
+        const m = build();
+        await assertMatchesOrt(m.bytes, m.feeds, { options: { threads } });
+      });
+    }
+  }
+});
