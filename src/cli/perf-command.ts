@@ -1,8 +1,9 @@
 // `ort-mlir perf MODEL`: the same random inputs through onnxruntime-node's
 // CPU EP and through the mlir EP, both via onnxruntime's InferenceSession API
-// with the same thread count, in one process, runs alternating (and the order
-// flipped every round so neither side always follows the other). Prints the
-// median latency of each and the ratio ours/ORT (< 1 = we are faster).
+// with the same thread count, in one process, runs strictly alternating
+// (each side's run follows one of the other's, so each finds its caches as
+// the other left them). Prints the median latency of each and the ratio
+// ours/ORT (< 1 = we are faster).
 import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
@@ -142,16 +143,14 @@ export async function comparePerf(model: Uint8Array, feeds: Feeds, o: PerfOption
     const turn = async (run: () => Promise<unknown>, into: Sample[], left: number) => {
       for (let j = 0; j < Math.min(block, left); j++) into.push(await sample(run, j === 0 ? o.gapMs : 0));
     };
-    for (let i = 0; tOurs.length < o.runs; i++) {
-      // Flip the order each round: whichever runs second may inherit warm caches or a busy core.
+    // Strictly alternating turns. Flipping the order every round (as this did
+    // before) gave each side runs after its own turn too: two populations, warm
+    // and cold (cls at one thread: 0.60 and 0.75 ms), whose median jumped
+    // between them from one run of the bench to the next (ratio 0.73 – 0.92).
+    while (tOurs.length < o.runs) {
       const left = o.runs - tOurs.length;
-      if (i % 2 === 0) {
-        await turn(() => ours.run(feeds), tOurs, left);
-        await turn(() => ref.run(feeds), tOrt, left);
-      } else {
-        await turn(() => ref.run(feeds), tOrt, left);
-        await turn(() => ours.run(feeds), tOurs, left);
-      }
+      await turn(() => ours.run(feeds), tOurs, left);
+      await turn(() => ref.run(feeds), tOrt, left);
     }
     const oursMs = median(tOurs.map((t) => t.wallMs));
     const ortMs = median(tOrt.map((t) => t.wallMs));
