@@ -8,7 +8,7 @@
 // time (session creation with the compile cache off) and whether the outputs
 // agree. Every speed claim of the project comes from this script.
 //
-//   npm run bench -- [--models DIR] [--only REGEX] [--threads 1,2] [--runs N] [--warmup N] [--gap MS] [--block N] [--json FILE]
+//   npm run bench -- [--models DIR] [--only REGEX] [--threads 1,2] [--runs N] [--warmup N] [--warmup-ms MS] [--gap MS] [--block N] [--json FILE]
 //
 // --block N: each EP's turn is N back-to-back runs (the gap only before a
 // turn), which measures steady-state latency with the pool threads awake;
@@ -31,7 +31,7 @@ const { matmulModel, addModel, convModel } = await import(new URL('./bench-model
 
 /** The OCR pipeline's models and their symbolic dims in order (p2o.DynamicDimension.0, .1, ...). */
 const MODELS = [
-  { name: 'cls', file: 'ch_ppocr_mobile_v2.0_cls_infer.onnx', dims: [1, 48, 192] },
+  { name: 'cls', file: 'ch_ppocr_mobile_v2.0_cls_infer.onnx', dims: [1, 48, 192], runs: 100 },
   // rec's input is [N, 3, 48, W]: its dims are N and W only.
   { name: 'rec', file: 'ch_PP-OCRv4_rec_infer.onnx', dims: [1, 320] },
   { name: 'det', file: 'ch_PP-OCRv4_det_infer.onnx', dims: [1, 640, 640], runs: 10 },
@@ -44,6 +44,8 @@ const MODELS = [
 ];
 const DEFAULT_RUNS = 30;
 const DEFAULT_WARMUP = 3;
+/** Warm-up runs continue until both EPs ran this long: steady state, with both EPs' JavaScript compiled (PerfOptions.warmupMs). */
+const DEFAULT_WARMUP_MS = 1000;
 /**
  * Idle time before each timed run with several threads, so that neither
  * EP's spinning pool threads slow the other (see PerfOptions.gapMs):
@@ -61,6 +63,7 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '1,2' },
     runs: { type: 'string' },
     warmup: { type: 'string' },
+    'warmup-ms': { type: 'string' },
     json: { type: 'string' },
     gap: { type: 'string' },
     block: { type: 'string' },
@@ -104,6 +107,7 @@ for (const m of selected) {
       threads,
       runs: Number(values.runs ?? m.runs ?? DEFAULT_RUNS),
       warmup: Number(values.warmup ?? m.warmup ?? DEFAULT_WARMUP),
+      warmupMs: Number(values['warmup-ms'] ?? DEFAULT_WARMUP_MS),
       freeDimensionOverrides: dims,
       gapMs: Number(values.gap ?? (threads > 1 ? MULTI_THREAD_GAP_MS : 0)),
       block: Number(values.block ?? 1),
