@@ -1,7 +1,8 @@
 // splitZeroPads (src/codegen/schedules/pad-split.ts): which pads become
 // fill + copy generics for the threads, and which stay pads. The end-to-end
-// check of a split pad (a depthwise convolution at 2 threads against
-// onnxruntime) is in fused-schedules.test.ts.
+// check of a split pad (an im2col convolution's input at 2 threads against
+// onnxruntime) is in conv-fast.test.ts; depthwise convolutions' pads are
+// padded per channel block instead (depthwise-blocks.test.ts).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { splitZeroPads } from '../../src/codegen/schedules/pad-split.js';

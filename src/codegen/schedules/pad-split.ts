@@ -6,7 +6,9 @@
 // the interior (an extract_slice / insert_slice pair of the fill, which
 // bufferizes in place), and planParallelGenerics splits both across threads.
 // Pads that a schedule fuses into its own loops (conv-direct.ts, reached
-// from a tagged op directly or through an expand_shape) stay pads.
+// from a tagged op directly or through an expand_shape) stay pads, and
+// depthwise convolutions' pads are gone by now (depthwise-blocks.ts pads
+// each channel block inside the block loop).
 import { affineMap, identityMap } from '../mlir-builder.js';
 import { definitionLine, TAG_ATTR, valueToken } from './ir-scan.js';
 
