@@ -33,8 +33,11 @@ function depthwiseIr(residualMap = '#id'): string[] {
     ...slices.map((l) => `  ${l}`),
     '    %e = tensor.empty() : tensor<48x20x40xf32>',
     `    %y = linalg.generic {indexing_maps = [${maps}, ${residualMap}, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(${ins}, %res : ${types}, tensor<48x20x40xf32>) outs(%e : tensor<48x20x40xf32>) {`,
-    '    ^bb0(%in: f32, %out: f32):',
-    '      linalg.yield %in : f32',
+    `    ^bb0(${taps.map((_, k) => `%x${k}: f32, %w${k}: f32`).join(', ')}, %r: f32, %out: f32):`,
+    '      %p0 = arith.mulf %x0, %w0 : f32',
+    ...taps.slice(1).map((_, k) => `      %p${k + 1} = math.fma %x${k + 1}, %w${k + 1}, %p${k} : f32`),
+    `      %s = arith.addf %p${taps.length - 1}, %r : f32`,
+    '      linalg.yield %s : f32',
     '    } -> tensor<48x20x40xf32>',
     '    return %y : tensor<48x20x40xf32>',
     '  }',
@@ -68,6 +71,15 @@ describe('padded depthwise convolutions in channel blocks', () => {
     assert.doesNotMatch(out, /%padded = |%expanded = |%t0 = /);
   });
 
+  it('computes four output rows per iteration from row-strided views of the slab when no operand reads along rows', () => {
+    const out = blockPaddedDepthwise(depthwiseIr('affine_map<(d0, d1, d2) -> (d0, 0, 0)>'), 1).lines.join('\n');
+    assert.match(out, /%ortmlir_dw0_rows:4 = linalg\.generic /);
+    // Rows 0 – 5 of the slab (4 output rows + 3 kernel rows - 1) at 3 column offsets: 18 views, not 4·9 = 36 taps.
+    assert.equal((out.match(/= tensor\.extract_slice %ortmlir_dw0_pad\[/g) ?? []).length, 18);
+    assert.match(out, /tensor\.extract_slice %ortmlir_dw0_pad\[0, 5, 2\] \[16, 5, 40\] \[1, 4, 1\]/);
+    assert.match(out, /tensor\.insert_slice %ortmlir_dw0_rows#3 into %ortmlir_dw0_w2\[0, 3, 0\] \[16, 5, 40\] \[1, 4, 1\]/);
+  });
+
   it('leaves the convolution whole when an operand mixes the channel into other dimensions', () => {
     const r = blockPaddedDepthwise(depthwiseIr('affine_map<(d0, d1, d2) -> (d1, d0, d2)>'), 1);
     assert.equal(r.summary.length, 0);
@@ -95,6 +107,8 @@ describe('padded depthwise convolutions in channel blocks', () => {
     ['5×5, pads 2, in blocks of channels', () => model([1, 48, 20, 40], 5, { pads: [2, 2, 2, 2] })],
     ['3×3 with strides 2 and uneven pads', () => model([1, 32, 31, 64], 3, { pads: [1, 0, 1, 1], strides: [2, 2] })],
     ['3×3 + residual Add of the input', () => model([1, 24, 16, 70], 3, { pads: [1, 1, 1, 1] }, true)],
+    ['3×3 over 6 rows (three rows per iteration)', () => model([1, 40, 6, 48], 3, { pads: [1, 1, 1, 1] })],
+    ['5×5 over 2 rows (cls)', () => model([1, 64, 2, 96], 5, { pads: [2, 2, 2, 2] })],
     ['a batch of two (not blocked)', () => model([2, 16, 20, 40], 3, { pads: [1, 1, 1, 1] })],
   ];
   for (const threads of [1, 2]) {

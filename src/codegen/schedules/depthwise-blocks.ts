@@ -19,6 +19,7 @@
 // (weights, biases) or not at all.
 import { GENERIC_LINE, isIdentityMap, listAttr, mapAliases, operandNames, TAG_ATTR, typesOf, valueToken } from './ir-scan.js';
 import { PAD_LINES, uses, zeroPadAt, type ZeroPad } from './pad-split.js';
+import { rowBlockedConvolution, type BlockOperand } from './depthwise-rows.js';
 
 /** A block's padded slab stays within this (L2 holds it with the taps' output block). */
 export const DEPTHWISE_BLOCK_BYTES = 64 * 1024;
@@ -168,6 +169,8 @@ function blockLoop(lines: readonly string[], c: Candidate, aliases: ReadonlyMap<
     `${body}} : ${source} to ${padded}`,
   ];
   const blocked: string[] = [];
+  // The taps' whole-block views: only the plain generic reads them (the row form makes its own).
+  const tapViews: string[] = [];
   for (const [k, name] of ins.entries()) {
     const tap = c.taps.get(name);
     const dims = dimsOf(inTypes[k]);
@@ -177,7 +180,7 @@ function blockLoop(lines: readonly string[], c: Candidate, aliases: ReadonlyMap<
       const offsets = [...unit, '0', ...tap.offsets].join(', ');
       const sizes = [...unitSize, cb, oh, ow].join(', ');
       const strides = [...unitSize, 1, ...tap.strides].join(', ');
-      text.push(`${body}${id}_t${k} = tensor.extract_slice ${id}_pad[${offsets}] [${sizes}] [${strides}] : ${padded} to ${blockType([cb, oh, ow])}`);
+      tapViews.push(`${body}${id}_t${k} = tensor.extract_slice ${id}_pad[${offsets}] [${sizes}] [${strides}] : ${padded} to ${blockType([cb, oh, ow])}`);
       blocked.push(`${id}_t${k}`);
       continue;
     }
@@ -193,12 +196,27 @@ function blockLoop(lines: readonly string[], c: Candidate, aliases: ReadonlyMap<
   }
   const outPart = [cb, ...outDims.slice(1)];
   const outSlice = `[${id}_c, 0, 0] [${outPart.join(', ')}] [1, 1, 1]`;
-  const newTypes = ins.map((name, k) => (blocked[k] === name ? inTypes[k] : blockTypeOf(text, blocked[k])));
+  const newTypes = ins.map((name, k) => (blocked[k] === name ? inTypes[k] : blockTypeOf([...text, ...tapViews], blocked[k])));
   text.push(`${body}${id}_out = tensor.extract_slice ${id}_o${outSlice} : ${blockType(outDims)} to ${blockType(outPart)}`);
-  text.push(`${body}${id}_y = linalg.generic {${attrs}} ins(${blocked.join(', ')} : ${newTypes.join(', ')}) outs(${id}_out : ${blockType(outPart)}) {`);
-  // The region moves into the loop unchanged (its values are its own).
-  for (let l = c.head + 1; l < c.tail; l++) text.push(`  ${lines[l]}`);
-  text.push(`${body}} -> ${blockType(outPart)}`);
+  const region = lines.slice(c.head + 1, c.tail);
+  const operands: BlockOperand[] = ins.map((name, k) => {
+    const tap = c.taps.get(name);
+    const unit = tap && tap.strides.every((v) => v === 1);
+    return { name: blocked[k], type: newTypes[k], map: maps[k], ...(unit ? { tap: tap.offsets } : {}) };
+  });
+  const stride1 = ins.every((name) => !c.taps.get(name) || operands[ins.indexOf(name)].tap);
+  const shape: [number, number, number] = [cb, outDims[1], outDims[2]];
+  const rowBlocked = stride1
+    ? rowBlockedConvolution({ id, indent: body, slab: `${id}_pad`, slabType: padded, unitSize, out: `${id}_out`, shape, operands, region, result: `${id}_y` })
+    : null;
+  if (rowBlocked) text.push(...rowBlocked);
+  else {
+    text.push(...tapViews);
+    text.push(`${body}${id}_y = linalg.generic {${attrs}} ins(${blocked.join(', ')} : ${newTypes.join(', ')}) outs(${id}_out : ${blockType(outPart)}) {`);
+    // The region moves into the loop unchanged (its values are its own).
+    for (const l of region) text.push(`  ${l}`);
+    text.push(`${body}} -> ${blockType(outPart)}`);
+  }
   text.push(`${body}scf.forall.in_parallel {`);
   text.push(`${body}  tensor.parallel_insert_slice ${id}_y into ${id}_o${outSlice} : ${blockType(outPart)} into ${blockType(outDims)}`);
   text.push(`${body}}`);
