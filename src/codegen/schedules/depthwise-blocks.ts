@@ -13,6 +13,8 @@
 // Matched in mlir-opt's printed form (after EPILOGUE_PREPARE_PASSES):
 //   %p = tensor.pad %src low[0, 0, a, b] high[0, 0, c, d] { ... } : tensor<1xCxHxWxf32> to tensor<1xCxHpxWpxf32>
 //   %t_k = tensor.extract_slice %p[0, 0, i, j] [1, C, OH, OW] [1, 1, sh, sw] : ... to tensor<CxOHxOWxf32>   (one per tap)
+// or, as unit-dim folding leaves it, a [C, H, W] pad whose [1, C, Hp, Wp]
+// expand_shape the taps slice.
 //   %y = linalg.generic {...} ins(%t_0, %w, %t_1, %w, ..., %bias, ...) outs(%e : tensor<CxOHxOWxf32>) { ... } -> tensor<CxOHxOWxf32>
 // The taps must be the pad's only uses and the generic their only one;
 // every other operand is indexed by the channel only in its first dimension
@@ -133,9 +135,34 @@ function operandSlicing(map: string): 'block' | 'whole' | null {
   return channelAt.length === 1 && channelAt[0] === 0 && results[0] === 'd0' ? 'block' : null;
 }
 
-/** The block loop that replaces candidate `c`, or null when an operand cannot be blocked. */
-function blockLoop(lines: readonly string[], c: Candidate, aliases: ReadonlyMap<string, string>, threads: number, id: string): { text: string[]; summary: string } | null {
-  const [, indent, result, attrs, insGroup, outsGroup] = c.generic;
+/** A candidate's generic and block geometry, as blockLoop's parts share them. */
+interface Block {
+  c: Candidate;
+  id: string;
+  /** Indent of the loop's body. */
+  body: string;
+  attrs: string;
+  maps: string[];
+  ins: string[];
+  inTypes: string[];
+  init: string;
+  /** The output [C, OH, OW]. */
+  outDims: number[];
+  channels: number;
+  cb: number;
+  /** ['0'] and [1] when the pad has the unit batch dimension, else []. */
+  unit: string[];
+  unitSize: number[];
+  /** Type of the block's padded slab. */
+  padded: string;
+}
+
+const tensorType = (dims: readonly number[]) => `tensor<${dims.join('x')}xf32>`;
+const ones = (n: number) => Array(n).fill(1).join(', ');
+
+/** The block geometry of candidate `c`, or null when its generic is not one a block loop can take. */
+function blockOf(c: Candidate, aliases: ReadonlyMap<string, string>, threads: number, id: string): Block | null {
+  const [, indent, , attrs, insGroup, outsGroup] = c.generic;
   const maps = (listAttr(attrs, 'indexing_maps') ?? []).map((m) => aliases.get(m) ?? m);
   const iterators = listAttr(attrs, 'iterator_types') ?? [];
   const ins = operandNames(insGroup);
@@ -149,85 +176,110 @@ function blockLoop(lines: readonly string[], c: Candidate, aliases: ReadonlyMap<
   if (maps.length !== ins.length + 1 || inTypes.length !== ins.length || !isIdentityMap(maps[ins.length], 3)) return null;
   const cb = blockChannels(channels, hp * wp * F32_BYTES, threads);
   if (cb === channels) return null;
-  const body = `${indent}  `;
-  const [h, w] = c.pad.from.slice(lead + 1);
-  const blockType = (dims: readonly number[]) => `tensor<${dims.join('x')}xf32>`;
-  // The block keeps the pad's rank: [cb, ...] or [1, cb, ...].
-  const unit = lead === 1 ? ['0'] : [];
   const unitSize = lead === 1 ? [1] : [];
-  const source = blockType([...unitSize, cb, h, w]);
-  const padded = blockType([...unitSize, cb, hp, wp]);
+  return {
+    c, id, body: `${indent}  `, attrs, maps, ins, inTypes, init: outs[0], outDims, channels, cb,
+    unit: unitSize.map(() => '0'), unitSize, padded: tensorType([...unitSize, cb, hp, wp]),
+  };
+}
+
+/** The loop's head: the forall, the block's first channel, its slice of the source and the slab padding it. */
+function slabLines(g: Block, result: string, indent: string): string[] {
+  const { c, id, body, cb, unit, unitSize } = g;
+  const [h, w] = c.pad.from.slice(unit.length + 1);
+  const source = tensorType([...unitSize, cb, h, w]);
   const high = c.pad.to.map((d, k) => d - c.pad.from[k] - c.pad.low[k]);
-  const ones = (n: number) => Array(n).fill(1).join(', ');
-  const text: string[] = [
-    `${indent}${result} = scf.forall (${id}_i) in (${channels / cb}) shared_outs(${id}_o = ${outs[0]}) -> (${blockType(outDims)}) {`,
+  return [
+    `${indent}${result} = scf.forall (${id}_i) in (${g.channels / cb}) shared_outs(${id}_o = ${g.init}) -> (${tensorType(g.outDims)}) {`,
     `${body}${id}_c = affine.apply affine_map<(d0) -> (d0 * ${cb})>(${id}_i)`,
-    `${body}${id}_src = tensor.extract_slice ${c.pad.source}[${[...unit, `${id}_c`, '0', '0'].join(', ')}] [${[...unitSize, cb, h, w].join(', ')}] [${ones(lead + 3)}] : ${blockType(c.pad.from)} to ${source}`,
+    `${body}${id}_src = tensor.extract_slice ${c.pad.source}[${[...unit, `${id}_c`, '0', '0'].join(', ')}] [${[...unitSize, cb, h, w].join(', ')}] [${ones(unit.length + 3)}] : ${tensorType(c.pad.from)} to ${source}`,
     `${body}${id}_pad = tensor.pad ${id}_src low[${c.pad.low.join(', ')}] high[${high.join(', ')}] {`,
     `${body}^bb0(${c.pad.to.map((_, k) => `${id}_a${k}: index`).join(', ')}):`,
     `${body}  tensor.yield ${c.pad.zero} : f32`,
-    `${body}} : ${source} to ${padded}`,
+    `${body}} : ${source} to ${g.padded}`,
   ];
-  const blocked: string[] = [];
-  // The taps' whole-block views: only the plain generic reads them (the row form makes its own).
-  const tapViews: string[] = [];
-  for (const [k, name] of ins.entries()) {
-    const tap = c.taps.get(name);
-    const dims = dimsOf(inTypes[k]);
-    if (tap) {
-      const [, oh, ow] = outDims;
-      if (!isIdentityMap(maps[k], 3) || tap.sizes[0] !== oh || tap.sizes[1] !== ow) return null;
-      const offsets = [...unit, '0', ...tap.offsets].join(', ');
-      const sizes = [...unitSize, cb, oh, ow].join(', ');
-      const strides = [...unitSize, 1, ...tap.strides].join(', ');
-      tapViews.push(`${body}${id}_t${k} = tensor.extract_slice ${id}_pad[${offsets}] [${sizes}] [${strides}] : ${padded} to ${blockType([cb, oh, ow])}`);
-      blocked.push(`${id}_t${k}`);
-      continue;
-    }
-    const slicing = operandSlicing(maps[k]);
-    if (slicing === 'whole') {
-      blocked.push(name);
-      continue;
-    }
-    if (slicing === null || !dims) return null;
-    const part = [cb, ...dims.slice(1)];
-    text.push(`${body}${id}_x${k} = tensor.extract_slice ${name}[${id}_c${', 0'.repeat(dims.length - 1)}] [${part.join(', ')}] [${Array(dims.length).fill(1).join(', ')}] : ${inTypes[k]} to ${blockType(part)}`);
-    blocked.push(`${id}_x${k}`);
-  }
-  const outPart = [cb, ...outDims.slice(1)];
-  const outSlice = `[${id}_c, 0, 0] [${outPart.join(', ')}] [1, 1, 1]`;
-  const newTypes = ins.map((name, k) => (blocked[k] === name ? inTypes[k] : blockTypeOf([...text, ...tapViews], blocked[k])));
-  text.push(`${body}${id}_out = tensor.extract_slice ${id}_o${outSlice} : ${blockType(outDims)} to ${blockType(outPart)}`);
-  const region = lines.slice(c.head + 1, c.tail);
-  const operands: BlockOperand[] = ins.map((name, k) => {
-    const tap = c.taps.get(name);
-    const unit = tap && tap.strides.every((v) => v === 1);
-    return { name: blocked[k], type: newTypes[k], map: maps[k], ...(unit ? { tap: tap.offsets } : {}) };
-  });
-  const stride1 = ins.every((name) => !c.taps.get(name) || operands[ins.indexOf(name)].tap);
-  const shape: [number, number, number] = [cb, outDims[1], outDims[2]];
-  const rowBlocked = stride1
-    ? rowBlockedConvolution({ id, indent: body, slab: `${id}_pad`, slabType: padded, unitSize, out: `${id}_out`, shape, operands, region, result: `${id}_y` })
-    : null;
-  if (rowBlocked) text.push(...rowBlocked);
-  else {
-    text.push(...tapViews);
-    text.push(`${body}${id}_y = linalg.generic {${attrs}} ins(${blocked.join(', ')} : ${newTypes.join(', ')}) outs(${id}_out : ${blockType(outPart)}) {`);
-    // The region moves into the loop unchanged (its values are its own).
-    for (const l of region) text.push(`  ${l}`);
-    text.push(`${body}} -> ${blockType(outPart)}`);
-  }
-  text.push(`${body}scf.forall.in_parallel {`);
-  text.push(`${body}  tensor.parallel_insert_slice ${id}_y into ${id}_o${outSlice} : ${blockType(outPart)} into ${blockType(outDims)}`);
-  text.push(`${body}}`);
-  text.push(`${indent}}`);
-  return { text, summary: `depthwise ${outDims.join('x')}: ${channels / cb} blocks of ${cb} channels, each padding its own slab` };
 }
 
-/** The result type of a block slice line already emitted (its last `to tensor<...>`). */
-function blockTypeOf(text: readonly string[], name: string): string {
-  const line = text.find((l) => l.trimStart().startsWith(`${name} = `)) ?? '';
-  return / to (tensor<[^>]*>)$/.exec(line)?.[1] ?? '';
+/** The generic's inputs within one block. */
+interface BlockInputs {
+  operands: BlockOperand[];
+  /** Slices of the channel-indexed operands (weights, biases). */
+  slices: string[];
+  /** Whole-block views of the taps: only the plain generic reads them (the row form makes its own). */
+  tapViews: string[];
+}
+
+/** Each input of the generic within the block, or null when one cannot be blocked. */
+function blockInputs(g: Block): BlockInputs | null {
+  const { c, id, body, cb, unit, unitSize } = g;
+  const [, oh, ow] = g.outDims;
+  const out: BlockInputs = { operands: [], slices: [], tapViews: [] };
+  for (const [k, name] of g.ins.entries()) {
+    const tap = c.taps.get(name);
+    const map = g.maps[k];
+    if (tap) {
+      if (!isIdentityMap(map, 3) || tap.sizes[0] !== oh || tap.sizes[1] !== ow) return null;
+      const view = `${id}_t${k}`;
+      const type = tensorType([cb, oh, ow]);
+      const where = `[${[...unit, '0', ...tap.offsets].join(', ')}] [${[...unitSize, cb, oh, ow].join(', ')}] [${[...unitSize, 1, ...tap.strides].join(', ')}]`;
+      out.tapViews.push(`${body}${view} = tensor.extract_slice ${id}_pad${where} : ${g.padded} to ${type}`);
+      const unitStride = tap.strides.every((v) => v === 1);
+      out.operands.push({ name: view, type, map, ...(unitStride ? { tap: tap.offsets } : {}) });
+      continue;
+    }
+    const slicing = operandSlicing(map);
+    const dims = dimsOf(g.inTypes[k]);
+    if (slicing === 'whole') out.operands.push({ name, type: g.inTypes[k], map });
+    else if (slicing === null || !dims) return null;
+    else {
+      const part = [cb, ...dims.slice(1)];
+      const slice = `${id}_x${k}`;
+      out.slices.push(`${body}${slice} = tensor.extract_slice ${name}[${id}_c${', 0'.repeat(dims.length - 1)}] [${part.join(', ')}] [${ones(dims.length)}] : ${g.inTypes[k]} to ${tensorType(part)}`);
+      out.operands.push({ name: slice, type: tensorType(part), map });
+    }
+  }
+  return out;
+}
+
+/** The lines computing the block's result `${id}_y` from `${id}_out`: rows at a time where they can (depthwise-rows.ts), else the generic as it was. */
+function blockGeneric(g: Block, inputs: BlockInputs, region: readonly string[]): string[] {
+  const { id, body, cb, outDims } = g;
+  const shape: [number, number, number] = [cb, outDims[1], outDims[2]];
+  const stride1 = g.ins.every((name, k) => !g.c.taps.has(name) || inputs.operands[k].tap);
+  const rows = stride1
+    ? rowBlockedConvolution({ id, indent: body, slab: `${id}_pad`, slabType: g.padded, unitSize: g.unitSize, out: `${id}_out`, shape, operands: inputs.operands, region: [...region], result: `${id}_y` })
+    : null;
+  if (rows) return rows;
+  const { operands } = inputs;
+  return [
+    ...inputs.tapViews,
+    `${body}${id}_y = linalg.generic {${g.attrs}} ins(${operands.map((o) => o.name).join(', ')} : ${operands.map((o) => o.type).join(', ')}) outs(${id}_out : ${tensorType(shape)}) {`,
+    // The region moves into the loop unchanged (its values are its own).
+    ...region.map((l) => `  ${l}`),
+    `${body}} -> ${tensorType(shape)}`,
+  ];
+}
+
+/** The block loop that replaces candidate `c`, or null when an operand cannot be blocked. */
+function blockLoop(lines: readonly string[], c: Candidate, aliases: ReadonlyMap<string, string>, threads: number, id: string): { text: string[]; summary: string } | null {
+  const g = blockOf(c, aliases, threads, id);
+  const inputs = g && blockInputs(g);
+  if (!g || !inputs) return null;
+  const [, indent, result] = c.generic;
+  const { body, cb, outDims } = g;
+  const outPart = [cb, ...outDims.slice(1)];
+  const outSlice = `[${id}_c, 0, 0] [${outPart.join(', ')}] [1, 1, 1]`;
+  const text = [
+    ...slabLines(g, result, indent),
+    ...inputs.slices,
+    `${body}${id}_out = tensor.extract_slice ${id}_o${outSlice} : ${tensorType(outDims)} to ${tensorType(outPart)}`,
+    ...blockGeneric(g, inputs, lines.slice(c.head + 1, c.tail)),
+    `${body}scf.forall.in_parallel {`,
+    `${body}  tensor.parallel_insert_slice ${id}_y into ${id}_o${outSlice} : ${tensorType(outPart)} into ${tensorType(outDims)}`,
+    `${body}}`,
+    `${indent}}`,
+  ];
+  return { text, summary: `depthwise ${outDims.join('x')}: ${g.channels / cb} blocks of ${cb} channels, each padding its own slab` };
 }
 
 /** `lines` with every padded depthwise convolution that can be blocked computed in channel blocks. */
