@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-const { comparePerf, randomFeeds } = await import(new URL('../dist/esm/src/cli/perf-command.js', import.meta.url).href);
+const { comparePerf, randomFeeds, DEFAULT_WARMUP_MS } = await import(new URL('../dist/esm/src/cli/perf-command.js', import.meta.url).href);
 const { matmulModel, addModel, convModel } = await import(new URL('./bench-models.mjs', import.meta.url).href);
 
 /** The OCR pipeline's models and their symbolic dims in order (p2o.DynamicDimension.0, .1, ...). */
@@ -44,8 +44,6 @@ const MODELS = [
 ];
 const DEFAULT_RUNS = 30;
 const DEFAULT_WARMUP = 3;
-/** Warm-up runs continue until both EPs ran this long: steady state, with both EPs' JavaScript compiled (PerfOptions.warmupMs). */
-const DEFAULT_WARMUP_MS = 1000;
 /**
  * Idle time before each timed run with several threads, so that neither
  * EP's spinning pool threads slow the other (see PerfOptions.gapMs):

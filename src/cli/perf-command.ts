@@ -42,8 +42,8 @@ ${formatOptions(PERF_OPTIONS)}`;
 const EXIT_OK = 0;
 const DEFAULT_RUNS = 50;
 const DEFAULT_WARMUP = 5;
-/** Warm-up time of `ort-mlir perf` (PerfOptions.warmupMs). */
-const DEFAULT_WARMUP_MS = 1000;
+/** Warm-up time of `ort-mlir perf` and of scripts/bench.mjs (PerfOptions.warmupMs). */
+export const DEFAULT_WARMUP_MS = 1000;
 const MAX_RUNS = 1_000_000;
 
 export interface PerfOptions {

@@ -18,6 +18,11 @@ export function tensorTypeOf(dt: DataType, shape: readonly number[]): string {
   return shape.length === 0 ? `tensor<${e}>` : `tensor<${shape.join('x')}x${e}>`;
 }
 
+/** `tensor<4x8xf32>`: the type of the f32 tensors the schedules rewrite. */
+export function f32Tensor(shape: readonly number[]): string {
+  return tensorTypeOf(DataType.FLOAT, shape);
+}
+
 export function tensorType(t: TensorType): string {
   return tensorTypeOf(t.dataType, t.shape.map((d) => (typeof d === 'number' ? d : -1)));
 }

@@ -19,6 +19,7 @@
 // epilogue into the contraction (recomputing it once per output channel).
 import { denseIntsAttr, operandNames, scanStructuredOps, OP_LINE_PARTS, type StructuredOp } from './ir-scan.js';
 import { PARALLEL_MIN_FLOPS } from './plan.js';
+import { f32Tensor } from '../mlir-builder.js';
 
 const CONV = 'linalg.conv_2d_nchw_fchw';
 const F32_BYTES = 4;
@@ -53,9 +54,6 @@ export interface ConvGeometry {
   dilations: number[];
 }
 
-function tensor(dims: readonly number[]): string {
-  return `tensor<${dims.join('x')}xf32>`;
-}
 
 export function geometry(op: StructuredOp): ConvGeometry | null {
   const [x, w] = op.inputs;
@@ -94,14 +92,14 @@ function emitPatches(e: Emit, x: string, xRows: number, rows: number, suffix: st
   const [sh, sw] = g.strides;
   const [dh, dw] = g.dilations;
   const dims = '(d0, d1, d2, d3, d4)';
-  const xType = tensor([1, g.c, xRows, g.w]);
-  e.line(`${id}_empty${suffix} = tensor.empty() : ${tensor(colShape)}`);
-  e.line(`${id}_patches${suffix} = linalg.generic {indexing_maps = [affine_map<${dims} -> (0, d0, d3 * ${sh} + d1 * ${dh}, d4 * ${sw} + d2 * ${dw})>, affine_map<${dims} -> ${dims}>], iterator_types = [${colShape.map(() => '"parallel"').join(', ')}]} ins(${x} : ${xType}) outs(${id}_empty${suffix} : ${tensor(colShape)}) {`);
+  const xType = f32Tensor([1, g.c, xRows, g.w]);
+  e.line(`${id}_empty${suffix} = tensor.empty() : ${f32Tensor(colShape)}`);
+  e.line(`${id}_patches${suffix} = linalg.generic {indexing_maps = [affine_map<${dims} -> (0, d0, d3 * ${sh} + d1 * ${dh}, d4 * ${sw} + d2 * ${dw})>, affine_map<${dims} -> ${dims}>], iterator_types = [${colShape.map(() => '"parallel"').join(', ')}]} ins(${x} : ${xType}) outs(${id}_empty${suffix} : ${f32Tensor(colShape)}) {`);
   e.line(`^bb0(${id}_in${suffix}: f32, ${id}_out${suffix}: f32):`);
   e.line(`  linalg.yield ${id}_in${suffix} : f32`);
-  e.line(`} -> ${tensor(colShape)}`);
+  e.line(`} -> ${f32Tensor(colShape)}`);
   const cols = `${id}_cols${suffix}`;
-  e.line(`${cols} = tensor.collapse_shape ${id}_patches${suffix} [[0, 1, 2], [3, 4]] : ${tensor(colShape)} into ${tensor([g.c * g.kh * g.kw, rows * g.ow])}`);
+  e.line(`${cols} = tensor.collapse_shape ${id}_patches${suffix} [[0, 1, 2], [3, 4]] : ${f32Tensor(colShape)} into ${f32Tensor([g.c * g.kh * g.kw, rows * g.ow])}`);
   return cols;
 }
 
@@ -127,28 +125,28 @@ function emitChunked(e: Emit, x: string, w: string, acc: string, rows: number, p
   const out = `${id}_loop`;
   const chunks = g.oh / rows;
   if (parallel) {
-    e.line(`${out} = scf.forall (${id}_i) in (${chunks}) shared_outs(${id}_o = ${acc}) -> (${tensor([g.f, p])}) {`);
+    e.line(`${out} = scf.forall (${id}_i) in (${chunks}) shared_outs(${id}_o = ${acc}) -> (${f32Tensor([g.f, p])}) {`);
   } else {
     e.line(`${id}_lo = arith.constant 0 : index`);
     e.line(`${id}_hi = arith.constant ${chunks} : index`);
     e.line(`${id}_step = arith.constant 1 : index`);
-    e.line(`${out} = scf.for ${id}_i = ${id}_lo to ${id}_hi step ${id}_step iter_args(${id}_o = ${acc}) -> (${tensor([g.f, p])}) {`);
+    e.line(`${out} = scf.for ${id}_i = ${id}_lo to ${id}_hi step ${id}_step iter_args(${id}_o = ${acc}) -> (${f32Tensor([g.f, p])}) {`);
   }
   e.line(`  ${id}_r = affine.apply affine_map<(d0) -> (d0 * ${rows * g.strides[0]})>(${id}_i)`);
   e.line(`  ${id}_c = affine.apply affine_map<(d0) -> (d0 * ${chunkCols})>(${id}_i)`);
-  e.line(`  ${id}_x = tensor.extract_slice ${x}[0, 0, ${id}_r, 0] [1, ${g.c}, ${xRows}, ${g.w}] [1, 1, 1, 1] : ${tensor([1, g.c, g.h, g.w])} to ${tensor([1, g.c, xRows, g.w])}`);
+  e.line(`  ${id}_x = tensor.extract_slice ${x}[0, 0, ${id}_r, 0] [1, ${g.c}, ${xRows}, ${g.w}] [1, 1, 1, 1] : ${f32Tensor([1, g.c, g.h, g.w])} to ${f32Tensor([1, g.c, xRows, g.w])}`);
   const inner: Emit = { ...e, line: (t) => e.line(`  ${t}`) };
   const cols = emitPatches(inner, `${id}_x`, xRows, rows, '');
-  e.line(`  ${id}_os = tensor.extract_slice ${id}_o[0, ${id}_c] [${g.f}, ${chunkCols}] [1, 1] : ${tensor([g.f, p])} to ${tensor([g.f, chunkCols])}`);
-  e.line(`  ${id}_part = linalg.matmul {${NESTED_ATTR}} ins(${w}, ${cols} : ${tensor([g.f, k])}, ${tensor([k, chunkCols])}) outs(${id}_os : ${tensor([g.f, chunkCols])}) -> ${tensor([g.f, chunkCols])}`);
-  const into = `${id}_o[0, ${id}_c] [${g.f}, ${chunkCols}] [1, 1] : ${tensor([g.f, chunkCols])} into ${tensor([g.f, p])}`;
+  e.line(`  ${id}_os = tensor.extract_slice ${id}_o[0, ${id}_c] [${g.f}, ${chunkCols}] [1, 1] : ${f32Tensor([g.f, p])} to ${f32Tensor([g.f, chunkCols])}`);
+  e.line(`  ${id}_part = linalg.matmul {${NESTED_ATTR}} ins(${w}, ${cols} : ${f32Tensor([g.f, k])}, ${f32Tensor([k, chunkCols])}) outs(${id}_os : ${f32Tensor([g.f, chunkCols])}) -> ${f32Tensor([g.f, chunkCols])}`);
+  const into = `${id}_o[0, ${id}_c] [${g.f}, ${chunkCols}] [1, 1] : ${f32Tensor([g.f, chunkCols])} into ${f32Tensor([g.f, p])}`;
   if (parallel) {
     e.line('  scf.forall.in_parallel {');
     e.line(`    tensor.parallel_insert_slice ${id}_part into ${into}`);
     e.line('  }');
   } else {
     e.line(`  ${id}_next = tensor.insert_slice ${id}_part into ${into}`);
-    e.line(`  scf.yield ${id}_next : ${tensor([g.f, p])}`);
+    e.line(`  scf.yield ${id}_next : ${f32Tensor([g.f, p])}`);
   }
   e.line('}');
   return out;
@@ -169,18 +167,18 @@ function im2colMatmul(indent: string, result: string, x: string, w: string, init
   const p = g.oh * g.ow;
   const out: string[] = [];
   const e: Emit = { id, g, line: (text) => out.push(indent + text) };
-  e.line(`${id}_w = tensor.collapse_shape ${w} [[0], [1, 2, 3]] : ${tensor([g.f, g.c, g.kh, g.kw])} into ${tensor([g.f, k])}`);
-  e.line(`${id}_acc = tensor.collapse_shape ${init} [[0, 1], [2, 3]] : ${tensor([1, g.f, g.oh, g.ow])} into ${tensor([g.f, p])}`);
+  e.line(`${id}_w = tensor.collapse_shape ${w} [[0], [1, 2, 3]] : ${f32Tensor([g.f, g.c, g.kh, g.kw])} into ${f32Tensor([g.f, k])}`);
+  e.line(`${id}_acc = tensor.collapse_shape ${init} [[0, 1], [2, 3]] : ${f32Tensor([1, g.f, g.oh, g.ow])} into ${f32Tensor([g.f, p])}`);
   let mm: string;
   if (isPointwise(g)) {
     const cols = `${id}_cols`;
-    e.line(`${cols} = tensor.collapse_shape ${x} [[0, 1], [2, 3]] : ${tensor([1, g.c, g.h, g.w])} into ${tensor([k, p])}`);
+    e.line(`${cols} = tensor.collapse_shape ${x} [[0, 1], [2, 3]] : ${f32Tensor([1, g.c, g.h, g.w])} into ${f32Tensor([k, p])}`);
     mm = `${id}_mm`;
-    e.line(`${mm} = linalg.matmul ins(${id}_w, ${cols} : ${tensor([g.f, k])}, ${tensor([k, p])}) outs(${id}_acc : ${tensor([g.f, p])}) -> ${tensor([g.f, p])}`);
+    e.line(`${mm} = linalg.matmul ins(${id}_w, ${cols} : ${f32Tensor([g.f, k])}, ${f32Tensor([k, p])}) outs(${id}_acc : ${f32Tensor([g.f, p])}) -> ${f32Tensor([g.f, p])}`);
   } else {
     mm = emitChunked(e, x, `${id}_w`, `${id}_acc`, chunkRows(g), parallel);
   }
-  e.line(`${result} = tensor.expand_shape ${mm} [[0, 1], [2, 3]] output_shape [1, ${g.f}, ${g.oh}, ${g.ow}] : ${tensor([g.f, p])} into ${tensor([1, g.f, g.oh, g.ow])}`);
+  e.line(`${result} = tensor.expand_shape ${mm} [[0, 1], [2, 3]] output_shape [1, ${g.f}, ${g.oh}, ${g.ow}] : ${f32Tensor([g.f, p])} into ${f32Tensor([1, g.f, g.oh, g.ow])}`);
   return out;
 }
 

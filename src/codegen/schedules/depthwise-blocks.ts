@@ -19,8 +19,9 @@
 // The taps must be the pad's only uses and the generic their only one;
 // every other operand is indexed by the channel only in its first dimension
 // (weights, biases) or not at all.
-import { GENERIC_LINE, isIdentityMap, listAttr, mapAliases, operandNames, TAG_ATTR, typesOf, valueToken } from './ir-scan.js';
-import { PAD_LINES, uses, zeroPadAt, type ZeroPad } from './pad-split.js';
+import { f32Tensor } from '../mlir-builder.js';
+import { GENERIC_LINE, isIdentityMap, listAttr, mapAliases, mapResults, operandNames, staticTensor, TAG_ATTR, typesOf, useLines } from './ir-scan.js';
+import { PAD_LINES, zeroPadAt, type ZeroPad } from './pad-split.js';
 import { rowBlockedConvolution, type BlockOperand } from './depthwise-rows.js';
 
 /** A block's padded slab stays within this (L2 holds it with the taps' output block). */
@@ -33,7 +34,6 @@ const F32_BYTES = 4;
 const TAP = /^\s*(%[\w.$-]+) = tensor\.extract_slice (%[\w.$-]+)\[(?:0, )?0, (\d+), (\d+)\] \[(?:1, )?(\d+), (\d+), (\d+)\] \[(?:1, )?1, (\d+), (\d+)\] : tensor<[\dx]+f32> to tensor<(\d+)x(\d+)x(\d+)xf32>$/;
 /** The padded [C, Hp, Wp] viewed as [1, C, Hp, Wp] (the taps may slice that view). */
 const UNIT_EXPAND = /^\s*(%[\w.$-]+) = tensor\.expand_shape (%[\w.$-]+) \[\[0, 1\], \[2\], \[3\]\] output_shape \[1, \d+, \d+, \d+\] : /;
-const MAP_RESULTS = /^affine_map<\(([^)]*)\) -> \((.*)\)>$/;
 
 interface Tap {
   line: number;
@@ -65,17 +65,17 @@ export interface DepthwiseBlocks {
   parallel: boolean;
 }
 
+/** The shape of an f32 tensor type (the only element type a block slices), or null. */
 function dimsOf(type: string): number[] | null {
-  const m = /^tensor<((?:\d+x)+)f32>$/.exec(type.trim());
-  return m ? m[1].slice(0, -1).split('x').map(Number) : null;
+  const t = staticTensor(type);
+  return t && t.elem === 'f32' && t.dims.length > 0 ? t.dims : null;
 }
 
 /** The tap slices of `source` (all its uses), each of `channels` channels, or null when some use is not one. */
 function tapsOf(lines: readonly string[], source: string, channels: number): Map<string, Tap> | null {
   const taps = new Map<string, Tap>();
   const c = channels;
-  for (let i = 0; i < lines.length; i++) {
-    if (!valueToken(source).test(lines[i]) || lines[i].trimStart().startsWith(`${source} =`)) continue;
+  for (const i of useLines(lines, source)) {
     const m = TAP.exec(lines[i]);
     if (!m || m[2] !== source || Number(m[5]) !== c || Number(m[10]) !== c) return null;
     taps.set(m[1], { line: i, name: m[1], offsets: [Number(m[3]), Number(m[4])], sizes: [Number(m[6]), Number(m[7])], strides: [Number(m[8]), Number(m[9])] });
@@ -91,21 +91,21 @@ function genericTail(lines: readonly string[], head: number, indent: string): nu
 /** The padded depthwise convolution whose pad starts at `i`, or null. */
 function candidateAt(lines: readonly string[], i: number): Candidate | null {
   const pad = zeroPadAt(lines, i);
-  if (!pad || channelsOf(pad) === null) return null;
+  const channels = pad && channelsOf(pad);
+  if (!pad || channels === null) return null;
   // The taps slice the pad, or its [1, C, Hp, Wp] view.
-  const expand = pad.to.length === 3 ? uses(lines, pad.result) : [];
-  const view = expand.length === 1 ? UNIT_EXPAND.exec(expand[0]) : null;
+  const expand = pad.to.length === 3 ? useLines(lines, pad.result) : [];
+  const view = expand.length === 1 ? UNIT_EXPAND.exec(lines[expand[0]]) : null;
   if (pad.to.length === 3 && (!view || view[2] !== pad.result)) return null;
-  const taps = tapsOf(lines, view ? view[1] : pad.result, channelsOf(pad) ?? 0);
+  const taps = tapsOf(lines, view ? view[1] : pad.result, channels);
   if (!taps) return null;
-  const readers = new Set([...taps.keys()].flatMap((t) => uses(lines, t)));
+  const readers = new Set([...taps.keys()].flatMap((t) => useLines(lines, t)));
   if (readers.size !== 1) return null;
-  const [reader] = readers;
-  const head = lines.indexOf(reader);
-  const generic = GENERIC_LINE.exec(reader);
+  const [head] = readers;
+  const generic = GENERIC_LINE.exec(lines[head]);
   if (!generic || generic[3].includes(TAG_ATTR) || generic[1] !== pad.indent) return null;
   const tail = genericTail(lines, head, generic[1]);
-  const expandLine = view ? lines.indexOf(expand[0]) : -1;
+  const expandLine = view ? expand[0] : -1;
   return tail < 0 ? null : { pad, padLine: i, expandLine, taps, head, tail, generic };
 }
 
@@ -127,9 +127,8 @@ export function blockChannels(channels: number, slabBytesPerChannel: number, thr
 
 /** How an operand is sliced per block: by its first dimension, or not at all; null when neither applies. */
 function operandSlicing(map: string): 'block' | 'whole' | null {
-  const m = MAP_RESULTS.exec(map.replace(/\s+/g, ' '));
-  if (!m) return null;
-  const results = m[2].split(',').map((s) => s.trim());
+  const results = mapResults(map)?.results;
+  if (!results) return null;
   const channelAt = results.map((r, k) => (/\bd0\b/.test(r) ? k : -1)).filter((k) => k >= 0);
   if (channelAt.length === 0) return 'whole';
   return channelAt.length === 1 && channelAt[0] === 0 && results[0] === 'd0' ? 'block' : null;
@@ -157,7 +156,6 @@ interface Block {
   padded: string;
 }
 
-const tensorType = (dims: readonly number[]) => `tensor<${dims.join('x')}xf32>`;
 const ones = (n: number) => Array(n).fill(1).join(', ');
 
 /** The block geometry of candidate `c`, or null when its generic is not one a block loop can take. */
@@ -179,7 +177,7 @@ function blockOf(c: Candidate, aliases: ReadonlyMap<string, string>, threads: nu
   const unitSize = lead === 1 ? [1] : [];
   return {
     c, id, body: `${indent}  `, attrs, maps, ins, inTypes, init: outs[0], outDims, channels, cb,
-    unit: unitSize.map(() => '0'), unitSize, padded: tensorType([...unitSize, cb, hp, wp]),
+    unit: unitSize.map(() => '0'), unitSize, padded: f32Tensor([...unitSize, cb, hp, wp]),
   };
 }
 
@@ -187,12 +185,12 @@ function blockOf(c: Candidate, aliases: ReadonlyMap<string, string>, threads: nu
 function slabLines(g: Block, result: string, indent: string): string[] {
   const { c, id, body, cb, unit, unitSize } = g;
   const [h, w] = c.pad.from.slice(unit.length + 1);
-  const source = tensorType([...unitSize, cb, h, w]);
+  const source = f32Tensor([...unitSize, cb, h, w]);
   const high = c.pad.to.map((d, k) => d - c.pad.from[k] - c.pad.low[k]);
   return [
-    `${indent}${result} = scf.forall (${id}_i) in (${g.channels / cb}) shared_outs(${id}_o = ${g.init}) -> (${tensorType(g.outDims)}) {`,
+    `${indent}${result} = scf.forall (${id}_i) in (${g.channels / cb}) shared_outs(${id}_o = ${g.init}) -> (${f32Tensor(g.outDims)}) {`,
     `${body}${id}_c = affine.apply affine_map<(d0) -> (d0 * ${cb})>(${id}_i)`,
-    `${body}${id}_src = tensor.extract_slice ${c.pad.source}[${[...unit, `${id}_c`, '0', '0'].join(', ')}] [${[...unitSize, cb, h, w].join(', ')}] [${ones(unit.length + 3)}] : ${tensorType(c.pad.from)} to ${source}`,
+    `${body}${id}_src = tensor.extract_slice ${c.pad.source}[${[...unit, `${id}_c`, '0', '0'].join(', ')}] [${[...unitSize, cb, h, w].join(', ')}] [${ones(unit.length + 3)}] : ${f32Tensor(c.pad.from)} to ${source}`,
     `${body}${id}_pad = tensor.pad ${id}_src low[${c.pad.low.join(', ')}] high[${high.join(', ')}] {`,
     `${body}^bb0(${c.pad.to.map((_, k) => `${id}_a${k}: index`).join(', ')}):`,
     `${body}  tensor.yield ${c.pad.zero} : f32`,
@@ -220,7 +218,7 @@ function blockInputs(g: Block): BlockInputs | null {
     if (tap) {
       if (!isIdentityMap(map, 3) || tap.sizes[0] !== oh || tap.sizes[1] !== ow) return null;
       const view = `${id}_t${k}`;
-      const type = tensorType([cb, oh, ow]);
+      const type = f32Tensor([cb, oh, ow]);
       const where = `[${[...unit, '0', ...tap.offsets].join(', ')}] [${[...unitSize, cb, oh, ow].join(', ')}] [${[...unitSize, 1, ...tap.strides].join(', ')}]`;
       out.tapViews.push(`${body}${view} = tensor.extract_slice ${id}_pad${where} : ${g.padded} to ${type}`);
       const unitStride = tap.strides.every((v) => v === 1);
@@ -234,8 +232,8 @@ function blockInputs(g: Block): BlockInputs | null {
     else {
       const part = [cb, ...dims.slice(1)];
       const slice = `${id}_x${k}`;
-      out.slices.push(`${body}${slice} = tensor.extract_slice ${name}[${id}_c${', 0'.repeat(dims.length - 1)}] [${part.join(', ')}] [${ones(dims.length)}] : ${g.inTypes[k]} to ${tensorType(part)}`);
-      out.operands.push({ name: slice, type: tensorType(part), map });
+      out.slices.push(`${body}${slice} = tensor.extract_slice ${name}[${id}_c${', 0'.repeat(dims.length - 1)}] [${part.join(', ')}] [${ones(dims.length)}] : ${g.inTypes[k]} to ${f32Tensor(part)}`);
+      out.operands.push({ name: slice, type: f32Tensor(part), map });
     }
   }
   return out;
@@ -253,10 +251,10 @@ function blockGeneric(g: Block, inputs: BlockInputs, region: readonly string[]):
   const { operands } = inputs;
   return [
     ...inputs.tapViews,
-    `${body}${id}_y = linalg.generic {${g.attrs}} ins(${operands.map((o) => o.name).join(', ')} : ${operands.map((o) => o.type).join(', ')}) outs(${id}_out : ${tensorType(shape)}) {`,
+    `${body}${id}_y = linalg.generic {${g.attrs}} ins(${operands.map((o) => o.name).join(', ')} : ${operands.map((o) => o.type).join(', ')}) outs(${id}_out : ${f32Tensor(shape)}) {`,
     // The region moves into the loop unchanged (its values are its own).
     ...region.map((l) => `  ${l}`),
-    `${body}} -> ${tensorType(shape)}`,
+    `${body}} -> ${f32Tensor(shape)}`,
   ];
 }
 
@@ -272,10 +270,10 @@ function blockLoop(lines: readonly string[], c: Candidate, aliases: ReadonlyMap<
   const text = [
     ...slabLines(g, result, indent),
     ...inputs.slices,
-    `${body}${id}_out = tensor.extract_slice ${id}_o${outSlice} : ${tensorType(outDims)} to ${tensorType(outPart)}`,
+    `${body}${id}_out = tensor.extract_slice ${id}_o${outSlice} : ${f32Tensor(outDims)} to ${f32Tensor(outPart)}`,
     ...blockGeneric(g, inputs, lines.slice(c.head + 1, c.tail)),
     `${body}scf.forall.in_parallel {`,
-    `${body}  tensor.parallel_insert_slice ${id}_y into ${id}_o${outSlice} : ${tensorType(outPart)} into ${tensorType(outDims)}`,
+    `${body}  tensor.parallel_insert_slice ${id}_y into ${id}_o${outSlice} : ${f32Tensor(outPart)} into ${f32Tensor(outDims)}`,
     `${body}}`,
     `${indent}}`,
   ];

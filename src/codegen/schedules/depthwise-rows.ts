@@ -10,7 +10,8 @@
 // the block's output (rows r, r + R, ...), and each tap of row r a
 // row-strided view of the padded slab; the body is the original one R
 // times over (taps, then the fused epilogue), sharing the weights.
-import { isIdentityMap } from './ir-scan.js';
+import { f32Tensor, identityMap } from '../mlir-builder.js';
+import { isIdentityMap, mapResults } from './ir-scan.js';
 
 /** Output rows per iteration to aim for: the first of these dividing the block's rows. */
 const ROWS_PER_ITERATION = [4, 3, 2];
@@ -46,12 +47,10 @@ export interface RowBlockInput {
   result: string;
 }
 
-const tensor = (dims: readonly number[]) => `tensor<${dims.join('x')}xf32>`;
-
-/** Whether a map reads along the output rows or columns (d1, d2). */
+/** Whether a map reads along the output rows or columns (d1, d2), or may (one that does not parse). */
 function spatial(map: string): boolean {
-  const results = /-> \((.*)\)>$/.exec(map.replace(/\s+/g, ' '))?.[1] ?? 'd1';
-  return /\bd[12]\b/.test(results);
+  const results = mapResults(map)?.results;
+  return !results || results.some((r) => /\bd[12]\b/.test(r));
 }
 
 interface Body {
@@ -89,7 +88,7 @@ export function rowBlockedConvolution(b: RowBlockInput): string[] | null {
     if (!v) {
       v = `${b.id}_v${views.size}`;
       views.set(key, v);
-      lines.push(`${v} = tensor.extract_slice ${b.slab}[${[...lead, 0, row, col].join(', ')}] [${[...b.unitSize, ...part].join(', ')}] [${[...b.unitSize, 1, rows, 1].join(', ')}] : ${b.slabType} to ${tensor(part)}`);
+      lines.push(`${v} = tensor.extract_slice ${b.slab}[${[...lead, 0, row, col].join(', ')}] [${[...b.unitSize, ...part].join(', ')}] [${[...b.unitSize, 1, rows, 1].join(', ')}] : ${b.slabType} to ${f32Tensor(part)}`);
     }
     return v;
   };
@@ -114,14 +113,14 @@ export function rowBlockedConvolution(b: RowBlockInput): string[] | null {
     yields.push(rename.get(body.yielded) ?? body.yielded);
   }
   const outs = Array.from({ length: rows }, (_, r) => `${b.id}_q${r}`);
-  outs.forEach((q, r) => lines.push(`${q} = tensor.extract_slice ${b.out}[0, ${r}, 0] [${part.join(', ')}] [1, ${rows}, 1] : ${tensor(b.shape)} to ${tensor(part)}`));
-  const identity = 'affine_map<(d0, d1, d2) -> (d0, d1, d2)>';
+  outs.forEach((q, r) => lines.push(`${q} = tensor.extract_slice ${b.out}[0, ${r}, 0] [${part.join(', ')}] [1, ${rows}, 1] : ${f32Tensor(b.shape)} to ${f32Tensor(part)}`));
+  const identity = identityMap(3);
   const viewNames = [...viewArg.keys()];
   const maps = [...viewNames.map(() => identity), ...shared.map(({ o }) => o.map), ...outs.map(() => identity)];
   const ins = [...viewNames, ...shared.map(({ o }) => o.name)];
-  const insTypes = [...viewNames.map(() => tensor(part)), ...shared.map(({ o }) => o.type)];
+  const insTypes = [...viewNames.map(() => f32Tensor(part)), ...shared.map(({ o }) => o.type)];
   const args = [...viewNames.map((v) => viewArg.get(v)), ...shared.map(({ arg }) => arg), ...outs.map((q) => `${q}_a`)].map((a) => `${a}: f32`);
-  const outTypes = outs.map(() => tensor(part));
+  const outTypes = outs.map(() => f32Tensor(part));
   lines.push(
     `${b.id}_rows:${rows} = linalg.generic {indexing_maps = [${maps.join(', ')}], iterator_types = ["parallel", "parallel", "parallel"]} ins(${ins.join(', ')} : ${insTypes.join(', ')}) outs(${outs.join(', ')} : ${outTypes.join(', ')}) {`,
     `^bb0(${args.join(', ')}):`,
@@ -132,7 +131,7 @@ export function rowBlockedConvolution(b: RowBlockInput): string[] | null {
   let into = b.out;
   outs.forEach((_, r) => {
     const next = r === rows - 1 ? b.result : `${b.id}_w${r}`;
-    lines.push(`${next} = tensor.insert_slice ${b.id}_rows#${r} into ${into}[0, ${r}, 0] [${part.join(', ')}] [1, ${rows}, 1] : ${tensor(part)} into ${tensor(b.shape)}`);
+    lines.push(`${next} = tensor.insert_slice ${b.id}_rows#${r} into ${into}[0, ${r}, 0] [${part.join(', ')}] [1, ${rows}, 1] : ${f32Tensor(part)} into ${f32Tensor(b.shape)}`);
     into = next;
   });
   return lines.map((l) => b.indent + l);

@@ -121,10 +121,17 @@ export function scheduleOps(stage: ConvStage, ctx: ScheduleContext): ScheduledMo
   const generics = planParallelGenerics(lines, ctx);
   generics.forEach((g, i) => tagGeneric(lines, g.line, ops.length + packed.length + i));
   const planned = [...ops.map(([, p]) => p), ...packed, ...generics.map((g) => g.plan)];
-  if (planned.length === 0) {
-    if (blocks.summary.length === 0) return null;
-    return { mlir: lines.join('\n'), transform: null, parallel: stage.parallel || blocks.parallel, summary: [...stage.summary, ...blocks.summary] };
-  }
+  if (planned.length === 0 && blocks.summary.length === 0) return null;
+  return {
+    mlir: lines.join('\n'),
+    transform: planned.length > 0 ? transformScript(planned) : null,
+    parallel: stage.parallel || blocks.parallel || planned.some((p) => p.parallel),
+    summary: [...stage.summary, ...blocks.summary, ...planned.map((p) => p.summary)],
+  };
+}
+
+/** The transform library applying `planned` (each op matched by its index as tag). */
+function transformScript(planned: readonly PlannedOp[]): string {
   const w = new TransformScript();
   planned.forEach((p, tag) => p.tile(w, tag));
   w.patterns(['canonicalization', 'linalg.tiling_canonicalization']);
@@ -133,10 +140,5 @@ export function scheduleOps(stage: ConvStage, ctx: ScheduleContext): ScheduledMo
   w.hoistInvariantSubsets(w.matchOps('scf.for'));
   w.patterns(LOWER_PATTERNS);
   w.patterns(['canonicalization']);
-  return {
-    mlir: lines.join('\n'),
-    transform: w.text(),
-    parallel: stage.parallel || blocks.parallel || planned.some((p) => p.parallel),
-    summary: [...stage.summary, ...blocks.summary, ...planned.map((p) => p.summary)],
-  };
+  return w.text();
 }

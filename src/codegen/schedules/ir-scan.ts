@@ -46,6 +46,13 @@ function parseTensorBody(body: string): TensorInfo | null {
   return { dims, elem };
 }
 
+/** A printed static tensor type (`tensor<4x8xf32>`, `tensor<f32>`) → dims and element type; null for anything else. */
+export function staticTensor(type: string): TensorInfo | null {
+  const m = /^tensor<([^<>]*)>$/.exec(type.trim());
+  const t = m ? parseTensorBody(m[1]) : null;
+  return t && /^[a-z]\w*$/.test(t.elem) ? t : null;
+}
+
 /** The tensor types after the ':' of an `ins(...)`/`outs(...)` group; null if any operand is not a static tensor. */
 function operandTypes(group: string): TensorInfo[] | null {
   if (!group.includes(' : ')) return null;
@@ -107,6 +114,21 @@ export function countUses(lines: readonly string[], name: string): number {
   return lines.reduce((n, l) => n + (l.match(re)?.length ?? 0), 0);
 }
 
+/** Indices of the lines that read SSA value `name` (not the one defining it). */
+export function useLines(lines: readonly string[], name: string): number[] {
+  const use = valueToken(name);
+  const out: number[] = [];
+  lines.forEach((l, i) => {
+    if (use.test(l) && !l.trimStart().startsWith(`${name} =`)) out.push(i);
+  });
+  return out;
+}
+
+/** The lines that read SSA value `name` (not the one defining it). */
+export function uses(lines: readonly string[], name: string): string[] {
+  return useLines(lines, name).map((i) => lines[i]);
+}
+
 const RESULT = /^\s*(%[\w.$-]+) = /;
 
 /** The SSA name a line defines (`%x = ...`), or null. */
@@ -130,6 +152,15 @@ export function mapAliases(lines: readonly string[]): Map<string, string> {
 export function isIdentityMap(map: string, rank: number): boolean {
   const dims = Array.from({ length: rank }, (_, i) => `d${i}`).join(', ');
   return map.replace(/\s+/g, ' ') === `affine_map<(${dims}) -> (${dims})>`;
+}
+
+const MAP = /^affine_map<\(([^)]*)\) -> \((.*)\)>$/;
+
+/** An affine map's domain rank and result expressions (`affine_map<(d0, d1) -> (d1, 0)>` → 2, [d1, 0]); null if it is not one. */
+export function mapResults(map: string): { rank: number; results: string[] } | null {
+  const m = MAP.exec(map.replace(/\s+/g, ' ').trim());
+  if (!m) return null;
+  return { rank: m[1].trim() === '' ? 0 : m[1].split(',').length, results: splitTop(m[2]) };
 }
 
 /** Operand SSA names of an `ins(...)` / `outs(...)` group: `%a, %b : types` → [%a, %b]. */

@@ -6,13 +6,12 @@
 // rewritten over [M, NP, P]: it reads C itself, operands indexed by the
 // column get an expand_shape of that dimension into (NP, P), and its result
 // is collapsed back to [M, N] for the rest of the function.
-import { countUses, definitionLine, GENERIC_LINE, isIdentityMap, listAttr, mapAliases, operandNames, PACKED_ATTR, typesOf, valueToken } from './ir-scan.js';
+import { affineMap, identityMap } from '../mlir-builder.js';
+import { countUses, definitionLine, GENERIC_LINE, isIdentityMap, listAttr, mapAliases, mapResults, operandNames, PACKED_ATTR, staticTensor, typesOf, valueToken } from './ir-scan.js';
 
 /** How a packed matmul's attribute dictionary shows PACKED_ATTR. */
 export const PACKED_MARK = `${PACKED_ATTR} = `;
 const COLLAPSE = /^(\s*)(%[\w.$-]+) = tensor\.collapse_shape (%[\w.$-]+) \[\[0\], \[1, 2\]\] : tensor<(\d+)x(\d+)x(\d+)xf32> into tensor<(\d+)x(\d+)xf32>$/;
-const MAP = /^affine_map<\(d0, d1\) -> \(([^()]*)\)>$/;
-const STATIC_TENSOR = /^tensor<((?:\d+x)*)(\w+)>$/;
 
 interface Layout {
   m: number;
@@ -38,22 +37,22 @@ interface Lifted {
 
 /** Lifts operand `value: type` read through `map` (over (m, n)) to (m, panel, column); null if it cannot be. */
 function liftOperand(value: string, type: string, map: string, l: Layout, fresh: () => string): Lifted | null {
-  const mm = MAP.exec(map);
-  const t = STATIC_TENSOR.exec(type);
-  if (!mm || !t) return null;
-  const results = mm[1].split(',').map((s) => s.trim()).filter((s) => s !== '');
-  const dims = t[1].split('x').filter((s) => s !== '').map(Number);
+  const mm = mapResults(map);
+  const t = staticTensor(type);
+  if (!mm || mm.rank !== 2 || !t) return null;
+  const { results } = mm;
+  const { dims } = t;
   if (results.length !== dims.length || results.some((r) => r !== 'd0' && r !== 'd1' && r !== '0')) return null;
   const column = results.indexOf('d1');
-  if (column < 0) return { value, type, map: `affine_map<(d0, d1, d2) -> (${results.join(', ')})>` };
+  if (column < 0) return { value, type, map: affineMap(3, results) };
   if (results.lastIndexOf('d1') !== column || dims[column] !== l.panels * l.width) return null;
   const expanded = [...dims.slice(0, column), l.panels, l.width, ...dims.slice(column + 1)];
   const groups = dims.map((_, i) => (i < column ? [i] : i === column ? [i, i + 1] : [i + 1]));
-  const newType = `tensor<${expanded.join('x')}x${t[2]}>`;
+  const newType = `tensor<${expanded.join('x')}x${t.elem}>`;
   const name = fresh();
   const expand = `${name} = tensor.expand_shape ${value} [${groups.map((g) => `[${g.join(', ')}]`).join(', ')}] output_shape [${expanded.join(', ')}] : ${type} into ${newType}`;
   const lifted = [...results.slice(0, column), 'd1', 'd2', ...results.slice(column + 1)];
-  return { value: name, type: newType, map: `affine_map<(d0, d1, d2) -> (${lifted.join(', ')})>`, expand };
+  return { value: name, type: newType, map: affineMap(3, lifted), expand };
 }
 
 /**
@@ -73,7 +72,7 @@ function liftAt(lines: string[], line: number, flat: string, packed: string, l: 
   const [outName, ...moreOuts] = operandNames(outs);
   const n = l.panels * l.width;
   const type3 = `tensor<${l.m}x${l.panels}x${l.width}xf32>`;
-  const identity3 = 'affine_map<(d0, d1, d2) -> (d0, d1, d2)>';
+  const identity3 = identityMap(3);
   if (!outName || moreOuts.length || iterators.length !== 2 || iterators.some((k) => k !== '"parallel"') || maps.length !== inNames.length + 1) return false;
   if (typesOf(outs) !== `tensor<${l.m}x${n}xf32>` || !isIdentityMap(maps[inNames.length], 2) || inTypes.length !== inNames.length) return false;
   const lifted: Lifted[] = [];

@@ -9,8 +9,8 @@
 // from a tagged op directly or through an expand_shape) stay pads, and
 // depthwise convolutions' pads are gone by now (depthwise-blocks.ts pads
 // each channel block inside the block loop).
-import { affineMap, identityMap } from '../mlir-builder.js';
-import { definitionLine, TAG_ATTR, valueToken } from './ir-scan.js';
+import { affineMap, f32Tensor, identityMap } from '../mlir-builder.js';
+import { definitionLine, TAG_ATTR, uses } from './ir-scan.js';
 
 const PAD_HEAD = /^(\s*)(%[\w.$-]+) = tensor\.pad (%[\w.$-]+) low\[([\d, ]+)\] high\[([\d, ]+)\] \{$/;
 const PAD_YIELD = /^\s*tensor\.yield (%[\w.$-]+) : f32$/;
@@ -30,12 +30,6 @@ export interface ZeroPad {
   /** Source and padded shapes. */
   from: number[];
   to: number[];
-}
-
-/** The lines that read `name` (not the one defining it). */
-export function uses(lines: readonly string[], name: string): string[] {
-  const use = valueToken(name);
-  return lines.filter((l) => use.test(l) && !l.trimStart().startsWith(`${name} =`));
 }
 
 /** Whether a tagged op reads `name`, directly or through one expand_shape (the pads conv-direct fuses). */
@@ -66,7 +60,7 @@ export function zeroPadAt(lines: readonly string[], i: number): ZeroPad | null {
 /** The fill, copy and insert lines that replace one pad. */
 function splitPad(pad: ZeroPad, id: string): string[] {
   const rank = pad.to.length;
-  const dst = `tensor<${pad.to.join('x')}xf32>`;
+  const dst = f32Tensor(pad.to);
   const parallel = `iterator_types = [${Array(rank).fill('"parallel"').join(', ')}]`;
   return [
     ...[
@@ -87,7 +81,7 @@ function splitPad(pad: ZeroPad, id: string): string[] {
  */
 export function copyIntoInterior(pad: ZeroPad, dest: string, id: string): string[] {
   const rank = pad.from.length;
-  const [src, dst] = [pad.from, pad.to].map((d) => `tensor<${d.join('x')}xf32>`);
+  const [src, dst] = [f32Tensor(pad.from), f32Tensor(pad.to)];
   const parallel = `iterator_types = [${Array(rank).fill('"parallel"').join(', ')}]`;
   const interior = `[${pad.low.join(', ')}] [${pad.from.join(', ')}] [${Array(rank).fill(1).join(', ')}]`;
   return [

@@ -8,7 +8,7 @@
 // The body keeps the default lowering (loops that LLVM vectorizes); only the
 // iteration space is divided. Runs after EPILOGUE_PREPARE_PASSES, so each
 // generic already carries its fused producers and consumers.
-import { GENERIC_LINE, isIdentityMap, listAttr, mapAliases, TAG_ATTR, typesOf } from './ir-scan.js';
+import { GENERIC_LINE, isIdentityMap, listAttr, mapAliases, staticTensor, TAG_ATTR, typesOf } from './ir-scan.js';
 import type { PlannedOp, ScheduleContext } from './plan.js';
 import type { TransformScript } from './transform-script.js';
 
@@ -24,9 +24,7 @@ export interface ParallelGeneric {
 
 /** The static shape of a single-result `tensor<AxBxf32>` type, or null. */
 function staticShape(type: string): number[] | null {
-  const m = /^tensor<((?:\d+x)*)[a-z]\w*>$/.exec(type.trim());
-  if (!m) return null;
-  return m[1] === '' ? [] : m[1].slice(0, -1).split('x').map(Number);
+  return staticTensor(type)?.dims ?? null;
 }
 
 /** Tile sizes that split the outermost (parallel, if `parallel` says) dimension with room for every thread (0 = untiled). */
