@@ -77,7 +77,13 @@ describe('padded depthwise convolutions in channel blocks', () => {
     // Rows 0 – 5 of the slab (4 output rows + 3 kernel rows - 1) at 3 column offsets: 18 views, not 4·9 = 36 taps.
     assert.equal((out.match(/= tensor\.extract_slice %ortmlir_dw0_pad\[/g) ?? []).length, 18);
     assert.match(out, /tensor\.extract_slice %ortmlir_dw0_pad\[0, 5, 2\] \[16, 5, 40\] \[1, 4, 1\]/);
-    assert.match(out, /tensor\.insert_slice %ortmlir_dw0_rows#3 into %ortmlir_dw0_w2\[0, 3, 0\] \[16, 5, 40\] \[1, 4, 1\]/);
+    // The rows go straight into the output buffer: rows 3, 7, ... of the block are one strided subview.
+    assert.match(out, /%ortmlir_dw0_m = memref\.alloc\(\) \{alignment = 64 : i64\} : memref<48x20x40xf32>/);
+    assert.match(out, /scf\.forall \(%ortmlir_dw0_i\) in \(3\) \{/);
+    assert.match(out, /%ortmlir_dw0_q3 = memref\.subview %ortmlir_dw0_m\[%ortmlir_dw0_c, 3, 0\] \[16, 5, 40\] \[1, 4, 1\] : memref<48x20x40xf32> to memref<16x5x40xf32, strided<\[800, 160, 1\], offset: \?>>/);
+    assert.match(out, /bufferization\.materialize_in_destination %ortmlir_dw0_rows#3 in restrict writable %ortmlir_dw0_q3 /);
+    assert.match(out, /%y = bufferization\.to_tensor %ortmlir_dw0_m restrict writable : memref<48x20x40xf32> to tensor<48x20x40xf32>/);
+    assert.doesNotMatch(out, /insert_slice/);
   });
 
   it('leaves the convolution whole when an operand mixes the channel into other dimensions', () => {
@@ -86,8 +92,12 @@ describe('padded depthwise convolutions in channel blocks', () => {
     assert.deepEqual(r.lines, depthwiseIr('affine_map<(d0, d1, d2) -> (d1, d0, d2)>'));
   });
 
-  /** Depthwise Conv (+ bias) + BatchNorm + HardSwish, optionally + the input (a residual). */
-  function model(x: number[], k: number, attrs: Record<string, number[] | number>, residual = false): { bytes: Uint8Array; feeds: Record<string, HostTensor> } {
+  /**
+   * Depthwise Conv (+ bias) + BatchNorm + HardSwish, optionally + the input
+   * (a residual), or followed by a 1×1 convolution to `pointwise` channels
+   * (which reads the epilogue collapsed: depthwise-epilogue.ts).
+   */
+  function model(x: number[], k: number, attrs: Record<string, number[] | number>, residual = false, pointwise = 0): { bytes: Uint8Array; feeds: Record<string, HostTensor> } {
     const b = new ModelBuilder({ opset: 17 });
     const c = x[1];
     const feeds: Record<string, HostTensor> = { x: randomTensor(F, x, 3) };
@@ -99,6 +109,10 @@ describe('padded depthwise convolutions in channel blocks', () => {
     const [norm] = b.node('BatchNormalization', [conv, ...bn]);
     let [y] = b.node('HardSwish', [norm]);
     if (residual) [y] = b.node('Add', [y, 'x']);
+    if (pointwise) {
+      const pw = b.initializer('pw', F, [pointwise, c, 1, 1], Array.from({ length: pointwise * c }, (_, i) => ((i * 5) % 13) / 13 - 0.5));
+      [y] = b.node('Conv', [y, pw]);
+    }
     b.output(y);
     return { bytes: b.build(), feeds };
   }
@@ -110,6 +124,8 @@ describe('padded depthwise convolutions in channel blocks', () => {
     ['3×3 over 6 rows (three rows per iteration)', () => model([1, 40, 6, 48], 3, { pads: [1, 1, 1, 1] })],
     ['5×5 over 2 rows (cls)', () => model([1, 64, 2, 96], 5, { pads: [2, 2, 2, 2] })],
     ['a batch of two (not blocked)', () => model([2, 16, 20, 40], 3, { pads: [1, 1, 1, 1] })],
+    ['3×3 with strides 2, then a 1×1 convolution (epilogue joined)', () => model([1, 32, 24, 64], 3, { pads: [1, 1, 1, 1], strides: [2, 2] }, false, 48)],
+    ['5×5 in rows, then a 1×1 convolution (epilogue apart)', () => model([1, 48, 12, 40], 5, { pads: [2, 2, 2, 2] }, false, 32)],
   ];
   for (const threads of [1, 2]) {
     for (const [name, build] of cases) {

@@ -22,13 +22,16 @@
 import { f32Tensor } from '../mlir-builder.js';
 import { GENERIC_LINE, isIdentityMap, listAttr, mapAliases, mapResults, operandNames, staticTensor, TAG_ATTR, typesOf, useLines } from './ir-scan.js';
 import { PAD_LINES, zeroPadAt, type ZeroPad } from './pad-split.js';
-import { rowBlockedConvolution, type BlockOperand } from './depthwise-rows.js';
+import { f32Memref, rowBlockedConvolution, type BlockOperand } from './depthwise-rows.js';
+import { foldCollapsedEpilogue } from './depthwise-epilogue.js';
 
 /** A block's padded slab stays within this (L2 holds it with the taps' output block). */
 export const DEPTHWISE_BLOCK_BYTES = 64 * 1024;
 /** Blocks per thread to aim for, so that uneven blocks still balance. */
 const BLOCKS_PER_THREAD = 2;
 const F32_BYTES = 4;
+/** Alignment of the row form's output buffer (a cache line, as bufferization aligns its own). */
+const BUFFER_ALIGNMENT = 64;
 
 /** A tap: a (rank-reducing, for [1, C, H, W]) strided slice of [C, OH, OW] from the padded [C, Hp, Wp] or [1, C, Hp, Wp]. */
 const TAP = /^\s*(%[\w.$-]+) = tensor\.extract_slice (%[\w.$-]+)\[(?:0, )?0, (\d+), (\d+)\] \[(?:1, )?(\d+), (\d+), (\d+)\] \[(?:1, )?1, (\d+), (\d+)\] : tensor<[\dx]+f32> to tensor<(\d+)x(\d+)x(\d+)xf32>$/;
@@ -181,14 +184,13 @@ function blockOf(c: Candidate, aliases: ReadonlyMap<string, string>, threads: nu
   };
 }
 
-/** The loop's head: the forall, the block's first channel, its slice of the source and the slab padding it. */
-function slabLines(g: Block, result: string, indent: string): string[] {
+/** The loop body's head: the block's first channel, its slice of the source and the slab padding it. */
+function slabLines(g: Block): string[] {
   const { c, id, body, cb, unit, unitSize } = g;
   const [h, w] = c.pad.from.slice(unit.length + 1);
   const source = f32Tensor([...unitSize, cb, h, w]);
   const high = c.pad.to.map((d, k) => d - c.pad.from[k] - c.pad.low[k]);
   return [
-    `${indent}${result} = scf.forall (${id}_i) in (${g.channels / cb}) shared_outs(${id}_o = ${g.init}) -> (${f32Tensor(g.outDims)}) {`,
     `${body}${id}_c = affine.apply affine_map<(d0) -> (d0 * ${cb})>(${id}_i)`,
     `${body}${id}_src = tensor.extract_slice ${c.pad.source}[${[...unit, `${id}_c`, '0', '0'].join(', ')}] [${[...unitSize, cb, h, w].join(', ')}] [${ones(unit.length + 3)}] : ${f32Tensor(c.pad.from)} to ${source}`,
     `${body}${id}_pad = tensor.pad ${id}_src low[${c.pad.low.join(', ')}] high[${high.join(', ')}] {`,
@@ -239,15 +241,22 @@ function blockInputs(g: Block): BlockInputs | null {
   return out;
 }
 
-/** The lines computing the block's result `${id}_y` from `${id}_out`: rows at a time where they can (depthwise-rows.ts), else the generic as it was. */
-function blockGeneric(g: Block, inputs: BlockInputs, region: readonly string[]): string[] {
+/** The row form's lines (depthwise-rows.ts), writing into the output buffer `${id}_m`; null when the block does not qualify. */
+function rowLines(g: Block, inputs: BlockInputs, region: readonly string[]): string[] | null {
   const { id, body, cb, outDims } = g;
-  const shape: [number, number, number] = [cb, outDims[1], outDims[2]];
   const stride1 = g.ins.every((name, k) => !g.c.taps.has(name) || inputs.operands[k].tap);
-  const rows = stride1
-    ? rowBlockedConvolution({ id, indent: body, slab: `${id}_pad`, slabType: g.padded, unitSize: g.unitSize, out: `${id}_out`, shape, operands: inputs.operands, region: [...region], result: `${id}_y` })
-    : null;
-  if (rows) return rows;
+  if (!stride1) return null;
+  const [channels, oh, ow] = outDims;
+  return rowBlockedConvolution({
+    id, indent: body, slab: `${id}_pad`, slabType: g.padded, unitSize: g.unitSize, shape: [cb, oh, ow],
+    operands: inputs.operands, region: [...region], dest: `${id}_m`, destShape: [channels, oh, ow], channel: `${id}_c`,
+  });
+}
+
+/** The generic as it was, on the block's slice `${id}_out` of the loop's shared output, giving `${id}_y`. */
+function plainLines(g: Block, inputs: BlockInputs, region: readonly string[]): string[] {
+  const { id, body, cb, outDims } = g;
+  const shape = [cb, ...outDims.slice(1)];
   const { operands } = inputs;
   return [
     ...inputs.tapViews,
@@ -258,31 +267,77 @@ function blockGeneric(g: Block, inputs: BlockInputs, region: readonly string[]):
   ];
 }
 
-/** The block loop that replaces candidate `c`, or null when an operand cannot be blocked. */
+/**
+ * The block loop that replaces candidate `c`, or null when an operand cannot
+ * be blocked. In the row form the loop writes into a buffer allocated before
+ * it and has no results (see depthwise-rows.ts); otherwise each block is a
+ * slice of the loop's shared output.
+ */
 function blockLoop(lines: readonly string[], c: Candidate, aliases: ReadonlyMap<string, string>, threads: number, id: string): { text: string[]; summary: string } | null {
   const g = blockOf(c, aliases, threads, id);
   const inputs = g && blockInputs(g);
   if (!g || !inputs) return null;
   const [, indent, result] = c.generic;
   const { body, cb, outDims } = g;
+  const region = lines.slice(c.head + 1, c.tail);
+  const summary = `depthwise ${outDims.join('x')}: ${g.channels / cb} blocks of ${cb} channels, each padding its own slab`;
+  const rows = rowLines(g, inputs, region);
+  const head = slabLines(g);
+  if (rows) {
+    const buffer = f32Memref(outDims);
+    const text = [
+      `${indent}${id}_m = memref.alloc() {alignment = ${BUFFER_ALIGNMENT} : i64} : ${buffer}`,
+      `${indent}scf.forall (${id}_i) in (${g.channels / cb}) {`,
+      ...head, ...inputs.slices, ...rows,
+      `${indent}}`,
+      // The only tensor view of the buffer, taken once every block is written.
+      `${indent}${result} = bufferization.to_tensor ${id}_m restrict writable : ${buffer} to ${f32Tensor(outDims)}`,
+    ];
+    return { text, summary: `${summary}, rows at a time` };
+  }
   const outPart = [cb, ...outDims.slice(1)];
   const outSlice = `[${id}_c, 0, 0] [${outPart.join(', ')}] [1, 1, 1]`;
   const text = [
-    ...slabLines(g, result, indent),
-    ...inputs.slices,
+    `${indent}${result} = scf.forall (${id}_i) in (${g.channels / cb}) shared_outs(${id}_o = ${g.init}) -> (${f32Tensor(outDims)}) {`,
+    ...head, ...inputs.slices,
     `${body}${id}_out = tensor.extract_slice ${id}_o${outSlice} : ${f32Tensor(outDims)} to ${f32Tensor(outPart)}`,
-    ...blockGeneric(g, inputs, lines.slice(c.head + 1, c.tail)),
+    ...plainLines(g, inputs, region),
     `${body}scf.forall.in_parallel {`,
     `${body}  tensor.parallel_insert_slice ${id}_y into ${id}_o${outSlice} : ${f32Tensor(outPart)} into ${f32Tensor(outDims)}`,
     `${body}}`,
     `${indent}}`,
   ];
-  return { text, summary: `depthwise ${outDims.join('x')}: ${g.channels / cb} blocks of ${cb} channels, each padding its own slab` };
+  return { text, summary };
+}
+
+/**
+ * `lines` with the collapsed epilogue of each padded depthwise convolution
+ * that keeps the plain form (strided taps) joined into it
+ * (depthwise-epilogue.ts). The row form keeps its epilogue apart: R rows of
+ * taps already hold the registers (25 weights and 4 accumulators on a 5×5
+ * kernel), and with the epilogue's constants the loop spilled; rec's
+ * 240-channel layers ran 0.1 ms slower each than with the separate pass.
+ */
+function withEpilogues(lines: readonly string[], aliases: ReadonlyMap<string, string>): readonly string[] {
+  let out = lines;
+  let folded = 0;
+  // Each fold moves the lines after it: look for the next candidate afresh.
+  for (let i = 0; i < out.length; i++) {
+    const c = candidateAt(out, i);
+    const strided = c !== null && [...c.taps.values()].some((t) => t.strides.some((s) => s !== 1));
+    const next = c && strided ? foldCollapsedEpilogue(out, c.head, aliases, `%ortmlir_ep${folded}`) : null;
+    if (next) {
+      out = next;
+      folded++;
+    }
+  }
+  return out;
 }
 
 /** `lines` with every padded depthwise convolution that can be blocked computed in channel blocks. */
-export function blockPaddedDepthwise(lines: readonly string[], threads: number): DepthwiseBlocks {
-  const aliases = mapAliases(lines);
+export function blockPaddedDepthwise(input: readonly string[], threads: number): DepthwiseBlocks {
+  const aliases = mapAliases(input);
+  const lines = withEpilogues(input, aliases);
   const replaced = new Map<number, string[]>();
   const dropped = new Set<number>();
   const summary: string[] = [];

@@ -10,6 +10,14 @@
 // the block's output (rows r, r + R, ...), and each tap of row r a
 // row-strided view of the padded slab; the body is the original one R
 // times over (taps, then the fused epilogue), sharing the weights.
+//
+// The R results are written straight into the convolution's output buffer
+// (a memref allocated before the block loop, each row set a
+// materialize_in_destination into its subview). As tensors they would be R
+// disjoint slices of one buffer written by one op, which one-shot
+// bufferization cannot prove apart: it computed all but one into
+// temporaries and copied them in (rec: 3 of 4 rows of every block, a
+// malloc and a strided copy each).
 import { f32Tensor, identityMap } from '../mlir-builder.js';
 import { isIdentityMap, mapResults } from './ir-scan.js';
 
@@ -37,14 +45,27 @@ export interface RowBlockInput {
   slabType: string;
   /** [1] when the slab has the unit batch dimension, else []. */
   unitSize: number[];
-  /** The block's output [cb, OH, OW] (SSA name) and its shape. */
-  out: string;
+  /** The block's output shape [cb, OH, OW]. */
   shape: [number, number, number];
   operands: BlockOperand[];
   /** The generic's region lines: `^bb0(...)`, the body, `linalg.yield`. */
   region: string[];
-  /** SSA name the block's result gets. */
-  result: string;
+  /** The whole output buffer (a [C, OH, OW] memref) and its shape. */
+  dest: string;
+  destShape: [number, number, number];
+  /** The block's first channel (an index SSA name). */
+  channel: string;
+}
+
+/** The type of an f32 memref of `shape` (identity layout). */
+export function f32Memref(shape: readonly number[]): string {
+  return `memref<${shape.join('x')}xf32>`;
+}
+
+/** The type of the row set `[cb, OH / R, OW]` of a [C, OH, OW] memref, rows r, r + R, ... */
+function rowSetType(part: readonly number[], dest: readonly number[], rows: number): string {
+  const [, oh, ow] = dest;
+  return `memref<${part.join('x')}xf32, strided<[${oh * ow}, ${rows * ow}, 1], offset: ?>>`;
 }
 
 /** Whether a map reads along the output rows or columns (d1, d2), or may (one that does not parse). */
@@ -67,7 +88,7 @@ function parseRegion(region: readonly string[]): Body | null {
   return { args, ops: region.slice(1, -1), yielded: tail[1] };
 }
 
-/** The lines computing the block's result R rows at a time, or null when the block does not qualify. */
+/** The lines computing the block R rows at a time into `dest`, or null when the block does not qualify. */
 export function rowBlockedConvolution(b: RowBlockInput): string[] | null {
   const [cb, oh, ow] = b.shape;
   const rows = ROWS_PER_ITERATION.find((r) => oh % r === 0);
@@ -113,7 +134,8 @@ export function rowBlockedConvolution(b: RowBlockInput): string[] | null {
     yields.push(rename.get(body.yielded) ?? body.yielded);
   }
   const outs = Array.from({ length: rows }, (_, r) => `${b.id}_q${r}`);
-  outs.forEach((q, r) => lines.push(`${q} = tensor.extract_slice ${b.out}[0, ${r}, 0] [${part.join(', ')}] [1, ${rows}, 1] : ${f32Tensor(b.shape)} to ${f32Tensor(part)}`));
+  const empty = `${b.id}_e`;
+  lines.push(`${empty} = tensor.empty() : ${f32Tensor(part)}`);
   const identity = identityMap(3);
   const viewNames = [...viewArg.keys()];
   const maps = [...viewNames.map(() => identity), ...shared.map(({ o }) => o.map), ...outs.map(() => identity)];
@@ -122,17 +144,18 @@ export function rowBlockedConvolution(b: RowBlockInput): string[] | null {
   const args = [...viewNames.map((v) => viewArg.get(v)), ...shared.map(({ arg }) => arg), ...outs.map((q) => `${q}_a`)].map((a) => `${a}: f32`);
   const outTypes = outs.map(() => f32Tensor(part));
   lines.push(
-    `${b.id}_rows:${rows} = linalg.generic {indexing_maps = [${maps.join(', ')}], iterator_types = ["parallel", "parallel", "parallel"]} ins(${ins.join(', ')} : ${insTypes.join(', ')}) outs(${outs.join(', ')} : ${outTypes.join(', ')}) {`,
+    `${b.id}_rows:${rows} = linalg.generic {indexing_maps = [${maps.join(', ')}], iterator_types = ["parallel", "parallel", "parallel"]} ins(${ins.join(', ')} : ${insTypes.join(', ')}) outs(${outs.map(() => empty).join(', ')} : ${outTypes.join(', ')}) {`,
     `^bb0(${args.join(', ')}):`,
     ...copies,
     `  linalg.yield ${yields.join(', ')} : ${yields.map(() => 'f32').join(', ')}`,
     `} -> (${outTypes.join(', ')})`,
   );
-  let into = b.out;
-  outs.forEach((_, r) => {
-    const next = r === rows - 1 ? b.result : `${b.id}_w${r}`;
-    lines.push(`${next} = tensor.insert_slice ${b.id}_rows#${r} into ${into}[0, ${r}, 0] [${part.join(', ')}] [1, ${rows}, 1] : ${f32Tensor(part)} into ${f32Tensor(b.shape)}`);
-    into = next;
+  const setType = rowSetType(part, b.destShape, rows);
+  outs.forEach((q, r) => {
+    lines.push(
+      `${q} = memref.subview ${b.dest}[${b.channel}, ${r}, 0] [${part.join(', ')}] [1, ${rows}, 1] : ${f32Memref(b.destShape)} to ${setType}`,
+      `bufferization.materialize_in_destination ${b.id}_rows#${r} in restrict writable ${q} : (${f32Tensor(part)}, ${setType}) -> ()`,
+    );
   });
   return lines.map((l) => b.indent + l);
 }
