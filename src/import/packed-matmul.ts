@@ -14,7 +14,7 @@
 import { DataType, type OnnxTensor } from '../onnx/model.js';
 import { affineMap } from '../codegen/mlir-builder.js';
 import { PACKED_ATTR } from '../codegen/schedules/ir-scan.js';
-import { collapseShape, extractSlice, typeOf, type Tensor } from '../codegen/tensor-ops.js';
+import { collapseShape, typeOf, type Tensor } from '../codegen/tensor-ops.js';
 import type { FuncBuilder } from '../codegen/mlir-builder.js';
 
 /**
@@ -78,5 +78,12 @@ export function packedMatmul(b: FuncBuilder, a: Tensor, packed: string, n: numbe
   b.emit(`  linalg.yield ${c}_s : f32`);
   b.emit(`} -> ${cType}`);
   const flat = collapseShape(b, { value: c, dt: DataType.FLOAT, shape: [m, panels, PANEL_COLUMNS] }, [[0], [1, 2]]);
-  return panels * PANEL_COLUMNS === n ? flat : extractSlice(b, flat, [0, 0], [m, n]);
+  if (panels * PANEL_COLUMNS === n) return flat;
+  // The first n columns as a view, not a copy: the consumer (rec's head: the
+  // bias, then Softmax) reads them in place. A copy cost a pass over the
+  // whole product (1 MB in rec); bufferization still copies where a
+  // contiguous buffer is needed (a result, a collapse across rows).
+  const out: Tensor = { value: '', dt: DataType.FLOAT, shape: [m, n] };
+  out.value = b.op(`tensor.extract_slice ${flat.value}[0, 0] [${m}, ${n}] [1, 1] : ${typeOf(flat)} to ${typeOf(out)}`, 's');
+  return out;
 }

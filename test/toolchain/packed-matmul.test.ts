@@ -138,7 +138,9 @@ describe('packed matmul weights', () => {
   for (const threads of [1, 2]) {
     it(`matches onnxruntime at ${threads} thread(s): padded columns, epilogues, batches, odd row counts, a shared weight`, async () => {
       const cases: [number[], number, number, boolean][] = [
-        [[40], 120, 100, false], // 100 columns: the last panel is padded, the epilogue stays apart
+        [[40], 120, 100, false], // 100 columns: the last panel is padded; the result is a view of the first 100
+        [[40], 120, 100, true], // the same, its bias + Relu reading the view in place
+        [[2, 12], 64, 100, true], // a batch folded into the rows, expanded back from the view
         [[24], 64, 128, true], // bias + Relu lifted and fused
         [[2, 12], 64, 128, true], // a batch folded into the rows
         [[7], 128, 96, true], // 7 rows: a 7-row kernel (AVX-512) or 1-row (AVX2)
