@@ -20,7 +20,7 @@
 // every other operand is indexed by the channel only in its first dimension
 // (weights, biases) or not at all.
 import { f32Tensor } from '../mlir-builder.js';
-import { GENERIC_LINE, isIdentityMap, listAttr, mapAliases, mapResults, operandNames, staticTensor, TAG_ATTR, typesOf, useLines } from './ir-scan.js';
+import { GENERIC_LINE, genericTail, isIdentityMap, listAttr, mapAliases, mapResults, operandNames, staticTensor, TAG_ATTR, typesOf, useLines } from './ir-scan.js';
 import { PAD_LINES, zeroPadAt, type ZeroPad } from './pad-split.js';
 import { f32Memref, rowBlockedConvolution, type BlockOperand } from './depthwise-rows.js';
 import { foldCollapsedEpilogue } from './depthwise-epilogue.js';
@@ -84,11 +84,6 @@ function tapsOf(lines: readonly string[], source: string, channels: number): Map
     taps.set(m[1], { line: i, name: m[1], offsets: [Number(m[3]), Number(m[4])], sizes: [Number(m[6]), Number(m[7])], strides: [Number(m[8]), Number(m[9])] });
   }
   return taps.size > 0 ? taps : null;
-}
-
-/** The generic's closing line (`} -> type` at its indent). */
-function genericTail(lines: readonly string[], head: number, indent: string): number {
-  return lines.findIndex((l, j) => j > head && l.startsWith(`${indent}} -> `));
 }
 
 /** The padded depthwise convolution whose pad starts at `i`, or null. */

@@ -20,14 +20,12 @@
 // channel blocks (depthwise-blocks.ts) then slice those operands with the
 // block like the weights.
 import { affineMap } from '../mlir-builder.js';
-import { GENERIC_LINE, isIdentityMap, listAttr, mapResults, operandNames, PACKED_ATTR, staticTensor, TAG_ATTR, typesOf, useLines } from './ir-scan.js';
+import { GENERIC_LINE, genericTail, isIdentityMap, listAttr, mapResults, operandNames, PACKED_ATTR, readsOutput, regionBody, renamedOps, staticTensor, TAG_ATTR, typesOf, useLines, type RegionBody } from './ir-scan.js';
 
 const COLLAPSE = /^\s*(%[\w.$-]+) = tensor\.collapse_shape (%[\w.$-]+) \[\[0\], \[1, 2\]\] : (tensor<[\dx]+xf32>) into (tensor<[\dx]+xf32>)$/;
-const SSA = /%[\w.$-]+/g;
-const DEF = /^\s*(%[\w.$-]+) = /;
 
 /** A generic's parts, as its header line and region give them. */
-interface GenericParts {
+interface GenericParts extends RegionBody {
   head: number;
   tail: number;
   indent: string;
@@ -37,10 +35,6 @@ interface GenericParts {
   inTypes: string[];
   init: string;
   outType: string;
-  /** Region block arguments, inputs then the output. */
-  args: string[];
-  ops: string[];
-  yielded: string;
 }
 
 /** The single-result, all-parallel, f32 generic starting at `head` (maps resolved), or null. */
@@ -56,15 +50,11 @@ function genericAt(lines: readonly string[], head: number, aliases: ReadonlyMap<
   // Ranked tensor types have no commas: the list splits at every one.
   const inTypes = typesOf(insGroup).split(',').map((t) => t.trim());
   const outs = operandNames(outsGroup);
-  const tail = lines.findIndex((l, j) => j > head && l.startsWith(`${indent}} -> `));
+  const tail = genericTail(lines, head, indent);
   if (outs.length !== 1 || maps.length !== ins.length + 1 || inTypes.length !== ins.length || tail < 0) return null;
-  const bb = /^\s*\^bb0\((.*)\):$/.exec(lines[head + 1] ?? '');
-  const yieldLine = /^\s*linalg\.yield (%[\w.$-]+) : f32$/.exec(lines[tail - 1] ?? '');
-  if (!bb || !yieldLine) return null;
-  const args = bb[1].split(',').map((a) => a.trim().split(':')[0].trim());
-  if (args.length !== ins.length + 1) return null;
-  const outType = typesOf(outsGroup);
-  return { head, tail, indent, result, maps, ins, inTypes, init: outs[0], outType, args, ops: lines.slice(head + 2, tail - 1), yielded: yieldLine[1] };
+  const body = regionBody(lines.slice(head + 1, tail));
+  if (!body || body.args.length !== ins.length + 1) return null;
+  return { head, tail, indent, result, maps, ins, inTypes, init: outs[0], outType: typesOf(outsGroup), ...body };
 }
 
 /** `map` over (d0, d1) as a map over (d0, d1, d2), or null when it reads d1 (the collapsed rows and columns). */
@@ -78,19 +68,14 @@ function lifted(map: string): string | null {
 function joined(conv: GenericParts, ep: GenericParts, collapsed: string, id: string): string[] | null {
   const from = ep.ins.indexOf(collapsed);
   if (from < 0 || ep.ins.lastIndexOf(collapsed) !== from || !isIdentityMap(ep.maps[from], 2)) return null;
-  const outArg = ep.args[ep.args.length - 1];
-  if (ep.ops.some((l) => [...l.matchAll(SSA)].some((m) => m[0] === outArg))) return null;
+  if (readsOutput(ep)) return null;
   const extra = ep.ins.map((name, k) => ({ name, k })).filter(({ k }) => k !== from);
   const extraMaps = extra.map(({ k }) => lifted(ep.maps[k]));
   if (extraMaps.some((m) => m === null)) return null;
   // The epilogue's values get names of their own (both regions number theirs from the same point).
   const rename = new Map<string, string>([[ep.args[from], conv.yielded]]);
   extra.forEach(({ k }, j) => rename.set(ep.args[k], `${id}_a${j}`));
-  const ops = ep.ops.map((l) => {
-    const def = DEF.exec(l);
-    if (def) rename.set(def[1], `${id}_${def[1].slice(1)}`);
-    return l.replace(SSA, (t) => rename.get(t) ?? t);
-  });
+  const ops = renamedOps(ep.ops, rename, `${id}_`);
   const maps = [...conv.maps.slice(0, -1), ...extraMaps, conv.maps[conv.maps.length - 1]];
   const ins = [...conv.ins, ...extra.map(({ name }) => name)];
   const inTypes = [...conv.inTypes, ...extra.map(({ k }) => ep.inTypes[k])];
@@ -100,7 +85,7 @@ function joined(conv: GenericParts, ep: GenericParts, collapsed: string, id: str
     `${conv.indent}${conv.result} = linalg.generic {indexing_maps = [${maps.join(', ')}], iterator_types = ["parallel", "parallel", "parallel"]} ins(${ins.join(', ')} : ${inTypes.join(', ')}) outs(${conv.init} : ${conv.outType}) {`,
     `${body}^bb0(${args.map((a) => `${a}: f32`).join(', ')}):`,
     ...conv.ops,
-    ...ops.map((l) => `${body}  ${l.trim()}`),
+    ...ops.map((l) => `${body}  ${l}`),
     `${body}  linalg.yield ${rename.get(ep.yielded) ?? ep.yielded} : f32`,
     `${conv.indent}} -> ${conv.outType}`,
   ];

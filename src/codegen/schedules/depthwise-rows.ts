@@ -19,11 +19,10 @@
 // temporaries and copied them in (rec: 3 of 4 rows of every block, a
 // malloc and a strided copy each).
 import { f32Tensor, identityMap } from '../mlir-builder.js';
-import { isIdentityMap, mapResults } from './ir-scan.js';
+import { isIdentityMap, mapResults, readsOutput, regionBody, renamedOps } from './ir-scan.js';
 
 /** Output rows per iteration to aim for: the first of these dividing the block's rows. */
 const ROWS_PER_ITERATION = [4, 3, 2];
-const SSA = /%[\w.$-]+/g;
 
 /** One input of the block's generic. */
 export interface BlockOperand {
@@ -74,28 +73,12 @@ function spatial(map: string): boolean {
   return !results || results.some((r) => /\bd[12]\b/.test(r));
 }
 
-interface Body {
-  args: string[];
-  ops: string[];
-  yielded: string;
-}
-
-function parseRegion(region: readonly string[]): Body | null {
-  const head = /^\s*\^bb0\((.*)\):$/.exec(region[0] ?? '');
-  const tail = /^\s*linalg\.yield (%[\w.$-]+) : f32$/.exec(region[region.length - 1] ?? '');
-  if (!head || !tail) return null;
-  const args = head[1].split(',').map((a) => a.trim().split(':')[0].trim());
-  return { args, ops: region.slice(1, -1), yielded: tail[1] };
-}
-
 /** The lines computing the block R rows at a time into `dest`, or null when the block does not qualify. */
 export function rowBlockedConvolution(b: RowBlockInput): string[] | null {
   const [cb, oh, ow] = b.shape;
   const rows = ROWS_PER_ITERATION.find((r) => oh % r === 0);
-  const body = parseRegion(b.region);
-  if (rows === undefined || !body || body.args.length !== b.operands.length + 1) return null;
-  const outArg = body.args[body.args.length - 1];
-  if (body.ops.some((l) => [...l.matchAll(SSA)].some((m) => m[0] === outArg))) return null;
+  const body = regionBody(b.region);
+  if (rows === undefined || !body || body.args.length !== b.operands.length + 1 || readsOutput(body)) return null;
   const taps = b.operands.filter((o) => o.tap);
   if (taps.length === 0 || taps.some((o) => !isIdentityMap(o.map, 3))) return null;
   if (b.operands.some((o) => !o.tap && spatial(o.map))) return null;
@@ -126,11 +109,7 @@ export function rowBlockedConvolution(b: RowBlockInput): string[] | null {
       if (!viewArg.has(view)) viewArg.set(view, `${view}_a`);
       rename.set(body.args[k], viewArg.get(view) ?? '');
     });
-    for (const l of body.ops) {
-      const def = /^\s*(%[\w.$-]+) = /.exec(l);
-      if (def) rename.set(def[1], `${b.id}_r${r}_${def[1].slice(1)}`);
-      copies.push(`  ${l.trim().replace(SSA, (t) => rename.get(t) ?? t)}`);
-    }
+    copies.push(...renamedOps(body.ops, rename, `${b.id}_r${r}_`).map((l) => `  ${l}`));
     yields.push(rename.get(body.yielded) ?? body.yielded);
   }
   const outs = Array.from({ length: rows }, (_, r) => `${b.id}_q${r}`);

@@ -213,3 +213,46 @@ export function tagGeneric(lines: string[], line: number, tag: number): void {
   if (!g) throw new Error(`tagGeneric: line ${line} is not a linalg.generic`);
   lines[line] = lines[line].replace('linalg.generic {', `linalg.generic {${TAG_ATTR} = ${tag} : i64, `);
 }
+
+/** The closing line (`} -> type` at `indent`) of the op whose region opens at line `head`, or -1. */
+export function genericTail(lines: readonly string[], head: number, indent: string): number {
+  return lines.findIndex((l, j) => j > head && l.startsWith(`${indent}} -> `));
+}
+
+/** A single-result f32 linalg region: its block arguments (inputs, then the output), body and yielded value. */
+export interface RegionBody {
+  args: string[];
+  ops: string[];
+  yielded: string;
+}
+
+const SSA_TOKEN = /%[\w.$-]+/g;
+
+/** `region` (`^bb0(...)`, the body, `linalg.yield %v : f32`) taken apart, or null when it is not of that form. */
+export function regionBody(region: readonly string[]): RegionBody | null {
+  const head = /^\s*\^bb0\((.*)\):$/.exec(region[0] ?? '');
+  const tail = /^\s*linalg\.yield (%[\w.$-]+) : f32$/.exec(region[region.length - 1] ?? '');
+  if (!head || !tail) return null;
+  const args = head[1].split(',').map((a) => a.trim().split(':')[0].trim());
+  return { args, ops: region.slice(1, -1), yielded: tail[1] };
+}
+
+/** Whether the body reads its output argument (the last one): a generic that does is no elementwise map. */
+export function readsOutput(body: RegionBody): boolean {
+  const out = body.args[body.args.length - 1];
+  return body.ops.some((l) => [...l.matchAll(SSA_TOKEN)].some((m) => m[0] === out));
+}
+
+/**
+ * `ops` (a region's body) with the values they define renamed to `prefix` +
+ * their name and every value in `rename` replaced (trimmed lines); the new
+ * names are added to `rename`. For copying a body into another region, whose
+ * values mlir-opt may have numbered alike.
+ */
+export function renamedOps(ops: readonly string[], rename: Map<string, string>, prefix: string): string[] {
+  return ops.map((l) => {
+    const def = RESULT.exec(l);
+    if (def) rename.set(def[1], `${prefix}${def[1].slice(1)}`);
+    return l.trim().replace(SSA_TOKEN, (t) => rename.get(t) ?? t);
+  });
+}
