@@ -94,6 +94,17 @@ describe('interpolation lowerings match onnxruntime', () => {
     ], 19);
   });
 
+  it('Resize-19 nearest upsampling by whole factors (asymmetric, floor: a broadcast copy)', async () => {
+    await check([
+      { op: 'Resize', inputs: [x(1, 3, 5, 7), '', floats(1, 1, 2, 2)], attrs: { coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' } },
+      { op: 'Resize', inputs: [x(1, 2, 3, 4), '', floats(1, 1, 4, 3)], attrs: { coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' } },
+      { op: 'Resize', inputs: [x(2, 3, 4), '', floats(2, 1, 8)], attrs: { coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' } },
+      { op: 'Resize', inputs: [x(1, 2, 3, 4), '', '', ints(1, 2, 6, 8)], attrs: { coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' } },
+      // A fractional factor on one axis keeps the general gather.
+      { op: 'Resize', inputs: [x(1, 1, 4, 4), '', floats(1, 1, 2, 1.5)], attrs: { coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' } },
+    ], 19);
+  });
+
   it('Resize-19 with runtime scales, sizes and roi (declared output shapes)', async () => {
     await check([
       { op: 'Resize', inputs: [x(1, 1, 3, 4), '', runtimeFloats(1, 1, 2, 1.5)], out: [1, 1, 6, 6] },
