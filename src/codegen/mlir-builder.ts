@@ -23,6 +23,11 @@ export function f32Tensor(shape: readonly number[]): string {
   return tensorTypeOf(DataType.FLOAT, shape);
 }
 
+/** The type of an f32 memref of `shape` (identity layout). */
+export function f32Memref(shape: readonly number[]): string {
+  return `memref<${shape.join('x')}xf32>`;
+}
+
 export function tensorType(t: TensorType): string {
   return tensorTypeOf(t.dataType, t.shape.map((d) => (typeof d === 'number' ? d : -1)));
 }

@@ -19,10 +19,10 @@
 // The taps must be the pad's only uses and the generic their only one;
 // every other operand is indexed by the channel only in its first dimension
 // (weights, biases) or not at all.
-import { f32Tensor } from '../mlir-builder.js';
+import { f32Memref, f32Tensor } from '../mlir-builder.js';
 import { GENERIC_LINE, genericTail, isIdentityMap, listAttr, mapAliases, mapResults, operandNames, staticTensor, TAG_ATTR, typesOf, useLines } from './ir-scan.js';
 import { PAD_LINES, zeroPadAt, type ZeroPad } from './pad-split.js';
-import { f32Memref, rowBlockedConvolution, type BlockOperand } from './depthwise-rows.js';
+import { rowBlockedConvolution, type BlockOperand } from './depthwise-rows.js';
 import { foldCollapsedEpilogue } from './depthwise-epilogue.js';
 
 /** A block's padded slab stays within this (L2 holds it with the taps' output block). */
@@ -262,39 +262,28 @@ function plainLines(g: Block, inputs: BlockInputs, region: readonly string[]): s
   ];
 }
 
-/**
- * The block loop that replaces candidate `c`, or null when an operand cannot
- * be blocked. In the row form the loop writes into a buffer allocated before
- * it and has no results (see depthwise-rows.ts); otherwise each block is a
- * slice of the loop's shared output.
- */
-function blockLoop(lines: readonly string[], c: Candidate, aliases: ReadonlyMap<string, string>, threads: number, id: string): { text: string[]; summary: string } | null {
-  const g = blockOf(c, aliases, threads, id);
-  const inputs = g && blockInputs(g);
-  if (!g || !inputs) return null;
-  const [, indent, result] = c.generic;
-  const { body, cb, outDims } = g;
-  const region = lines.slice(c.head + 1, c.tail);
-  const summary = `depthwise ${outDims.join('x')}: ${g.channels / cb} blocks of ${cb} channels, each padding its own slab`;
-  const rows = rowLines(g, inputs, region);
-  const head = slabLines(g);
-  if (rows) {
-    const buffer = f32Memref(outDims);
-    const text = [
-      `${indent}${id}_m = memref.alloc() {alignment = ${BUFFER_ALIGNMENT} : i64} : ${buffer}`,
-      `${indent}scf.forall (${id}_i) in (${g.channels / cb}) {`,
-      ...head, ...inputs.slices, ...rows,
-      `${indent}}`,
-      // The only tensor view of the buffer, taken once every block is written.
-      `${indent}${result} = bufferization.to_tensor ${id}_m restrict writable : ${buffer} to ${f32Tensor(outDims)}`,
-    ];
-    return { text, summary: `${summary}, rows at a time` };
-  }
+/** The row form's loop: no results, each block writing its rows into the buffer `${id}_m` allocated before it. */
+function rowLoop(g: Block, inputs: BlockInputs, rows: readonly string[], result: string, indent: string): string[] {
+  const { id, cb, outDims } = g;
+  const buffer = f32Memref(outDims);
+  return [
+    `${indent}${id}_m = memref.alloc() {alignment = ${BUFFER_ALIGNMENT} : i64} : ${buffer}`,
+    `${indent}scf.forall (${id}_i) in (${g.channels / cb}) {`,
+    ...slabLines(g), ...inputs.slices, ...rows,
+    `${indent}}`,
+    // The only tensor view of the buffer, taken once every block is written.
+    `${indent}${result} = bufferization.to_tensor ${id}_m restrict writable : ${buffer} to ${f32Tensor(outDims)}`,
+  ];
+}
+
+/** The plain form's loop: each block a slice of the loop's shared output. */
+function sharedLoop(g: Block, inputs: BlockInputs, region: readonly string[], result: string, indent: string): string[] {
+  const { id, body, cb, outDims } = g;
   const outPart = [cb, ...outDims.slice(1)];
   const outSlice = `[${id}_c, 0, 0] [${outPart.join(', ')}] [1, 1, 1]`;
-  const text = [
+  return [
     `${indent}${result} = scf.forall (${id}_i) in (${g.channels / cb}) shared_outs(${id}_o = ${g.init}) -> (${f32Tensor(outDims)}) {`,
-    ...head, ...inputs.slices,
+    ...slabLines(g), ...inputs.slices,
     `${body}${id}_out = tensor.extract_slice ${id}_o${outSlice} : ${f32Tensor(outDims)} to ${f32Tensor(outPart)}`,
     ...plainLines(g, inputs, region),
     `${body}scf.forall.in_parallel {`,
@@ -302,7 +291,19 @@ function blockLoop(lines: readonly string[], c: Candidate, aliases: ReadonlyMap<
     `${body}}`,
     `${indent}}`,
   ];
-  return { text, summary };
+}
+
+/** The block loop that replaces candidate `c` (rows at a time where they can), or null when an operand cannot be blocked. */
+function blockLoop(lines: readonly string[], c: Candidate, aliases: ReadonlyMap<string, string>, threads: number, id: string): { text: string[]; summary: string } | null {
+  const g = blockOf(c, aliases, threads, id);
+  const inputs = g && blockInputs(g);
+  if (!g || !inputs) return null;
+  const [, indent, result] = c.generic;
+  const region = lines.slice(c.head + 1, c.tail);
+  const summary = `depthwise ${g.outDims.join('x')}: ${g.channels / g.cb} blocks of ${g.cb} channels, each padding its own slab`;
+  const rows = rowLines(g, inputs, region);
+  if (rows) return { text: rowLoop(g, inputs, rows, result, indent), summary: `${summary}, rows at a time` };
+  return { text: sharedLoop(g, inputs, region, result, indent), summary };
 }
 
 /**

@@ -18,7 +18,7 @@
 // bufferization cannot prove apart: it computed all but one into
 // temporaries and copied them in (rec: 3 of 4 rows of every block, a
 // malloc and a strided copy each).
-import { f32Tensor, identityMap } from '../mlir-builder.js';
+import { f32Memref, f32Tensor, identityMap } from '../mlir-builder.js';
 import { isIdentityMap, mapResults, readsOutput, regionBody, renamedOps } from './ir-scan.js';
 
 /** Output rows per iteration to aim for: the first of these dividing the block's rows. */
@@ -54,11 +54,6 @@ export interface RowBlockInput {
   destShape: [number, number, number];
   /** The block's first channel (an index SSA name). */
   channel: string;
-}
-
-/** The type of an f32 memref of `shape` (identity layout). */
-export function f32Memref(shape: readonly number[]): string {
-  return `memref<${shape.join('x')}xf32>`;
 }
 
 /** The type of the row set `[cb, OH / R, OW]` of a [C, OH, OW] memref, rows r, r + R, ... */
