@@ -126,6 +126,11 @@ describe('padded depthwise convolutions in channel blocks', () => {
     ['a batch of two (not blocked)', () => model([2, 16, 20, 40], 3, { pads: [1, 1, 1, 1] })],
     ['3×3 with strides 2, then a 1×1 convolution (epilogue joined)', () => model([1, 32, 24, 64], 3, { pads: [1, 1, 1, 1], strides: [2, 2] }, false, 48)],
     ['5×5 in rows, then a 1×1 convolution (epilogue apart)', () => model([1, 48, 12, 40], 5, { pads: [2, 2, 2, 2] }, false, 32)],
+    // Slab rows of 124, 128 and 188 bytes copied 4 or 8 bytes into the padded row (memrefCopy's short
+    // path, its aligned path with no middle chunk, and with some).
+    ['rows of 31, 32 and 47 columns into the slab', () => model([1, 16, 6, 31], 3, { pads: [1, 1, 1, 1] }, false, 8)],
+    ['rows of 32 columns, pads 2', () => model([1, 16, 4, 32], 5, { pads: [2, 2, 2, 2] })],
+    ['rows of 47 columns', () => model([1, 16, 4, 47], 3, { pads: [1, 1, 1, 1] })],
   ];
   for (const threads of [1, 2]) {
     for (const [name, build] of cases) {
