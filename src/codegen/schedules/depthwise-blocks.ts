@@ -20,7 +20,7 @@
 // every other operand is indexed by the channel only in its first dimension
 // (weights, biases) or not at all.
 import { f32Memref, f32Tensor } from '../mlir-builder.js';
-import { GENERIC_LINE, genericTail, isIdentityMap, listAttr, mapAliases, mapResults, operandNames, staticTensor, TAG_ATTR, typesOf, useLines } from './ir-scan.js';
+import { GENERIC_LINE, genericHeader, genericTail, isIdentityMap, mapAliases, mapResults, staticTensor, TAG_ATTR, useLines } from './ir-scan.js';
 import { PAD_LINES, zeroPadAt, type ZeroPad } from './pad-split.js';
 import { rowBlockedConvolution, type BlockOperand } from './depthwise-rows.js';
 import { foldCollapsedEpilogue } from './depthwise-epilogue.js';
@@ -158,14 +158,10 @@ const ones = (n: number) => Array(n).fill(1).join(', ');
 
 /** The block geometry of candidate `c`, or null when its generic is not one a block loop can take. */
 function blockOf(c: Candidate, aliases: ReadonlyMap<string, string>, threads: number, id: string): Block | null {
-  const [, indent, , attrs, insGroup, outsGroup] = c.generic;
-  const maps = (listAttr(attrs, 'indexing_maps') ?? []).map((m) => aliases.get(m) ?? m);
-  const iterators = listAttr(attrs, 'iterator_types') ?? [];
-  const ins = operandNames(insGroup);
-  // Ranked tensor types have no commas: the list splits at every one.
-  const inTypes = typesOf(insGroup).split(',').map((t) => t.trim());
-  const outs = operandNames(outsGroup);
-  const outDims = dimsOf(typesOf(outsGroup));
+  const h = genericHeader(c.generic[0], aliases);
+  if (!h) return null;
+  const { indent, attrs, maps, iterators, ins, inTypes, outs } = h;
+  const outDims = dimsOf(h.outTypes);
   const lead = c.pad.to.length - 3;
   const [channels, hp, wp] = c.pad.to.slice(lead);
   if (outs.length !== 1 || !outDims || outDims.length !== 3 || outDims[0] !== channels || iterators.some((t) => t !== '"parallel"')) return null;

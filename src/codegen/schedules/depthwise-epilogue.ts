@@ -21,7 +21,7 @@
 // convolutions it keeps in the plain form (cls: 0.97 of the time at one
 // thread); in the row form the joined loop spilled.
 import { affineMap } from '../mlir-builder.js';
-import { GENERIC_LINE, genericTail, isIdentityMap, listAttr, mapResults, operandNames, PACKED_ATTR, readsOutput, regionBody, renamedOps, staticTensor, TAG_ATTR, typesOf, useLines, type RegionBody } from './ir-scan.js';
+import { genericHeader, genericTail, isIdentityMap, mapResults, PACKED_ATTR, readsOutput, regionBody, renamedOps, staticTensor, TAG_ATTR, useLines, type RegionBody } from './ir-scan.js';
 
 const COLLAPSE = /^\s*(%[\w.$-]+) = tensor\.collapse_shape (%[\w.$-]+) \[\[0\], \[1, 2\]\] : (tensor<[\dx]+xf32>) into (tensor<[\dx]+xf32>)$/;
 
@@ -40,22 +40,16 @@ interface GenericParts extends RegionBody {
 
 /** The single-result, all-parallel, f32 generic starting at `head` (maps resolved), or null. */
 function genericAt(lines: readonly string[], head: number, aliases: ReadonlyMap<string, string>, rank: number): GenericParts | null {
-  const g = GENERIC_LINE.exec(lines[head]);
-  if (!g) return null;
-  const [, indent, result, attrs, insGroup, outsGroup] = g;
-  const iterators = listAttr(attrs, 'iterator_types') ?? [];
+  const h = genericHeader(lines[head], aliases);
+  if (!h) return null;
+  const { indent, result, attrs, iterators, maps, ins, inTypes, outs } = h;
   // A tagged generic belongs to a schedule already.
   if (iterators.length !== rank || iterators.some((t) => t !== '"parallel"') || [TAG_ATTR, PACKED_ATTR].some((a) => attrs.includes(a))) return null;
-  const maps = (listAttr(attrs, 'indexing_maps') ?? []).map((m) => aliases.get(m) ?? m);
-  const ins = operandNames(insGroup);
-  // Ranked tensor types have no commas: the list splits at every one.
-  const inTypes = typesOf(insGroup).split(',').map((t) => t.trim());
-  const outs = operandNames(outsGroup);
   const tail = genericTail(lines, head, indent);
   if (outs.length !== 1 || maps.length !== ins.length + 1 || inTypes.length !== ins.length || tail < 0) return null;
   const body = regionBody(lines.slice(head + 1, tail));
   if (!body || body.args.length !== ins.length + 1) return null;
-  return { head, tail, indent, result, maps, ins, inTypes, init: outs[0], outType: typesOf(outsGroup), ...body };
+  return { head, tail, indent, result, maps, ins, inTypes, init: outs[0], outType: h.outTypes, ...body };
 }
 
 /** `map` over (d0, d1) as a map over (d0, d1, d2), or null when it reads d1 (the collapsed rows and columns). */

@@ -256,3 +256,33 @@ export function renamedOps(ops: readonly string[], rename: Map<string, string>, 
     return l.trim().replace(SSA_TOKEN, (t) => rename.get(t) ?? t);
   });
 }
+
+/** A linalg.generic's header line taken apart (maps resolved through `aliases`). */
+export interface GenericHeader {
+  indent: string;
+  result: string;
+  attrs: string;
+  maps: string[];
+  iterators: string[];
+  ins: string[];
+  inTypes: string[];
+  outs: string[];
+  outTypes: string;
+}
+
+/** The header of the linalg.generic that `line` opens, or null when it opens none. */
+export function genericHeader(line: string, aliases: ReadonlyMap<string, string>): GenericHeader | null {
+  const g = GENERIC_LINE.exec(line);
+  if (!g) return null;
+  const [, indent, result, attrs, insGroup, outsGroup] = g;
+  return {
+    indent, result, attrs,
+    maps: (listAttr(attrs, 'indexing_maps') ?? []).map((m) => aliases.get(m) ?? m),
+    iterators: listAttr(attrs, 'iterator_types') ?? [],
+    ins: operandNames(insGroup),
+    // Ranked tensor types have no commas: the list splits at every one.
+    inTypes: typesOf(insGroup).split(',').map((t) => t.trim()),
+    outs: operandNames(outsGroup),
+    outTypes: typesOf(outsGroup),
+  };
+}

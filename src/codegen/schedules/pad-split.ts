@@ -33,7 +33,7 @@ export interface ZeroPad {
 }
 
 /** Whether a tagged op reads `name`, directly or through one expand_shape (the pads conv-direct fuses). */
-export function scheduledUse(lines: readonly string[], name: string): boolean {
+function scheduledUse(lines: readonly string[], name: string): boolean {
   return uses(lines, name).some((l) => {
     if (l.includes(TAG_ATTR)) return true;
     const expand = /^\s*(%[\w.$-]+) = tensor\.expand_shape /.exec(l);
@@ -57,40 +57,28 @@ export function zeroPadAt(lines: readonly string[], i: number): ZeroPad | null {
   return { indent, result, source, zero: yielded[1], low: low.split(',').map((s) => Number(s.trim())), from: dims(tail[1]), to: dims(tail[2]) };
 }
 
-/** The fill, copy and insert lines that replace one pad. */
+/**
+ * The fill, copy and insert lines that replace one pad: the source is copied
+ * into the fill's interior by a copy generic (which planParallelGenerics may
+ * split across threads), an extract_slice / insert_slice pair that bufferizes in place.
+ */
 function splitPad(pad: ZeroPad, id: string): string[] {
   const rank = pad.to.length;
-  const dst = f32Tensor(pad.to);
-  const parallel = `iterator_types = [${Array(rank).fill('"parallel"').join(', ')}]`;
-  return [
-    ...[
-      `${id}_e = tensor.empty() : ${dst}`,
-      `${id}_fill = linalg.generic {indexing_maps = [${affineMap(rank, [])}, ${identityMap(rank)}], ${parallel}} ins(${pad.zero} : f32) outs(${id}_e : ${dst}) {`,
-      `^bb0(${id}_z: f32, ${id}_o: f32):`,
-      `  linalg.yield ${id}_z : f32`,
-      `} -> ${dst}`,
-    ].map((l) => pad.indent + l),
-    ...copyIntoInterior(pad, `${id}_fill`, id),
-  ];
-}
-
-/**
- * `pad.result` as `dest` (the padded shape) with the pad's source copied
- * into its interior by a copy generic (which planParallelGenerics may split
- * across threads): an extract_slice / insert_slice pair that bufferizes in place.
- */
-export function copyIntoInterior(pad: ZeroPad, dest: string, id: string): string[] {
-  const rank = pad.from.length;
   const [src, dst] = [f32Tensor(pad.from), f32Tensor(pad.to)];
   const parallel = `iterator_types = [${Array(rank).fill('"parallel"').join(', ')}]`;
   const interior = `[${pad.low.join(', ')}] [${pad.from.join(', ')}] [${Array(rank).fill(1).join(', ')}]`;
   return [
-    `${id}_in = tensor.extract_slice ${dest}${interior} : ${dst} to ${src}`,
+    `${id}_e = tensor.empty() : ${dst}`,
+    `${id}_fill = linalg.generic {indexing_maps = [${affineMap(rank, [])}, ${identityMap(rank)}], ${parallel}} ins(${pad.zero} : f32) outs(${id}_e : ${dst}) {`,
+    `^bb0(${id}_z: f32, ${id}_o: f32):`,
+    `  linalg.yield ${id}_z : f32`,
+    `} -> ${dst}`,
+    `${id}_in = tensor.extract_slice ${id}_fill${interior} : ${dst} to ${src}`,
     `${id}_copy = linalg.generic {indexing_maps = [${identityMap(rank)}, ${identityMap(rank)}], ${parallel}} ins(${pad.source} : ${src}) outs(${id}_in : ${src}) {`,
     `^bb0(${id}_x: f32, ${id}_y: f32):`,
     `  linalg.yield ${id}_x : f32`,
     `} -> ${src}`,
-    `${pad.result} = tensor.insert_slice ${id}_copy into ${dest}${interior} : ${src} into ${dst}`,
+    `${pad.result} = tensor.insert_slice ${id}_copy into ${id}_fill${interior} : ${src} into ${dst}`,
   ].map((l) => pad.indent + l);
 }
 
