@@ -21,6 +21,7 @@ export const COMPILE_OPTIONS: OptionSpecs = {
   'opt-level': { kind: 'integer', valueName: 'N', description: 'optimisation level 0-3 (default: 3)' },
   fallback: { kind: 'string', valueName: 'cpu|error', description: "nodes that cannot be compiled: run on CPU (default) or fail" },
   threads: { kind: 'integer', short: 't', valueName: 'N', description: 'threads the compiled code runs on (its parallel loops are built for this count; default: the cores of this machine)' },
+  'no-winograd': { kind: 'boolean', description: '3×3 convolutions in their direct forms, not by Winograd F(4, 3) (the direct sums: twice the multiplies)' },
   help: { kind: 'boolean', short: 'h', description: 'show this help' },
 };
 
@@ -72,6 +73,7 @@ export async function compileCommand(argv: readonly string[], io: CliIo): Promis
   if (fallback) raw.fallback = fallback;
   const threads = args.integer('threads', 1, MAX_THREADS);
   if (threads !== undefined) raw.threads = threads;
+  if (args.flag('no-winograd')) raw.winograd = false;
   const options = resolveOptions(raw);
   const bytes = new Uint8Array(await readFile(modelPath));
   const model = decodeModel(bytes, { baseDir: dirname(modelPath) });

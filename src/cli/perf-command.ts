@@ -26,6 +26,7 @@ export const PERF_OPTIONS: OptionSpecs = {
   dim: { kind: 'list', short: 'd', valueName: 'NAME=VALUE', description: 'value of a symbolic dimension (default: 1; repeatable)' },
   seed: { kind: 'integer', valueName: 'N', description: 'seed of the random inputs (default: 0)' },
   cache: { kind: 'boolean', description: "use the mlir EP's compile cache (default: compile afresh)" },
+  'no-winograd': { kind: 'boolean', description: '3×3 convolutions in their direct forms, not by Winograd F(4, 3) (the direct sums: twice the multiplies)' },
   help: { kind: 'boolean', short: 'h', description: 'show this help' },
 };
 
@@ -235,7 +236,7 @@ export async function perfCommand(argv: readonly string[], io: CliIo): Promise<n
     runs: args.integer('runs', 1, MAX_RUNS) ?? DEFAULT_RUNS,
     warmup: args.integer('warmup', 0, MAX_RUNS) ?? DEFAULT_WARMUP,
     warmupMs: args.integer('warmup-ms', 0, MAX_RUNS) ?? DEFAULT_WARMUP_MS,
-    mlirOptions: args.flag('cache') ? { cacheDir: undefined } : {},
+    mlirOptions: { ...(args.flag('cache') ? { cacheDir: undefined } : {}), ...(args.flag('no-winograd') ? { winograd: false } : {}) },
     // The session then compiles at creation (compile= is the compile time), not on the first run.
     freeDimensionOverrides: dims.size ? Object.fromEntries(dims) : undefined,
   };

@@ -30,6 +30,7 @@ async function keyFor(req: CompileRequest): Promise<string> {
     req.modelBytes, types, cpuTarget, o.targetFeatures, String(o.optLevel), JSON.stringify(o.compileFlags), o.fallback,
     // Compiled code bakes in its OpenMP thread count.
     String(o.threads),
+    `winograd:${o.winograd}`,
   ]);
 }
 

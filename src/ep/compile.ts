@@ -177,7 +177,7 @@ async function compileNative(req: CompileRequest, root: Draft, label: string): P
     toolchain = await tc.version();
     req.onProgress?.(0.1, `compiling ${owners.size} partition(s)`);
     const units = [...owners.values()].map(({ m }) => ({ id: m.symbol, mlir: m.mlir }));
-    const target = { cpu: o.targetCpu, features: o.targetFeatures, optLevel: o.optLevel, extraFlags: o.compileFlags, threads: o.threads };
+    const target = { cpu: o.targetCpu, features: o.targetFeatures, optLevel: o.optLevel, extraFlags: o.compileFlags, threads: o.threads, winograd: o.winograd };
     result = await compileToLibrary(tc, target, units, label, (ok) => sequenceDrivers(root, ok));
     if (!result.extraLinked) for (const d of allDrafts(root)) d.sequences.clear();
     const failed = new Set(result.failures.map((f) => f.id));

@@ -25,6 +25,13 @@ export interface MlirProviderOptions {
   threads?: number;
   /** A precompiled module file (`ort-mlir compile`); runs with no toolchain present. */
   module?: string;
+  /**
+   * 3×3 stride-1 f32 convolutions by Winograd's F(4, 3) along rows (default
+   * true): half the multiplies. Results differ from the direct sums by a few
+   * times their rounding error (about 1e-6 of the largest output); false
+   * keeps the direct forms.
+   */
+  winograd?: boolean;
 }
 
 export interface ResolvedOptions {
@@ -38,6 +45,7 @@ export interface ResolvedOptions {
   device: Device;
   threads: number;
   module: string | null;
+  winograd: boolean;
 }
 
 export class OptionsError extends Error {
@@ -49,7 +57,7 @@ const DEFAULT_OPT_LEVEL = 3;
 const MAX_OPT_LEVEL = 3;
 const KNOWN_KEYS = new Set([
   'name', 'targetCpu', 'targetFeatures', 'optLevel', 'compileFlags', 'toolchainHome',
-  'cacheDir', 'fallback', 'device', 'threads', 'module',
+  'cacheDir', 'fallback', 'device', 'threads', 'module', 'winograd',
 ]);
 
 function expectString(key: string, v: unknown): string {
@@ -61,6 +69,11 @@ function expectInt(key: string, v: unknown, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
     throw new OptionsError(`mlir EP option '${key}': expected an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
   }
+  return v;
+}
+
+function expectBoolean(key: string, v: unknown): boolean {
+  if (typeof v !== 'boolean') throw new OptionsError(`mlir EP option '${key}': expected true or false, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -123,6 +136,7 @@ export function resolveOptions(raw: Record<string, unknown>, sessionThreads?: nu
       ? sessionThreads && sessionThreads > 0 ? sessionThreads : defaultThreads()
       : expectInt('threads', raw.threads, 1, MAX_THREADS),
     module: raw.module === undefined ? null : expectString('module', raw.module),
+    winograd: raw.winograd === undefined ? true : expectBoolean('winograd', raw.winograd),
   };
 }
 

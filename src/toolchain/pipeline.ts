@@ -27,6 +27,8 @@ export interface TargetOptions {
   threads?: number;
   /** Apply transform-dialect schedules (default true; false = plain loops, for A/B checks). */
   schedules?: boolean;
+  /** Winograd's form for 3×3 convolutions (default true; schedules/conv-winograd.ts). */
+  winograd?: boolean;
 }
 
 /** Normalizes the IR (mlir-opt's printed form) so that schedules can find ops by name and shape. */
@@ -281,7 +283,7 @@ async function scheduleUnit(
   const work = SCHEDULED_OPS.test(u.mlir) || (GENERIC.test(u.mlir) && (c.threads > 1 || PAD.test(u.mlir)));
   if (c.t.schedules === false || !work) return null;
   const prepared = await prepareUnit(f, step);
-  const ctx = { target: vectorTarget(c.t.cpu, c.t.features), threads: c.threads };
+  const ctx = { target: vectorTarget(c.t.cpu, c.t.features), threads: c.threads, winograd: c.t.winograd !== false };
   const scheduled = scheduleOps(await prepareEpilogues(rewriteConvs(prepared, ctx), c.threads, f, step), ctx);
   if (!scheduled) return null;
   await writeFile(f('sched.input.mlir'), scheduled.mlir);
@@ -374,7 +376,7 @@ export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: r
     }
     return { library, failures, runs: c.runs, notes: c.notes, extraLinked };
   } finally {
-    await dumpIntermediates(dir, label);
+    await dumpIntermediates(dir, label, c.notes);
     if (!process.env.ORT_MLIR_KEEP_WORKDIR) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
   }
 }
@@ -425,10 +427,12 @@ async function compileIr(c: UnitContext, name: string, ir: string): Promise<stri
   return obj;
 }
 
-async function dumpIntermediates(dir: string, label: string): Promise<void> {
+/** Copies the work directory, with the schedule chosen for each unit (and schedule failures) in notes.txt. */
+async function dumpIntermediates(dir: string, label: string, notes: readonly string[]): Promise<void> {
   const target = dumpDir();
   if (!target) return;
   const dest = join(target, label);
   await mkdir(dest, { recursive: true });
   await cp(dir, dest, { recursive: true });
+  await writeFile(join(dest, 'notes.txt'), notes.map((n) => `${n}\n`).join(''));
 }

@@ -9,6 +9,7 @@ test('defaults', () => {
   assert.equal(o.fallback, 'cpu');
   assert.equal(o.device, 'cpu');
   assert.equal(o.module, null);
+  assert.equal(o.winograd, true);
   assert.ok(o.threads >= 1);
 });
 
@@ -37,4 +38,6 @@ test('unknown keys and bad values fail with messages naming the option', () => {
   assert.throws(() => resolveOptions({ compileFlags: { gcc: [] } }), /compileFlags.gcc/);
   assert.throws(() => resolveOptions({ compileFlags: { llc: [3] } }), /compileFlags.llc/);
   assert.throws(() => resolveOptions({ device: 'cuda' }), /'device'/);
+  assert.throws(() => resolveOptions({ winograd: 'no' }), /'winograd': expected true or false/);
+  assert.equal(resolveOptions({ winograd: false }).winograd, false);
 });

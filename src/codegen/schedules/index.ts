@@ -11,6 +11,7 @@
 import { scanStructuredOps, tagGeneric, tagOp, type StructuredOp } from './ir-scan.js';
 import { geometry, NESTED_ATTR, rewriteConvsToMatmul, type ConvGeometry } from './conv-im2col.js';
 import { directConvFits, padDepth, planDirectConv } from './conv-direct.js';
+import { rewriteConvsWinograd } from './conv-winograd.js';
 import { addCopyEpilogues, planMatmul } from './matmul.js';
 import { planPackedMatmul, scanPackedMatmuls, tagPackedMatmul } from './packed-matmul.js';
 import { liftPackedEpilogues } from './packed-epilogue.js';
@@ -84,8 +85,10 @@ export interface ConvStage {
  */
 export function rewriteConvs(mlir: string, ctx: ScheduleContext): ConvStage {
   // Convolutions the direct schedule takes stay in place for step 2.
-  const convs = rewriteConvsToMatmul(mlir.split('\n'), ctx.threads, (g: ConvGeometry) => directConvFits(g, ctx.target));
-  return { mlir: convs.lines.join('\n'), summary: convs.summary, parallel: convs.parallel };
+  const lines = mlir.split('\n');
+  const winograd = ctx.winograd === false ? { lines, summary: [], parallel: false } : rewriteConvsWinograd(lines, ctx.threads);
+  const convs = rewriteConvsToMatmul(winograd.lines, ctx.threads, (g: ConvGeometry) => directConvFits(g, ctx.target));
+  return { mlir: convs.lines.join('\n'), summary: [...winograd.summary, ...convs.summary], parallel: winograd.parallel || convs.parallel };
 }
 
 /** Both steps without the epilogue preparation (for IR that has no epilogues to fuse). */

@@ -8,6 +8,8 @@ export interface ScheduleContext {
   target: VectorTarget;
   /** Threads the compiled code may use (1 = no OpenMP). */
   threads: number;
+  /** Whether 3×3 convolutions may take Winograd's form (conv-winograd.ts); default true. */
+  winograd?: boolean;
 }
 
 /**

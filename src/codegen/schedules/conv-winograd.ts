@@ -1,0 +1,429 @@
+// Rewrites 3×3 stride-1 f32 convolutions (linalg.conv_2d_nchw_fchw, batch 1)
+// into Winograd's minimal filtering F(4, 3) along the output rows: four
+// output rows from six transformed input rows take six multiplies per tap
+// column where the direct form takes twelve. det's neck and head (96→24 at
+// 20² … 160²) are about 40 % of its run and ran at the FMA peak already, so
+// only fewer multiplies could make them faster.
+//
+// Per tap column kx and tile of four output rows (Lavin & Gray's F(4, 3)):
+//
+//   y[4t + q] = Σ_i AT[q, i] · Σ_(c, kx) U_i[f, c, kx] · V_i[c, kx, t, ow]
+//   U_i = Σ_a G[i, a] · w[f, c, a, kx]            (the filter, once a run)
+//   V_i = Σ_a BT[i, a] · x[c, 4t + a, ow + kx]     (six rows of the padded input)
+//
+// so each i is an ordinary matmul [F, 3C] × [3C, tiles·OW], scheduled by
+// matmul.ts. The transform runs along the rows only: the columns stay
+// contiguous, and every transform is a generic whose innermost loop runs
+// along the output row (LLVM vectorizes it).
+// Error: about 1e-6 of the largest output on random 96-channel inputs.
+//
+// Like the im2col form (conv-im2col.ts) the work goes in chunks of tile rows
+// whose transformed rows (V_i) stay in L2, and the chunks are the unit of
+// parallelism.
+import { affineMap, f32Memref, f32Tensor, identityMap } from '../mlir-builder.js';
+import { convFlops, geometry, NESTED_ATTR, type ConvGeometry, type ConvRewrite } from './conv-im2col.js';
+import { definitionLine, OP_LINE_PARTS, operandNames, scanStructuredOps } from './ir-scan.js';
+import { zeroPadAt, type ZeroPad } from './pad-split.js';
+import { PARALLEL_MIN_FLOPS } from './plan.js';
+
+const CONV = 'linalg.conv_2d_nchw_fchw';
+/** `%a = tensor.expand_shape %b ...`: the result and the source. */
+const EXPAND_OF = /^\s*(%[\w.$-]+) = tensor\.expand_shape (%[\w.$-]+) /;
+
+/** Output rows per tile (the m of F(m, 3)). */
+const TILE_ROWS = 4;
+/** Transformed rows per tile: m + r - 1. */
+const POINTS = 6;
+const TAPS = 3;
+/** BT [POINTS, POINTS]: V_i = Σ_a BT[i, a] · d[a]. */
+const BT: readonly (readonly number[])[] = [
+  [4, 0, -5, 0, 1, 0],
+  [0, -4, -4, 1, 1, 0],
+  [0, 4, -4, -1, 1, 0],
+  [0, -2, -1, 2, 1, 0],
+  [0, 2, -1, -2, 1, 0],
+  [0, 4, 0, -5, 0, 1],
+];
+/** G [POINTS, TAPS]: U_i = Σ_a G[i, a] · g[a]. */
+const G: readonly (readonly number[])[] = [
+  [1 / 4, 0, 0],
+  [-1 / 6, -1 / 6, -1 / 6],
+  [-1 / 6, 1 / 6, -1 / 6],
+  [1 / 24, 1 / 12, 1 / 6],
+  [1 / 24, -1 / 12, 1 / 6],
+  [0, 0, 1],
+];
+/** AT [TILE_ROWS, POINTS]: y[q] = Σ_i AT[q, i] · m_i. */
+const AT: readonly (readonly number[])[] = [
+  [1, 1, 1, 1, 1, 0],
+  [0, 1, -1, 2, -2, 0],
+  [0, 1, 1, 4, 4, 0],
+  [0, 1, -1, 8, -8, 1],
+];
+const F32_BYTES = 4;
+/** Alignment of the transformed rows' buffer: a cache line (and an AVX-512 vector). */
+const BUFFER_ALIGNMENT = 64;
+/** One transformed operand V_i per chunk stays within this (with the chunk's input rows, in L2). */
+const CHUNK_BYTES = 256 * 1024;
+/**
+ * Below this the filter transform and the extra passes cost more than the
+ * multiplies saved; smaller channel counts make the matmuls' K (3C) too short.
+ */
+const MIN_FLOPS = 8_000_000;
+const MIN_CHANNELS = 8;
+
+/** Whether `g` (the convolution of an already padded input) gets the Winograd form. */
+export function winogradFits(g: ConvGeometry): boolean {
+  const unit = (v: readonly number[]) => v.every((s) => s === 1);
+  return g.kh === TAPS && g.kw === TAPS && unit(g.strides) && unit(g.dilations) && g.oh % TILE_ROWS === 0
+    && g.h === g.oh + TAPS - 1 && g.w === g.ow + TAPS - 1 && g.c >= MIN_CHANNELS && g.f >= MIN_CHANNELS
+    && 2 * g.f * g.c * TAPS * TAPS * g.oh * g.ow >= MIN_FLOPS;
+}
+
+/** Tile rows per chunk: the most whose V_i fits CHUNK_BYTES, dividing the tile rows (at least 1). */
+export function winogradChunkTiles(g: ConvGeometry): number {
+  const tiles = g.oh / TILE_ROWS;
+  const tileBytes = F32_BYTES * g.c * TAPS * g.ow;
+  let best = 1;
+  for (let r = 1; r <= tiles; r++) if (tiles % r === 0 && r * tileBytes <= CHUNK_BYTES) best = r;
+  return best;
+}
+
+/** An f32 literal MLIR parses back to the nearest float. */
+function literal(v: number): string {
+  return Number.isInteger(v) ? v.toFixed(1) : v.toPrecision(9);
+}
+
+/** The dense constant of a 2-D table. */
+function denseTable(rows: readonly (readonly number[])[]): string {
+  return `dense<[${rows.map((r) => `[${r.map(literal).join(', ')}]`).join(', ')}]> : ${f32Tensor([rows.length, rows[0].length])}`;
+}
+
+interface Term {
+  operand: string;
+  coef: number;
+}
+
+/** Body lines computing `Σ coef · operand` (`value`): ±1 as adds and subtractions, other coefficients as FMAs. */
+function sumBody(p: string, terms: readonly Term[]): { lines: string[]; value: string } {
+  const constants: string[] = [];
+  const ops: string[] = [];
+  let acc: string | null = null;
+  terms.forEach(({ operand, coef }, n) => {
+    const next = `${p}_s${n}`;
+    const k = `${p}_k${n}`;
+    if (Math.abs(coef) !== 1) constants.push(`${k} = arith.constant ${literal(coef)} : f32`);
+    if (acc === null && coef === 1) {
+      acc = operand;
+      return;
+    }
+    if (acc === null) ops.push(coef === -1 ? `${next} = arith.negf ${operand} : f32` : `${next} = arith.mulf ${operand}, ${k} : f32`);
+    else if (coef === 1) ops.push(`${next} = arith.addf ${acc}, ${operand} : f32`);
+    else if (coef === -1) ops.push(`${next} = arith.subf ${acc}, ${operand} : f32`);
+    else ops.push(`${next} = math.fma ${operand}, ${k}, ${acc} : f32`);
+    acc = next;
+  });
+  if (acc === null) throw new Error(`conv-winograd: ${p} sums no terms`);
+  return { lines: [...constants, ...ops], value: acc };
+}
+
+interface Emit {
+  id: string;
+  g: ConvGeometry;
+  line(text: string): void;
+}
+
+/** U [POINTS, F, C, TAPS] = G · w along the tap rows: one generic, once a run (F·C·54 FMAs). */
+function emitFilterTransform(e: Emit, w: string): string {
+  const { id, g } = e;
+  const uType = f32Tensor([POINTS, g.f, g.c, TAPS]);
+  e.line(`${id}_g = arith.constant ${denseTable(G)}`);
+  e.line(`${id}_ue = tensor.empty() : ${uType}`);
+  e.line(`${id}_uz = linalg.fill ins(${id}_zero : f32) outs(${id}_ue : ${uType}) -> ${uType}`);
+  const maps = [affineMap(5, ['d0', 'd4']), affineMap(5, ['d1', 'd2', 'd4', 'd3']), affineMap(5, ['d0', 'd1', 'd2', 'd3'])];
+  e.line(`${id}_u = linalg.generic {indexing_maps = [${maps.join(', ')}], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(${id}_g, ${w} : ${f32Tensor([POINTS, TAPS])}, ${f32Tensor([g.f, g.c, TAPS, TAPS])}) outs(${id}_uz : ${uType}) {`);
+  e.line(`^bb0(${id}_gi: f32, ${id}_wi: f32, ${id}_ui: f32):`);
+  e.line(`  ${id}_us = math.fma ${id}_gi, ${id}_wi, ${id}_ui : f32`);
+  e.line(`  linalg.yield ${id}_us : f32`);
+  e.line(`} -> ${uType}`);
+  return `${id}_u`;
+}
+
+/** U_i (`i` an index value) as the matmul's [F, C·TAPS] operand. */
+function emitFilterSlice(e: Emit, u: string, i: string): string {
+  const { id, g } = e;
+  e.line(`${id}_uis = tensor.extract_slice ${u}[${i}, 0, 0, 0] [1, ${g.f}, ${g.c}, ${TAPS}] [1, 1, 1, 1] : ${f32Tensor([POINTS, g.f, g.c, TAPS])} to ${f32Tensor([g.f, g.c, TAPS])}`);
+  e.line(`${id}_ui = tensor.collapse_shape ${id}_uis [[0], [1, 2]] : ${f32Tensor([g.f, g.c, TAPS])} into ${f32Tensor([g.f, g.c * TAPS])}`);
+  return `${id}_ui`;
+}
+
+/**
+ * T [POINTS, C, tiles, W]: BT times the six input rows of each tile of the
+ * chunk's rows `x` ([C, 4·tiles + 2, W]). One generic reads the six rows
+ * once and yields all six points, with BT's nonzero terms only (±1 as adds).
+ * Its results go into one buffer's slices (as in depthwise-rows.ts:
+ * one-shot bufferization cannot prove slices of one tensor apart, and would
+ * compute all but one into temporaries and copy them in).
+ */
+function emitRowTransform(e: Emit, x: string, tiles: number): string {
+  const { id, g } = e;
+  const p = `${id}_t`;
+  const xType = f32Tensor([g.c, TILE_ROWS * tiles + TAPS - 1, g.w]);
+  // Without the unit tile dimension of one-tile chunks: unit-dim folding would put reshapes
+  // between the generic and the slices, and the results would be copied in after all.
+  const one = tiles === 1;
+  const part = one ? [g.c, g.w] : [g.c, tiles, g.w];
+  const tType = f32Tensor(part);
+  const all = [POINTS, ...part];
+  const points = BT.map((_, i) => i);
+  const rows = BT[0].map((_, a) => a);
+  const rank = part.length;
+  const inputMap = (a: number) => affineMap(rank, one ? ['d0', `${a}`, 'd1'] : ['d0', `d1 * ${TILE_ROWS} + ${a}`, 'd2']);
+  const parallel = part.map(() => '"parallel"').join(', ');
+  const maps = [...rows.map(inputMap), ...points.map(() => identityMap(rank))];
+  e.line(`${p}m = memref.alloc() {alignment = ${BUFFER_ALIGNMENT} : i64} : ${f32Memref(all)}`);
+  e.line(`${p}e = tensor.empty() : ${tType}`);
+  e.line(`${p}g:${POINTS} = linalg.generic {indexing_maps = [${maps.join(', ')}], iterator_types = [${parallel}]} ins(${rows.map(() => x).join(', ')} : ${rows.map(() => xType).join(', ')}) outs(${points.map(() => `${p}e`).join(', ')} : ${points.map(() => tType).join(', ')}) {`);
+  e.line(`^bb0(${rows.map((a) => `${p}_x${a}: f32`).join(', ')}, ${points.map((i) => `${p}_o${i}: f32`).join(', ')}):`);
+  const yields = points.map((i) => {
+    const terms = BT[i].flatMap((coef, a) => (coef === 0 ? [] : [{ operand: `${p}_x${a}`, coef }]));
+    const { lines, value } = sumBody(`${p}${i}`, terms);
+    for (const l of lines) e.line(`  ${l}`);
+    return value;
+  });
+  e.line(`  linalg.yield ${yields.join(', ')} : ${points.map(() => 'f32').join(', ')}`);
+  e.line(`} -> (${points.map(() => tType).join(', ')})`);
+  const stride = part.reduce((n, d) => n * d, 1);
+  const strides = part.map((_, d) => part.slice(d + 1).reduce((n, k) => n * k, 1));
+  const sliceType = (i: number) => `memref<${part.join('x')}xf32, strided<[${strides.join(', ')}], offset: ${i * stride}>>`;
+  for (const i of points) {
+    e.line(`${p}s${i} = memref.subview ${p}m[${i}, ${part.map(() => 0).join(', ')}] [1, ${part.join(', ')}] [${all.map(() => 1).join(', ')}] : ${f32Memref(all)} to ${sliceType(i)}`);
+    e.line(`bufferization.materialize_in_destination ${p}g#${i} in restrict writable ${p}s${i} : (${tType}, ${sliceType(i)}) -> ()`);
+  }
+  if (!one) {
+    e.line(`${p} = bufferization.to_tensor ${p}m restrict writable : ${f32Memref(all)} to ${f32Tensor(all)}`);
+    return p;
+  }
+  e.line(`${p}f = bufferization.to_tensor ${p}m restrict writable : ${f32Memref(all)} to ${f32Tensor(all)}`);
+  e.line(`${p} = tensor.expand_shape ${p}f [[0], [1], [2, 3]] output_shape [${POINTS}, ${g.c}, 1, ${g.w}] : ${f32Tensor(all)} into ${f32Tensor([POINTS, g.c, 1, g.w])}`);
+  return p;
+}
+
+/** V_i [C·TAPS, tiles·OW]: T_i's rows (`i` an index value) at each tap column's shift (the matmul's operand, im2col along the row only). */
+function emitShifts(e: Emit, all: string, i: string, tiles: number): string {
+  const { id, g } = e;
+  const p = `${id}_v`;
+  const t = `${p}i`;
+  e.line(`${t} = tensor.extract_slice ${all}[${i}, 0, 0, 0] [1, ${g.c}, ${tiles}, ${g.w}] [1, 1, 1, 1] : ${f32Tensor([POINTS, g.c, tiles, g.w])} to ${f32Tensor([g.c, tiles, g.w])}`);
+  const vShape = [g.c, TAPS, tiles, g.ow];
+  const maps = [affineMap(4, ['d0', 'd2', 'd3 + d1']), identityMap(4)];
+  e.line(`${p}e = tensor.empty() : ${f32Tensor(vShape)}`);
+  e.line(`${p}t = linalg.generic {indexing_maps = [${maps.join(', ')}], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(${t} : ${f32Tensor([g.c, tiles, g.w])}) outs(${p}e : ${f32Tensor(vShape)}) {`);
+  e.line(`^bb0(${p}_x: f32, ${p}_o: f32):`);
+  e.line(`  linalg.yield ${p}_x : f32`);
+  e.line(`} -> ${f32Tensor(vShape)}`);
+  e.line(`${p} = tensor.collapse_shape ${p}t [[0, 1], [2, 3]] : ${f32Tensor(vShape)} into ${f32Tensor([g.c * TAPS, tiles * g.ow])}`);
+  return p;
+}
+
+/** M_i = U_i · V_i [F, tiles·OW] into slice `i` of `all` [POINTS, F, tiles·OW]; returns `all` with it. */
+function emitProduct(e: Emit, u: string, v: string, all: string, i: string, tiles: number): string {
+  const { id, g } = e;
+  const m = `${id}_m`;
+  const type = f32Tensor([g.f, tiles * g.ow]);
+  const allType = f32Tensor([POINTS, g.f, tiles * g.ow]);
+  const slice = `[${i}, 0, 0] [1, ${g.f}, ${tiles * g.ow}] [1, 1, 1]`;
+  e.line(`${m}s = tensor.extract_slice ${all}${slice} : ${allType} to ${type}`);
+  e.line(`${m}z = linalg.fill ins(${id}_zero : f32) outs(${m}s : ${type}) -> ${type}`);
+  e.line(`${m}f = linalg.matmul {${NESTED_ATTR}} ins(${u}, ${v} : ${f32Tensor([g.f, g.c * TAPS])}, ${f32Tensor([g.c * TAPS, tiles * g.ow])}) outs(${m}z : ${type}) -> ${type}`);
+  e.line(`${m} = tensor.insert_slice ${m}f into ${all}${slice} : ${type} into ${allType}`);
+  return m;
+}
+
+/**
+ * `y` [F, tiles, 4, OW] plus AT · M (`all` [POINTS, F, tiles·OW]): a
+ * reduction over the points, ordered before the output column so that the
+ * innermost loop runs along the row (a reduction, so that the accumulator
+ * stays this generic's init: elementwise generics get their init moved to
+ * an input, and the chunk would no longer be computed in place).
+ */
+function emitOutputTransform(e: Emit, y: string, all: string, at: string, tiles: number): string {
+  const { id, g } = e;
+  const rowsType = f32Tensor([g.f, tiles, TILE_ROWS, g.ow]);
+  const mType = f32Tensor([POINTS, g.f, tiles, g.ow]);
+  e.line(`${id}_mx = tensor.expand_shape ${all} [[0], [1], [2, 3]] output_shape [${POINTS}, ${g.f}, ${tiles}, ${g.ow}] : ${f32Tensor([POINTS, g.f, tiles * g.ow])} into ${mType}`);
+  const maps = [affineMap(5, ['d3', 'd0', 'd1', 'd4']), affineMap(5, ['d2', 'd3']), affineMap(5, ['d0', 'd1', 'd2', 'd4'])];
+  e.line(`${id}_y = linalg.generic {indexing_maps = [${maps.join(', ')}], iterator_types = ["parallel", "parallel", "parallel", "reduction", "parallel"]} ins(${id}_mx, ${at} : ${mType}, ${f32Tensor([TILE_ROWS, POINTS])}) outs(${y} : ${rowsType}) {`);
+  e.line(`^bb0(${id}_ym: f32, ${id}_ya: f32, ${id}_yo: f32):`);
+  e.line(`  ${id}_ys = math.fma ${id}_ym, ${id}_ya, ${id}_yo : f32`);
+  e.line(`  linalg.yield ${id}_ys : f32`);
+  e.line(`} -> ${rowsType}`);
+  return `${id}_y`;
+}
+
+/**
+ * The chunk loop over blocks of `tiles` tile rows (an scf.forall with
+ * `parallel`, else an scf.for) accumulating into `acc` [F, OH·OW]; returns
+ * the loop's result. Inside, a loop over the six points: one V_i at a time
+ * is made and consumed by its matmul (in cache), and one copy of the
+ * transforms and the matmul kernel is compiled instead of six.
+ */
+function emitChunks(e: Emit, x: ConvInput, u: string, acc: string, tiles: number, parallel: boolean): string {
+  const { id, g } = e;
+  const p = g.oh * g.ow;
+  const rows = TILE_ROWS * tiles;
+  const cols = rows * g.ow;
+  const chunks = g.oh / rows;
+  const accType = f32Tensor([g.f, p]);
+  const chunkType = f32Tensor([g.f, cols]);
+  const rowsType = f32Tensor([g.f, tiles, TILE_ROWS, g.ow]);
+  const out = `${id}_loop`;
+  e.line(`${id}_at = arith.constant ${denseTable(AT)}`);
+  e.line(`${id}_lo = arith.constant 0 : index`);
+  e.line(`${id}_one = arith.constant 1 : index`);
+  e.line(`${id}_points = arith.constant ${POINTS} : index`);
+  if (parallel) {
+    e.line(`${out} = scf.forall (${id}_i) in (${chunks}) shared_outs(${id}_o = ${acc}) -> (${accType}) {`);
+  } else {
+    e.line(`${id}_hi = arith.constant ${chunks} : index`);
+    e.line(`${out} = scf.for ${id}_i = ${id}_lo to ${id}_hi step ${id}_one iter_args(${id}_o = ${acc}) -> (${accType}) {`);
+  }
+  const inner: Emit = { ...e, line: (t) => e.line(`  ${t}`) };
+  const xRows = rows + TAPS - 1;
+  inner.line(`${id}_r = affine.apply affine_map<(d0) -> (d0 * ${rows})>(${id}_i)`);
+  inner.line(`${id}_c = affine.apply affine_map<(d0) -> (d0 * ${cols})>(${id}_i)`);
+  const chunkX = x.pad ? emitPaddedRows(inner, x.pad, rows) : emitRows(inner, x.padded, rows);
+  inner.line(`${id}_os = tensor.extract_slice ${id}_o[0, ${id}_c] [${g.f}, ${cols}] [1, 1] : ${accType} to ${chunkType}`);
+  inner.line(`${id}_ox = tensor.expand_shape ${id}_os [[0], [1, 2, 3]] output_shape [${g.f}, ${tiles}, ${TILE_ROWS}, ${g.ow}] : ${chunkType} into ${rowsType}`);
+  const transformed = emitRowTransform(inner, chunkX, tiles);
+  const allType = f32Tensor([POINTS, g.f, tiles * g.ow]);
+  inner.line(`${id}_me = tensor.empty() : ${allType}`);
+  inner.line(`${id}_pl = scf.for ${id}_k = ${id}_lo to ${id}_points step ${id}_one iter_args(${id}_ma = ${id}_me) -> (${allType}) {`);
+  const point: Emit = { ...inner, line: (t) => inner.line(`  ${t}`) };
+  const ui = emitFilterSlice(point, u, `${id}_k`);
+  const v = emitShifts(point, transformed, `${id}_k`, tiles);
+  point.line(`scf.yield ${emitProduct(point, ui, v, `${id}_ma`, `${id}_k`, tiles)} : ${allType}`);
+  inner.line('}');
+  const y = emitOutputTransform(inner, `${id}_ox`, `${id}_pl`, `${id}_at`, tiles);
+  inner.line(`${id}_part = tensor.collapse_shape ${y} [[0], [1, 2, 3]] : ${rowsType} into ${chunkType}`);
+  const into = `${id}_o[0, ${id}_c] [${g.f}, ${cols}] [1, 1] : ${chunkType} into ${accType}`;
+  if (parallel) {
+    e.line('  scf.forall.in_parallel {');
+    e.line(`    tensor.parallel_insert_slice ${id}_part into ${into}`);
+    e.line('  }');
+  } else {
+    inner.line(`${id}_next = tensor.insert_slice ${id}_part into ${into}`);
+    inner.line(`scf.yield ${id}_next : ${accType}`);
+  }
+  e.line('}');
+  return out;
+}
+
+/**
+ * The convolution's input: the padded tensor [1, C, H + 2, W + 2], and the
+ * zero pad that made it when there is one (then each chunk pads its own
+ * rows from the pad's source, in cache, and the padded copy of the whole
+ * input is not made: det's 160² layers spent 2 ms a run on its memset and copy).
+ */
+export interface ConvInput {
+  padded: string;
+  pad: ZeroPad | null;
+}
+
+/** The chunk's input rows [C, rows + 2, W + 2] sliced from the padded input. */
+function emitRows(e: Emit, padded: string, rows: number): string {
+  const { id, g } = e;
+  const xRows = rows + TAPS - 1;
+  e.line(`${id}_x = tensor.extract_slice ${padded}[0, 0, ${id}_r, 0] [1, ${g.c}, ${xRows}, ${g.w}] [1, 1, 1, 1] : ${f32Tensor([1, g.c, g.h, g.w])} to ${f32Tensor([g.c, xRows, g.w])}`);
+  return `${id}_x`;
+}
+
+/** `into` with its slice at `offsets` of `sizes` (static numbers or index values) zero-filled. */
+function emitZeroSlice(e: Emit, into: string, name: string, offsets: readonly (number | string)[], sizes: readonly (number | string)[], type: string): string {
+  const sliceType = `tensor<${sizes.map((d) => (typeof d === 'number' ? d : '?')).join('x')}xf32>`;
+  const at = `[${offsets.join(', ')}] [${sizes.join(', ')}] [${sizes.map(() => 1).join(', ')}]`;
+  e.line(`${name}s = tensor.extract_slice ${into}${at} : ${type} to ${sliceType}`);
+  e.line(`${name}f = linalg.fill ins(${e.id}_zero : f32) outs(${name}s : ${sliceType}) -> ${sliceType}`);
+  e.line(`${name} = tensor.insert_slice ${name}f into ${into}${at} : ${sliceType} into ${type}`);
+  return name;
+}
+
+/**
+ * The chunk's input rows [C, rows + 2, W + 2] padded from the pad's source
+ * (rank 3 or 4, padded by one row and column on each side): its border
+ * columns, and the rows above or below the image in the first and last
+ * chunk, are zero; the rest is a copy of the source rows.
+ */
+function emitPaddedRows(e: Emit, pad: ZeroPad, rows: number): string {
+  const { id, g } = e;
+  const xRows = rows + TAPS - 1;
+  const [h, w] = pad.from.slice(-2);
+  const type = f32Tensor([g.c, xRows, g.w]);
+  e.line(`${id}_xb = bufferization.alloc_tensor() : ${type}`);
+  e.line(`${id}_s0 = affine.max affine_map<(d0) -> (d0 * ${rows} - 1, 0)>(${id}_i)`);
+  e.line(`${id}_s1 = affine.min affine_map<(d0) -> (d0 * ${rows} + ${rows + 1}, ${h})>(${id}_i)`);
+  e.line(`${id}_n = affine.apply affine_map<(d0, d1) -> (d1 - d0)>(${id}_s0, ${id}_s1)`);
+  e.line(`${id}_pl0 = affine.apply affine_map<(d0, d1) -> (d1 - d0 * ${rows} + 1)>(${id}_i, ${id}_s0)`);
+  e.line(`${id}_hb = affine.apply affine_map<(d0, d1) -> (${xRows} - d0 - d1)>(${id}_pl0, ${id}_n)`);
+  e.line(`${id}_hs = affine.apply affine_map<(d0, d1) -> (d0 + d1)>(${id}_pl0, ${id}_n)`);
+  let x = emitZeroSlice(e, `${id}_xb`, `${id}_xl`, [0, 0, 0], [g.c, xRows, 1], type);
+  x = emitZeroSlice(e, x, `${id}_xr`, [0, 0, g.w - 1], [g.c, xRows, 1], type);
+  x = emitZeroSlice(e, x, `${id}_xt`, [0, 0, 0], [g.c, `${id}_pl0`, g.w], type);
+  x = emitZeroSlice(e, x, `${id}_xd`, [0, `${id}_hs`, 0], [g.c, `${id}_hb`, g.w], type);
+  const lead = pad.from.length === 4 ? [0] : [];
+  const src = `[${[...lead, 0, `${id}_s0`, 0].join(', ')}] [${[...lead.map(() => 1), g.c, `${id}_n`, w].join(', ')}] [${[...lead, 0, 0, 0].map(() => 1).join(', ')}]`;
+  const srcType = f32Tensor(pad.from);
+  e.line(`${id}_xs = tensor.extract_slice ${pad.source}${src} : ${srcType} to tensor<${g.c}x?x${w}xf32>`);
+  e.line(`${id}_x = tensor.insert_slice ${id}_xs into ${x}[0, ${id}_pl0, 1] [${g.c}, ${id}_n, ${w}] [1, 1, 1] : tensor<${g.c}x?x${w}xf32> into ${type}`);
+  return `${id}_x`;
+}
+
+/** The replacement lines for one convolution (`x` padded, `init` its accumulator), defining `result`. */
+export function winogradConv(indent: string, result: string, input: ConvInput, w: string, init: string, g: ConvGeometry, parallel: boolean): string[] {
+  const id = `%ortmlir_wg_${result.slice(1).replace(/[^\w]/g, '_')}`;
+  const out: string[] = [];
+  const e: Emit = { id, g, line: (text) => out.push(indent + text) };
+  const p = g.oh * g.ow;
+  e.line(`${id}_zero = arith.constant 0.000000e+00 : f32`);
+  const u = emitFilterTransform(e, w);
+  e.line(`${id}_acc = tensor.collapse_shape ${init} [[0, 1], [2, 3]] : ${f32Tensor([1, g.f, g.oh, g.ow])} into ${f32Tensor([g.f, p])}`);
+  const loop = emitChunks(e, input, u, `${id}_acc`, winogradChunkTiles(g), parallel);
+  e.line(`${result} = tensor.expand_shape ${loop} [[0, 1], [2, 3]] output_shape [1, ${g.f}, ${g.oh}, ${g.ow}] : ${f32Tensor([g.f, p])} into ${f32Tensor([1, g.f, g.oh, g.ow])}`);
+  return out;
+}
+
+/**
+ * The zero pad of one row and column on each side that makes `x` (directly,
+ * or through the expand_shape that adds the batch dimension), or null.
+ */
+function borderPad(lines: readonly string[], x: string, before: number): ZeroPad | null {
+  let at = definitionLine(lines, x, before);
+  const expand = at < 0 ? null : EXPAND_OF.exec(lines[at]);
+  if (expand && expand[1] === x) at = definitionLine(lines, expand[2], at);
+  const pad = at < 0 ? null : zeroPadAt(lines, at);
+  if (!pad) return null;
+  const border = pad.low.map((l, i) => [l, pad.to[i] - pad.from[i] - l]);
+  const spatial = border.length - 2;
+  return border.every(([lo, hi], i) => (i < spatial ? lo === 0 && hi === 0 : lo === 1 && hi === 1)) ? pad : null;
+}
+
+/** `lines` with every convolution winogradFits takes rewritten (the rest for conv-im2col.ts). */
+export function rewriteConvsWinograd(lines: readonly string[], threads: number): ConvRewrite {
+  const replaced = new Map<number, string[]>();
+  const summary: string[] = [];
+  let anyParallel = false;
+  for (const op of scanStructuredOps(lines, new Set([CONV]))) {
+    const g = geometry(op);
+    const m = OP_LINE_PARTS.exec(lines[op.line]);
+    if (!g || !m || !winogradFits(g)) continue;
+    const [x, w] = operandNames(m[5]);
+    const [init] = operandNames(m[6]);
+    const input: ConvInput = { padded: x, pad: borderPad(lines, x, op.line) };
+    const chunks = g.oh / (TILE_ROWS * winogradChunkTiles(g));
+    const parallel = threads > 1 && chunks > 1 && convFlops(g) >= PARALLEL_MIN_FLOPS;
+    anyParallel ||= parallel;
+    replaced.set(op.line, winogradConv(m[1], m[2], input, w, init, g, parallel));
+    summary.push(`${CONV} ${g.f}x${g.c}x${g.kh}x${g.kw} at ${g.oh}x${g.ow} → Winograd F(${TILE_ROWS}, ${TAPS}) along rows, ${chunks} ${parallel ? 'parallel ' : ''}chunk${chunks > 1 ? 's' : ''} of 6 matmuls ${g.f}x${(g.oh * g.ow) / chunks / TILE_ROWS}x${g.c * TAPS}`);
+  }
+  return { lines: lines.flatMap((l, i) => replaced.get(i) ?? [l]), summary, parallel: anyParallel };
+}
