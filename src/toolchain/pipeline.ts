@@ -328,8 +328,9 @@ export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: r
   const dir = await mkdtemp(join(tmpdir(), 'ort-mlir-'));
   const c: UnitContext = { tc, t, dir, threads: openmpAvailable(tc.home) ? Math.max(1, t.threads ?? 1) : 1, runs: [], notes: [] };
   try {
-    // Each unit's tools are single-threaded: one unit per core at a time.
-    const settled = await mapConcurrent(units, availableParallelism(), async (u) => {
+    // Each unit's tools are single-threaded: one unit per core at a time, the
+    // largest started first (mapConcurrent's results stay in the units' order).
+    const settled = await mapConcurrent(units, availableParallelism(), largestFirst(units), async (u) => {
       const commands: string[] = [];
       try {
         return { u, out: await compileUnit(c, u, commands), commands };
@@ -381,13 +382,23 @@ export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: r
   }
 }
 
-/** `f` over `items` with at most `limit` calls in flight; results in input order. */
-async function mapConcurrent<T, R>(items: readonly T[], limit: number, f: (item: T) => Promise<R>): Promise<R[]> {
+/**
+ * The order to start units in: by decreasing size of their MLIR (a proxy of
+ * their compile time), since the last unit to start bounds the compile.
+ * det's neck and head (5 of 12 s of tool time) started last and took the
+ * compile at two threads from 6.4 s to 8.5 s.
+ */
+function largestFirst(units: readonly CompileUnit[]): number[] {
+  return units.map((_, i) => i).sort((x, y) => units[y].mlir.length - units[x].mlir.length);
+}
+
+/** `f` over `items`, started in `order` (indices), with at most `limit` calls in flight; results in input order. */
+async function mapConcurrent<T, R>(items: readonly T[], limit: number, order: readonly number[], f: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array<R>(items.length);
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
+    while (next < order.length) {
+      const i = order[next++];
       results[i] = await f(items[i]);
     }
   };

@@ -1,7 +1,8 @@
 // Winograd's F(4, 3) along rows for 3×3 convolutions (schedules/conv-winograd.ts):
 // which convolutions it takes, how it chunks them, and that compiled models
 // match onnxruntime-node at 1 and 2 threads, with the per-chunk padding, an
-// input that is not a pad, one-tile chunks, several chunks and masked matmul columns.
+// input that is not a pad, one-tile chunks, several chunks, each point as a
+// 1×3 convolution and as a matmul with masked columns.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DataType } from '../../src/onnx/model.js';
@@ -92,7 +93,11 @@ describe('Winograd convolutions', () => {
     // At 80²: 92 KB per tile row, two of the twenty per chunk.
     assert.equal(winogradChunkTiles(geometry({ c: 96, oh: 80, ow: 80, h: 82, w: 82 })), 2);
     const det = planSchedules(paddedConv(96, 24, 160, 160), { target: avx512, threads: 2 });
-    assert.match(det?.summary[0] ?? '', /Winograd F\(4, 3\) along rows, 40 parallel chunks of 6 matmuls 24x160x288/);
+    assert.match(det?.summary[0] ?? '', /Winograd F\(4, 3\) along rows, 40 parallel chunks of 6 1x3 convolutions/);
+    assert.match(det?.summary.join('; ') ?? '', /conv_2d_nchw_fchw 24x96x1x3 at 1x160: direct/);
+    // 80 columns: the 32-column kernel does not divide them, so each point is a matmul of shifted rows.
+    const narrow = planSchedules(paddedConv(96, 24, 80, 80), { target: avx512, threads: 1 });
+    assert.match(narrow?.summary[0] ?? '', /10 chunks of 6 matmuls 24x160x288/);
     const off = planSchedules(paddedConv(96, 24, 160, 160), { target: avx512, threads: 1, winograd: false });
     assert.match(off?.summary.join() ?? '', /direct/);
   });
@@ -112,7 +117,7 @@ describe('Winograd convolutions', () => {
       const r = await compileToLibrary(tc, target(threads), [{ id: 'kernel', mlir: paddedConv(64, 16, 16, 128) }], 'winograd-test');
       assert.deepEqual(r.failures.map((f) => f.error.message), []);
       assert.ok(r.notes.some((n) => /Winograd F\(4, 3\) along rows, 2 (parallel )?chunks/.test(n)), r.notes.join('; '));
-      assert.ok(r.notes.some((n) => n.includes('linalg.matmul 16x256x192')), r.notes.join('; '));
+      assert.ok(r.notes.some((n) => n.includes('conv_2d_nchw_fchw 16x64x1x3 at 2x128: direct')), r.notes.join('; '));
       assert.ok(!r.notes.some((n) => n.includes('schedule failed')), r.notes.join('; '));
     });
 

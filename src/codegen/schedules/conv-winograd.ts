@@ -24,9 +24,14 @@ import { affineMap, f32Memref, f32Tensor, identityMap } from '../mlir-builder.js
 import { convFlops, geometry, NESTED_ATTR, type ConvGeometry, type ConvRewrite } from './conv-im2col.js';
 import { definitionLine, OP_LINE_PARTS, operandNames, scanStructuredOps } from './ir-scan.js';
 import { zeroPadAt, type ZeroPad } from './pad-split.js';
-import { PARALLEL_MIN_FLOPS } from './plan.js';
+import { directConvFits } from './conv-direct.js';
+import { PARALLEL_MIN_FLOPS, type ScheduleContext } from './plan.js';
 
 const CONV = 'linalg.conv_2d_nchw_fchw';
+/** A fill's value operand. */
+const FILL_OF = /= linalg\.fill ins\((%[\w.$-]+) : f32\)/;
+/** An f32 +0.0 constant as mlir-opt prints it. */
+const ZERO_F32 = /= arith\.constant 0\.000000e\+00 : f32$/;
 /** `%a = tensor.expand_shape %b ...`: the result and the source. */
 const EXPAND_OF = /^\s*(%[\w.$-]+) = tensor\.expand_shape (%[\w.$-]+) /;
 
@@ -165,25 +170,27 @@ function emitFilterSlice(e: Emit, u: string, i: string): string {
  * one-shot bufferization cannot prove slices of one tensor apart, and would
  * compute all but one into temporaries and copy them in).
  */
-function emitRowTransform(e: Emit, x: string, tiles: number): string {
+function emitRowTransform(e: Emit, x: ChunkRows, tiles: number): string {
   const { id, g } = e;
   const p = `${id}_t`;
-  const xType = f32Tensor([g.c, TILE_ROWS * tiles + TAPS - 1, g.w]);
+  const xType = f32Tensor([g.c, TILE_ROWS * tiles + TAPS - 1, x.columns]);
   // Without the unit tile dimension of one-tile chunks: unit-dim folding would put reshapes
   // between the generic and the slices, and the results would be copied in after all.
   const one = tiles === 1;
   const part = one ? [g.c, g.w] : [g.c, tiles, g.w];
-  const tType = f32Tensor(part);
+  const written = [...part.slice(0, -1), x.columns];
+  const tType = f32Tensor(written);
   const all = [POINTS, ...part];
   const points = BT.map((_, i) => i);
   const rows = BT[0].map((_, a) => a);
   const rank = part.length;
+  const inner = part.map((_, d) => (d === rank - 1 ? x.border : 0));
   const inputMap = (a: number) => affineMap(rank, one ? ['d0', `${a}`, 'd1'] : ['d0', `d1 * ${TILE_ROWS} + ${a}`, 'd2']);
   const parallel = part.map(() => '"parallel"').join(', ');
   const maps = [...rows.map(inputMap), ...points.map(() => identityMap(rank))];
   e.line(`${p}m = memref.alloc() {alignment = ${BUFFER_ALIGNMENT} : i64} : ${f32Memref(all)}`);
   e.line(`${p}e = tensor.empty() : ${tType}`);
-  e.line(`${p}g:${POINTS} = linalg.generic {indexing_maps = [${maps.join(', ')}], iterator_types = [${parallel}]} ins(${rows.map(() => x).join(', ')} : ${rows.map(() => xType).join(', ')}) outs(${points.map(() => `${p}e`).join(', ')} : ${points.map(() => tType).join(', ')}) {`);
+  e.line(`${p}g:${POINTS} = linalg.generic {indexing_maps = [${maps.join(', ')}], iterator_types = [${parallel}]} ins(${rows.map(() => x.value).join(', ')} : ${rows.map(() => xType).join(', ')}) outs(${points.map(() => `${p}e`).join(', ')} : ${points.map(() => tType).join(', ')}) {`);
   e.line(`^bb0(${rows.map((a) => `${p}_x${a}: f32`).join(', ')}, ${points.map((i) => `${p}_o${i}: f32`).join(', ')}):`);
   const yields = points.map((i) => {
     const terms = BT[i].flatMap((coef, a) => (coef === 0 ? [] : [{ operand: `${p}_x${a}`, coef }]));
@@ -195,11 +202,12 @@ function emitRowTransform(e: Emit, x: string, tiles: number): string {
   e.line(`} -> (${points.map(() => tType).join(', ')})`);
   const stride = part.reduce((n, d) => n * d, 1);
   const strides = part.map((_, d) => part.slice(d + 1).reduce((n, k) => n * k, 1));
-  const sliceType = (i: number) => `memref<${part.join('x')}xf32, strided<[${strides.join(', ')}], offset: ${i * stride}>>`;
+  const sliceType = (i: number) => `memref<${written.join('x')}xf32, strided<[${strides.join(', ')}], offset: ${i * stride + x.border}>>`;
   for (const i of points) {
-    e.line(`${p}s${i} = memref.subview ${p}m[${i}, ${part.map(() => 0).join(', ')}] [1, ${part.join(', ')}] [${all.map(() => 1).join(', ')}] : ${f32Memref(all)} to ${sliceType(i)}`);
+    e.line(`${p}s${i} = memref.subview ${p}m[${i}, ${inner.join(', ')}] [1, ${written.join(', ')}] [${all.map(() => 1).join(', ')}] : ${f32Memref(all)} to ${sliceType(i)}`);
     e.line(`bufferization.materialize_in_destination ${p}g#${i} in restrict writable ${p}s${i} : (${tType}, ${sliceType(i)}) -> ()`);
   }
+  if (x.border > 0) emitZeroColumns(e, `${p}m`, all, x.border);
   if (!one) {
     e.line(`${p} = bufferization.to_tensor ${p}m restrict writable : ${f32Memref(all)} to ${f32Tensor(all)}`);
     return p;
@@ -207,6 +215,19 @@ function emitRowTransform(e: Emit, x: string, tiles: number): string {
   e.line(`${p}f = bufferization.to_tensor ${p}m restrict writable : ${f32Memref(all)} to ${f32Tensor(all)}`);
   e.line(`${p} = tensor.expand_shape ${p}f [[0], [1], [2, 3]] output_shape [${POINTS}, ${g.c}, 1, ${g.w}] : ${f32Tensor(all)} into ${f32Tensor([POINTS, g.c, 1, g.w])}`);
   return p;
+}
+
+/** Zeroes the `border` first and last columns of the buffer `m` of shape `all`. */
+function emitZeroColumns(e: Emit, m: string, all: readonly number[], border: number): void {
+  const { id } = e;
+  const strides = all.map((_, d) => all.slice(d + 1).reduce((n, k) => n * k, 1));
+  const width = all[all.length - 1];
+  const edge = [...all.slice(0, -1), border];
+  [0, width - border].forEach((column, n) => {
+    const type = `memref<${edge.join('x')}xf32, strided<[${strides.join(', ')}]${column ? `, offset: ${column}` : ''}>>`;
+    e.line(`${id}_tz${n} = memref.subview ${m}[${[...all.slice(0, -1).map(() => 0), column].join(', ')}] [${edge.join(', ')}] [${all.map(() => 1).join(', ')}] : ${f32Memref(all)} to ${type}`);
+    e.line(`linalg.fill ins(${id}_zero : f32) outs(${id}_tz${n} : ${type})`);
+  });
 }
 
 /** V_i [C·TAPS, tiles·OW]: T_i's rows (`i` an index value) at each tap column's shift (the matmul's operand, im2col along the row only). */
@@ -227,6 +248,32 @@ function emitShifts(e: Emit, all: string, i: string, tiles: number): string {
 }
 
 /** M_i = U_i · V_i [F, tiles·OW] into slice `i` of `all` [POINTS, F, tiles·OW]; returns `all` with it. */
+/**
+ * M_i as a 1×3 convolution of T_i [1, C, tiles, W] by U_i [F, C, 1, 3] into
+ * slice `i` of `all`: the direct schedule (conv-direct.ts) reads T_i's rows
+ * at each tap's shift, so V_i (three shifted copies) is never made.
+ */
+function emitRowConv(e: Emit, u: string, t: string, all: string, i: string, tiles: number): string {
+  const { id, g } = e;
+  const m = `${id}_m`;
+  const flat = f32Tensor([g.f, tiles * g.ow]);
+  const outType = f32Tensor([1, g.f, tiles, g.ow]);
+  const xType = f32Tensor([1, g.c, tiles, g.w]);
+  const wType = f32Tensor([g.f, g.c, 1, TAPS]);
+  const allType = f32Tensor([POINTS, g.f, tiles * g.ow]);
+  const slice = `[${i}, 0, 0] [1, ${g.f}, ${tiles * g.ow}] [1, 1, 1]`;
+  e.line(`${m}x = tensor.extract_slice ${t}[${i}, 0, 0, 0] [1, ${g.c}, ${tiles}, ${g.w}] [1, 1, 1, 1] : ${f32Tensor([POINTS, g.c, tiles, g.w])} to ${xType}`);
+  e.line(`${m}us = tensor.extract_slice ${u}[${i}, 0, 0, 0] [1, ${g.f}, ${g.c}, ${TAPS}] [1, 1, 1, 1] : ${f32Tensor([POINTS, g.f, g.c, TAPS])} to ${f32Tensor([g.f, g.c, TAPS])}`);
+  e.line(`${m}w = tensor.expand_shape ${m}us [[0], [1], [2, 3]] output_shape [${g.f}, ${g.c}, 1, ${TAPS}] : ${f32Tensor([g.f, g.c, TAPS])} into ${wType}`);
+  e.line(`${m}s = tensor.extract_slice ${all}${slice} : ${allType} to ${flat}`);
+  e.line(`${m}o = tensor.expand_shape ${m}s [[0, 1], [2, 3]] output_shape [1, ${g.f}, ${tiles}, ${g.ow}] : ${flat} into ${outType}`);
+  e.line(`${m}z = linalg.fill ins(${id}_zero : f32) outs(${m}o : ${outType}) -> ${outType}`);
+  e.line(`${m}c = linalg.conv_2d_nchw_fchw {dilations = dense<1> : tensor<2xi64>, ${NESTED_ATTR}, strides = dense<1> : tensor<2xi64>} ins(${m}x, ${m}w : ${xType}, ${wType}) outs(${m}z : ${outType}) -> ${outType}`);
+  e.line(`${m}f = tensor.collapse_shape ${m}c [[0, 1], [2, 3]] : ${outType} into ${flat}`);
+  e.line(`${m} = tensor.insert_slice ${m}f into ${all}${slice} : ${flat} into ${allType}`);
+  return m;
+}
+
 function emitProduct(e: Emit, u: string, v: string, all: string, i: string, tiles: number): string {
   const { id, g } = e;
   const m = `${id}_m`;
@@ -268,7 +315,7 @@ function emitOutputTransform(e: Emit, y: string, all: string, at: string, tiles:
  * is made and consumed by its matmul (in cache), and one copy of the
  * transforms and the matmul kernel is compiled instead of six.
  */
-function emitChunks(e: Emit, x: ConvInput, u: string, acc: string, tiles: number, parallel: boolean): string {
+function emitChunks(e: Emit, x: ConvInput, u: string, acc: Accumulator, tiles: number, parallel: boolean, rowConv: boolean): string {
   const { id, g } = e;
   const p = g.oh * g.ow;
   const rows = TILE_ROWS * tiles;
@@ -283,16 +330,16 @@ function emitChunks(e: Emit, x: ConvInput, u: string, acc: string, tiles: number
   e.line(`${id}_one = arith.constant 1 : index`);
   e.line(`${id}_points = arith.constant ${POINTS} : index`);
   if (parallel) {
-    e.line(`${out} = scf.forall (${id}_i) in (${chunks}) shared_outs(${id}_o = ${acc}) -> (${accType}) {`);
+    e.line(`${out} = scf.forall (${id}_i) in (${chunks}) shared_outs(${id}_o = ${acc.value}) -> (${accType}) {`);
   } else {
     e.line(`${id}_hi = arith.constant ${chunks} : index`);
-    e.line(`${out} = scf.for ${id}_i = ${id}_lo to ${id}_hi step ${id}_one iter_args(${id}_o = ${acc}) -> (${accType}) {`);
+    e.line(`${out} = scf.for ${id}_i = ${id}_lo to ${id}_hi step ${id}_one iter_args(${id}_o = ${acc.value}) -> (${accType}) {`);
   }
   const inner: Emit = { ...e, line: (t) => e.line(`  ${t}`) };
   const xRows = rows + TAPS - 1;
   inner.line(`${id}_r = affine.apply affine_map<(d0) -> (d0 * ${rows})>(${id}_i)`);
   inner.line(`${id}_c = affine.apply affine_map<(d0) -> (d0 * ${cols})>(${id}_i)`);
-  const chunkX = x.pad ? emitPaddedRows(inner, x.pad, rows) : emitRows(inner, x.padded, rows);
+  const chunkX = x.pad ? emitSourceRows(inner, x.pad, rows, chunks) : emitRows(inner, x.padded, rows);
   inner.line(`${id}_os = tensor.extract_slice ${id}_o[0, ${id}_c] [${g.f}, ${cols}] [1, 1] : ${accType} to ${chunkType}`);
   inner.line(`${id}_ox = tensor.expand_shape ${id}_os [[0], [1, 2, 3]] output_shape [${g.f}, ${tiles}, ${TILE_ROWS}, ${g.ow}] : ${chunkType} into ${rowsType}`);
   const transformed = emitRowTransform(inner, chunkX, tiles);
@@ -300,11 +347,18 @@ function emitChunks(e: Emit, x: ConvInput, u: string, acc: string, tiles: number
   inner.line(`${id}_me = tensor.empty() : ${allType}`);
   inner.line(`${id}_pl = scf.for ${id}_k = ${id}_lo to ${id}_points step ${id}_one iter_args(${id}_ma = ${id}_me) -> (${allType}) {`);
   const point: Emit = { ...inner, line: (t) => inner.line(`  ${t}`) };
-  const ui = emitFilterSlice(point, u, `${id}_k`);
-  const v = emitShifts(point, transformed, `${id}_k`, tiles);
-  point.line(`scf.yield ${emitProduct(point, ui, v, `${id}_ma`, `${id}_k`, tiles)} : ${allType}`);
+  let product: string;
+  if (rowConv) {
+    product = emitRowConv(point, u, transformed, `${id}_ma`, `${id}_k`, tiles);
+  } else {
+    const ui = emitFilterSlice(point, u, `${id}_k`);
+    product = emitProduct(point, ui, emitShifts(point, transformed, `${id}_k`, tiles), `${id}_ma`, `${id}_k`, tiles);
+  }
+  point.line(`scf.yield ${product} : ${allType}`);
   inner.line('}');
-  const y = emitOutputTransform(inner, `${id}_ox`, `${id}_pl`, `${id}_at`, tiles);
+  const start = acc.zero ? `${id}_oz` : `${id}_ox`;
+  if (acc.zero) inner.line(`${start} = linalg.fill ins(${id}_zero : f32) outs(${id}_ox : ${rowsType}) -> ${rowsType}`);
+  const y = emitOutputTransform(inner, start, `${id}_pl`, `${id}_at`, tiles);
   inner.line(`${id}_part = tensor.collapse_shape ${y} [[0], [1, 2, 3]] : ${rowsType} into ${chunkType}`);
   const into = `${id}_o[0, ${id}_c] [${g.f}, ${cols}] [1, 1] : ${chunkType} into ${accType}`;
   if (parallel) {
@@ -328,14 +382,33 @@ function emitChunks(e: Emit, x: ConvInput, u: string, acc: string, tiles: number
 export interface ConvInput {
   padded: string;
   pad: ZeroPad | null;
+  /**
+   * Whether the accumulator the convolution adds to is a zero fill: each
+   * chunk then zeroes its own rows in cache, instead of a memset of the
+   * whole output before the loop (2.4 MB for det's 160² layers).
+   */
+  zeroInit: boolean;
+}
+
+/** The chunk loop's accumulator [F, OH·OW] and whether each chunk zeroes its rows first (it is then uninitialized). */
+interface Accumulator {
+  value: string;
+  zero: boolean;
 }
 
 /** The chunk's input rows [C, rows + 2, W + 2] sliced from the padded input. */
-function emitRows(e: Emit, padded: string, rows: number): string {
+function emitRows(e: Emit, padded: string, rows: number): ChunkRows {
   const { id, g } = e;
   const xRows = rows + TAPS - 1;
   e.line(`${id}_x = tensor.extract_slice ${padded}[0, 0, ${id}_r, 0] [1, ${g.c}, ${xRows}, ${g.w}] [1, 1, 1, 1] : ${f32Tensor([1, g.c, g.h, g.w])} to ${f32Tensor([g.c, xRows, g.w])}`);
-  return `${id}_x`;
+  return { value: `${id}_x`, columns: g.w, border: 0 };
+}
+
+/** A chunk's input rows [C, rows + 2, columns]: the padded width less a zero border of `border` columns on each side. */
+interface ChunkRows {
+  value: string;
+  columns: number;
+  border: number;
 }
 
 /** `into` with its slice at `offsets` of `sizes` (static numbers or index values) zero-filled. */
@@ -349,45 +422,59 @@ function emitZeroSlice(e: Emit, into: string, name: string, offsets: readonly (n
 }
 
 /**
- * The chunk's input rows [C, rows + 2, W + 2] padded from the pad's source
- * (rank 3 or 4, padded by one row and column on each side): its border
- * columns, and the rows above or below the image in the first and last
- * chunk, are zero; the rest is a copy of the source rows.
+ * The chunk's input rows [C, rows + 2, W] of the pad's source (rank 3 or
+ * 4, padded by one row and column on each side), without the border
+ * columns (emitRowTransform zeroes T's instead). Inner chunks read a view of
+ * the source; the first and last chunk a copy with the rows above or below
+ * the image zero. A copy for every chunk cost a fifth of det's 160² layer
+ * (reading the source from memory at copy speed).
  */
-function emitPaddedRows(e: Emit, pad: ZeroPad, rows: number): string {
+function emitSourceRows(e: Emit, pad: ZeroPad, rows: number, chunks: number): ChunkRows {
   const { id, g } = e;
   const xRows = rows + TAPS - 1;
   const [h, w] = pad.from.slice(-2);
-  const type = f32Tensor([g.c, xRows, g.w]);
-  e.line(`${id}_xb = bufferization.alloc_tensor() : ${type}`);
-  e.line(`${id}_s0 = affine.max affine_map<(d0) -> (d0 * ${rows} - 1, 0)>(${id}_i)`);
-  e.line(`${id}_s1 = affine.min affine_map<(d0) -> (d0 * ${rows} + ${rows + 1}, ${h})>(${id}_i)`);
-  e.line(`${id}_n = affine.apply affine_map<(d0, d1) -> (d1 - d0)>(${id}_s0, ${id}_s1)`);
-  e.line(`${id}_pl0 = affine.apply affine_map<(d0, d1) -> (d1 - d0 * ${rows} + 1)>(${id}_i, ${id}_s0)`);
-  e.line(`${id}_hb = affine.apply affine_map<(d0, d1) -> (${xRows} - d0 - d1)>(${id}_pl0, ${id}_n)`);
-  e.line(`${id}_hs = affine.apply affine_map<(d0, d1) -> (d0 + d1)>(${id}_pl0, ${id}_n)`);
-  let x = emitZeroSlice(e, `${id}_xb`, `${id}_xl`, [0, 0, 0], [g.c, xRows, 1], type);
-  x = emitZeroSlice(e, x, `${id}_xr`, [0, 0, g.w - 1], [g.c, xRows, 1], type);
-  x = emitZeroSlice(e, x, `${id}_xt`, [0, 0, 0], [g.c, `${id}_pl0`, g.w], type);
-  x = emitZeroSlice(e, x, `${id}_xd`, [0, `${id}_hs`, 0], [g.c, `${id}_hb`, g.w], type);
+  const type = f32Tensor([g.c, xRows, w]);
   const lead = pad.from.length === 4 ? [0] : [];
-  const src = `[${[...lead, 0, `${id}_s0`, 0].join(', ')}] [${[...lead.map(() => 1), g.c, `${id}_n`, w].join(', ')}] [${[...lead, 0, 0, 0].map(() => 1).join(', ')}]`;
+  const at = (row: string, n: string | number) => `[${[...lead, 0, row, 0].join(', ')}] [${[...lead.map(() => 1), g.c, n, w].join(', ')}] [${[...lead, 0, 0, 0].map(() => 1).join(', ')}]`;
   const srcType = f32Tensor(pad.from);
-  e.line(`${id}_xs = tensor.extract_slice ${pad.source}${src} : ${srcType} to tensor<${g.c}x?x${w}xf32>`);
-  e.line(`${id}_x = tensor.insert_slice ${id}_xs into ${x}[0, ${id}_pl0, 1] [${g.c}, ${id}_n, ${w}] [1, 1, 1] : tensor<${g.c}x?x${w}xf32> into ${type}`);
-  return `${id}_x`;
+  e.line(`${id}_last = arith.constant ${chunks - 1} : index`);
+  e.line(`${id}_e0 = arith.cmpi eq, ${id}_i, ${id}_lo : index`);
+  e.line(`${id}_e1 = arith.cmpi eq, ${id}_i, ${id}_last : index`);
+  e.line(`${id}_edge = arith.ori ${id}_e0, ${id}_e1 : i1`);
+  e.line(`${id}_x = scf.if ${id}_edge -> (${type}) {`);
+  const edge: Emit = { ...e, line: (t) => e.line(`  ${t}`) };
+  edge.line(`${id}_xb = bufferization.alloc_tensor() : ${type}`);
+  edge.line(`${id}_s0 = affine.max affine_map<(d0) -> (d0 * ${rows} - 1, 0)>(${id}_i)`);
+  edge.line(`${id}_s1 = affine.min affine_map<(d0) -> (d0 * ${rows} + ${rows + 1}, ${h})>(${id}_i)`);
+  edge.line(`${id}_n = affine.apply affine_map<(d0, d1) -> (d1 - d0)>(${id}_s0, ${id}_s1)`);
+  edge.line(`${id}_pl0 = affine.apply affine_map<(d0, d1) -> (d1 - d0 * ${rows} + 1)>(${id}_i, ${id}_s0)`);
+  edge.line(`${id}_hb = affine.apply affine_map<(d0, d1) -> (${xRows} - d0 - d1)>(${id}_pl0, ${id}_n)`);
+  edge.line(`${id}_hs = affine.apply affine_map<(d0, d1) -> (d0 + d1)>(${id}_pl0, ${id}_n)`);
+  let x = emitZeroSlice(edge, `${id}_xb`, `${id}_xt`, [0, 0, 0], [g.c, `${id}_pl0`, w], type);
+  x = emitZeroSlice(edge, x, `${id}_xd`, [0, `${id}_hs`, 0], [g.c, `${id}_hb`, w], type);
+  edge.line(`${id}_xs = tensor.extract_slice ${pad.source}${at(`${id}_s0`, `${id}_n`)} : ${srcType} to tensor<${g.c}x?x${w}xf32>`);
+  edge.line(`${id}_xc = tensor.insert_slice ${id}_xs into ${x}[0, ${id}_pl0, 0] [${g.c}, ${id}_n, ${w}] [1, 1, 1] : tensor<${g.c}x?x${w}xf32> into ${type}`);
+  edge.line(`scf.yield ${id}_xc : ${type}`);
+  e.line('} else {');
+  edge.line(`${id}_r1 = affine.apply affine_map<(d0) -> (d0 * ${rows} - 1)>(${id}_i)`);
+  edge.line(`${id}_xv = tensor.extract_slice ${pad.source}${at(`${id}_r1`, xRows)} : ${srcType} to ${type}`);
+  edge.line(`scf.yield ${id}_xv : ${type}`);
+  e.line('}');
+  return { value: `${id}_x`, columns: w, border: 1 };
 }
 
 /** The replacement lines for one convolution (`x` padded, `init` its accumulator), defining `result`. */
-export function winogradConv(indent: string, result: string, input: ConvInput, w: string, init: string, g: ConvGeometry, parallel: boolean): string[] {
+export function winogradConv(indent: string, result: string, input: ConvInput, w: string, init: string, g: ConvGeometry, parallel: boolean, rowConv: boolean): string[] {
   const id = `%ortmlir_wg_${result.slice(1).replace(/[^\w]/g, '_')}`;
   const out: string[] = [];
   const e: Emit = { id, g, line: (text) => out.push(indent + text) };
   const p = g.oh * g.ow;
   e.line(`${id}_zero = arith.constant 0.000000e+00 : f32`);
   const u = emitFilterTransform(e, w);
-  e.line(`${id}_acc = tensor.collapse_shape ${init} [[0, 1], [2, 3]] : ${f32Tensor([1, g.f, g.oh, g.ow])} into ${f32Tensor([g.f, p])}`);
-  const loop = emitChunks(e, input, u, `${id}_acc`, winogradChunkTiles(g), parallel);
+  if (input.zeroInit) e.line(`${id}_acc = tensor.empty() : ${f32Tensor([g.f, p])}`);
+  else e.line(`${id}_acc = tensor.collapse_shape ${init} [[0, 1], [2, 3]] : ${f32Tensor([1, g.f, g.oh, g.ow])} into ${f32Tensor([g.f, p])}`);
+  const tiles = winogradChunkTiles(g);
+  const loop = emitChunks(e, input, u, { value: `${id}_acc`, zero: input.zeroInit }, tiles, parallel, rowConv);
   e.line(`${result} = tensor.expand_shape ${loop} [[0, 1], [2, 3]] output_shape [1, ${g.f}, ${g.oh}, ${g.ow}] : ${f32Tensor([g.f, p])} into ${f32Tensor([1, g.f, g.oh, g.ow])}`);
   return out;
 }
@@ -407,8 +494,22 @@ function borderPad(lines: readonly string[], x: string, before: number): ZeroPad
   return border.every(([lo, hi], i) => (i < spatial ? lo === 0 && hi === 0 : lo === 1 && hi === 1)) ? pad : null;
 }
 
+/** The 1×3 convolution of one point's transformed rows (a chunk of `tiles` tile rows). */
+function rowConvGeometry(g: ConvGeometry, tiles: number): ConvGeometry {
+  return { ...g, h: tiles, oh: tiles, kh: 1 };
+}
+
+/** Whether `value` is a linalg.fill of +0.0 (defined before line `before`). */
+function isZeroFill(lines: readonly string[], value: string, before: number): boolean {
+  const at = definitionLine(lines, value, before);
+  const fill = at < 0 ? null : FILL_OF.exec(lines[at]);
+  const zero = fill ? definitionLine(lines, fill[1], at) : -1;
+  return zero >= 0 && ZERO_F32.test(lines[zero]);
+}
+
 /** `lines` with every convolution winogradFits takes rewritten (the rest for conv-im2col.ts). */
-export function rewriteConvsWinograd(lines: readonly string[], threads: number): ConvRewrite {
+export function rewriteConvsWinograd(lines: readonly string[], ctx: ScheduleContext): ConvRewrite {
+  const { threads } = ctx;
   const replaced = new Map<number, string[]>();
   const summary: string[] = [];
   let anyParallel = false;
@@ -418,12 +519,14 @@ export function rewriteConvsWinograd(lines: readonly string[], threads: number):
     if (!g || !m || !winogradFits(g)) continue;
     const [x, w] = operandNames(m[5]);
     const [init] = operandNames(m[6]);
-    const input: ConvInput = { padded: x, pad: borderPad(lines, x, op.line) };
-    const chunks = g.oh / (TILE_ROWS * winogradChunkTiles(g));
+    const input: ConvInput = { padded: x, pad: borderPad(lines, x, op.line), zeroInit: isZeroFill(lines, init, op.line) };
+    const tiles = winogradChunkTiles(g);
+    const chunks = g.oh / (TILE_ROWS * tiles);
+    const rowConv = directConvFits(rowConvGeometry(g, tiles), ctx.target);
     const parallel = threads > 1 && chunks > 1 && convFlops(g) >= PARALLEL_MIN_FLOPS;
     anyParallel ||= parallel;
-    replaced.set(op.line, winogradConv(m[1], m[2], input, w, init, g, parallel));
-    summary.push(`${CONV} ${g.f}x${g.c}x${g.kh}x${g.kw} at ${g.oh}x${g.ow} → Winograd F(${TILE_ROWS}, ${TAPS}) along rows, ${chunks} ${parallel ? 'parallel ' : ''}chunk${chunks > 1 ? 's' : ''} of 6 matmuls ${g.f}x${(g.oh * g.ow) / chunks / TILE_ROWS}x${g.c * TAPS}`);
+    replaced.set(op.line, winogradConv(m[1], m[2], input, w, init, g, parallel, rowConv));
+    summary.push(`${CONV} ${g.f}x${g.c}x${g.kh}x${g.kw} at ${g.oh}x${g.ow} → Winograd F(${TILE_ROWS}, ${TAPS}) along rows, ${chunks} ${parallel ? 'parallel ' : ''}chunk${chunks > 1 ? 's' : ''} of ${POINTS} ${rowConv ? `1x${TAPS} convolutions` : `matmuls ${g.f}x${tiles * g.ow}x${g.c * TAPS}`}`);
   }
   return { lines: lines.flatMap((l, i) => replaced.get(i) ?? [l]), summary, parallel: anyParallel };
 }

@@ -86,7 +86,7 @@ export interface ConvStage {
 export function rewriteConvs(mlir: string, ctx: ScheduleContext): ConvStage {
   // Convolutions the direct schedule takes stay in place for step 2.
   const lines = mlir.split('\n');
-  const winograd = ctx.winograd === false ? { lines, summary: [], parallel: false } : rewriteConvsWinograd(lines, ctx.threads);
+  const winograd = ctx.winograd === false ? { lines, summary: [], parallel: false } : rewriteConvsWinograd(lines, ctx);
   const convs = rewriteConvsToMatmul(winograd.lines, ctx.threads, (g: ConvGeometry) => directConvFits(g, ctx.target));
   return { mlir: convs.lines.join('\n'), summary: [...winograd.summary, ...convs.summary], parallel: winograd.parallel || convs.parallel };
 }
