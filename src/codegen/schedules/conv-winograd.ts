@@ -5,20 +5,23 @@
 // 20² … 160²) are about 40 % of its run and ran at the FMA peak already, so
 // only fewer multiplies could make them faster.
 //
-// Per tap column kx and tile of four output rows (Lavin & Gray's F(4, 3)):
+// Per tile of four output rows (Lavin & Gray's F(4, 3), along the rows only):
 //
-//   y[4t + q] = Σ_i AT[q, i] · Σ_(c, kx) U_i[f, c, kx] · V_i[c, kx, t, ow]
-//   U_i = Σ_a G[i, a] · w[f, c, a, kx]            (the filter, once a run)
-//   V_i = Σ_a BT[i, a] · x[c, 4t + a, ow + kx]     (six rows of the padded input)
+//   y[4t + q, ow] = Σ_i AT[q, i] · M_i[f, t, ow]
+//   M_i[f, t, ow] = Σ_(c, kx) U_i[f, c, kx] · T_i[c, t, ow + kx]
+//   U_i = Σ_a G[i, a] · w[f, c, a, kx]      (the filter, once a run)
+//   T_i = Σ_a BT[i, a] · x[c, 4t + a, :]    (six rows of the padded input)
 //
-// so each i is an ordinary matmul [F, 3C] × [3C, tiles·OW], scheduled by
-// matmul.ts. The transform runs along the rows only: the columns stay
-// contiguous, and every transform is a generic whose innermost loop runs
-// along the output row (LLVM vectorizes it).
-// Error: about 1e-6 of the largest output on random 96-channel inputs.
+// so each point i is a 1×3 convolution of T_i, run by the direct schedule
+// (conv-direct.ts), or where its 32-column kernel does not divide the row a
+// matmul [F, 3C] × [3C, tiles·OW] of T_i's three shifted copies (matmul.ts).
+// The columns stay contiguous: every transform is a generic whose innermost
+// loop runs along the row (LLVM vectorizes it). Error on det's 96→24 layer
+// with inputs in ±1: at most 2e-6 of the largest output, about five times
+// the direct sums' (the README has the numbers).
 //
 // Like the im2col form (conv-im2col.ts) the work goes in chunks of tile rows
-// whose transformed rows (V_i) stay in L2, and the chunks are the unit of
+// whose transformed rows stay in L2, and the chunks are the unit of
 // parallelism.
 import { affineMap, f32Memref, f32Tensor, identityMap } from '../mlir-builder.js';
 import { convFlops, geometry, NESTED_ATTR, type ConvGeometry, type ConvRewrite } from './conv-im2col.js';
@@ -68,7 +71,7 @@ const AT: readonly (readonly number[])[] = [
 const F32_BYTES = 4;
 /** Alignment of the transformed rows' buffer: a cache line (and an AVX-512 vector). */
 const BUFFER_ALIGNMENT = 64;
-/** One transformed operand V_i per chunk stays within this (with the chunk's input rows, in L2). */
+/** A chunk's transformed rows for one point (as the matmul's V_i: three shifted copies) stay within this, in L2. */
 const CHUNK_BYTES = 256 * 1024;
 /**
  * Below this the filter transform and the extra passes cost more than the
@@ -247,7 +250,6 @@ function emitShifts(e: Emit, all: string, i: string, tiles: number): string {
   return p;
 }
 
-/** M_i = U_i · V_i [F, tiles·OW] into slice `i` of `all` [POINTS, F, tiles·OW]; returns `all` with it. */
 /**
  * M_i as a 1×3 convolution of T_i [1, C, tiles, W] by U_i [F, C, 1, 3] into
  * slice `i` of `all`: the direct schedule (conv-direct.ts) reads T_i's rows
@@ -274,6 +276,7 @@ function emitRowConv(e: Emit, u: string, t: string, all: string, i: string, tile
   return m;
 }
 
+/** M_i = U_i · V_i [F, tiles·OW] into slice `i` of `all` [POINTS, F, tiles·OW]; returns `all` with it. */
 function emitProduct(e: Emit, u: string, v: string, all: string, i: string, tiles: number): string {
   const { id, g } = e;
   const m = `${id}_m`;
@@ -309,11 +312,32 @@ function emitOutputTransform(e: Emit, y: string, all: string, at: string, tiles:
 }
 
 /**
+ * M [POINTS, F, tiles·OW] of a chunk whose transformed rows are `t`: a loop
+ * over the points, so that one copy of the product's kernel is compiled
+ * instead of six (and, for the matmul form, one V_i at a time is made and consumed).
+ */
+function emitPointLoop(e: Emit, u: string, t: string, tiles: number, rowConv: boolean): string {
+  const { id, g } = e;
+  const allType = f32Tensor([POINTS, g.f, tiles * g.ow]);
+  e.line(`${id}_me = tensor.empty() : ${allType}`);
+  e.line(`${id}_pl = scf.for ${id}_k = ${id}_lo to ${id}_points step ${id}_one iter_args(${id}_ma = ${id}_me) -> (${allType}) {`);
+  const point: Emit = { ...e, line: (text) => e.line(`  ${text}`) };
+  let product: string;
+  if (rowConv) {
+    product = emitRowConv(point, u, t, `${id}_ma`, `${id}_k`, tiles);
+  } else {
+    const ui = emitFilterSlice(point, u, `${id}_k`);
+    product = emitProduct(point, ui, emitShifts(point, t, `${id}_k`, tiles), `${id}_ma`, `${id}_k`, tiles);
+  }
+  point.line(`scf.yield ${product} : ${allType}`);
+  e.line('}');
+  return `${id}_pl`;
+}
+
+/**
  * The chunk loop over blocks of `tiles` tile rows (an scf.forall with
  * `parallel`, else an scf.for) accumulating into `acc` [F, OH·OW]; returns
- * the loop's result. Inside, a loop over the six points: one V_i at a time
- * is made and consumed by its matmul (in cache), and one copy of the
- * transforms and the matmul kernel is compiled instead of six.
+ * the loop's result.
  */
 function emitChunks(e: Emit, x: ConvInput, u: string, acc: Accumulator, tiles: number, parallel: boolean, rowConv: boolean): string {
   const { id, g } = e;
@@ -336,29 +360,15 @@ function emitChunks(e: Emit, x: ConvInput, u: string, acc: Accumulator, tiles: n
     e.line(`${out} = scf.for ${id}_i = ${id}_lo to ${id}_hi step ${id}_one iter_args(${id}_o = ${acc.value}) -> (${accType}) {`);
   }
   const inner: Emit = { ...e, line: (t) => e.line(`  ${t}`) };
-  const xRows = rows + TAPS - 1;
   inner.line(`${id}_r = affine.apply affine_map<(d0) -> (d0 * ${rows})>(${id}_i)`);
   inner.line(`${id}_c = affine.apply affine_map<(d0) -> (d0 * ${cols})>(${id}_i)`);
   const chunkX = x.pad ? emitSourceRows(inner, x.pad, rows, chunks) : emitRows(inner, x.padded, rows);
   inner.line(`${id}_os = tensor.extract_slice ${id}_o[0, ${id}_c] [${g.f}, ${cols}] [1, 1] : ${accType} to ${chunkType}`);
   inner.line(`${id}_ox = tensor.expand_shape ${id}_os [[0], [1, 2, 3]] output_shape [${g.f}, ${tiles}, ${TILE_ROWS}, ${g.ow}] : ${chunkType} into ${rowsType}`);
-  const transformed = emitRowTransform(inner, chunkX, tiles);
-  const allType = f32Tensor([POINTS, g.f, tiles * g.ow]);
-  inner.line(`${id}_me = tensor.empty() : ${allType}`);
-  inner.line(`${id}_pl = scf.for ${id}_k = ${id}_lo to ${id}_points step ${id}_one iter_args(${id}_ma = ${id}_me) -> (${allType}) {`);
-  const point: Emit = { ...inner, line: (t) => inner.line(`  ${t}`) };
-  let product: string;
-  if (rowConv) {
-    product = emitRowConv(point, u, transformed, `${id}_ma`, `${id}_k`, tiles);
-  } else {
-    const ui = emitFilterSlice(point, u, `${id}_k`);
-    product = emitProduct(point, ui, emitShifts(point, transformed, `${id}_k`, tiles), `${id}_ma`, `${id}_k`, tiles);
-  }
-  point.line(`scf.yield ${product} : ${allType}`);
-  inner.line('}');
+  const products = emitPointLoop(inner, u, emitRowTransform(inner, chunkX, tiles), tiles, rowConv);
   const start = acc.zero ? `${id}_oz` : `${id}_ox`;
   if (acc.zero) inner.line(`${start} = linalg.fill ins(${id}_zero : f32) outs(${id}_ox : ${rowsType}) -> ${rowsType}`);
-  const y = emitOutputTransform(inner, start, `${id}_pl`, `${id}_at`, tiles);
+  const y = emitOutputTransform(inner, start, products, `${id}_at`, tiles);
   inner.line(`${id}_part = tensor.collapse_shape ${y} [[0], [1, 2, 3]] : ${rowsType} into ${chunkType}`);
   const into = `${id}_o[0, ${id}_c] [${g.f}, ${cols}] [1, 1] : ${chunkType} into ${accType}`;
   if (parallel) {
