@@ -175,20 +175,44 @@ function blockOf(c: Candidate, aliases: ReadonlyMap<string, string>, threads: nu
   };
 }
 
-/** The loop body's head: the block's first channel, its slice of the source and the slab padding it. */
+/**
+ * The loop body's head: the block's first channel, its slice of the source
+ * and the slab padding it. The slab's borders are zeroed and the slice
+ * copied into its interior; a tensor.pad bufferizes to a memset of the whole
+ * slab before the copy (cls: 4.6 % of a run in memset).
+ */
 function slabLines(g: Block): string[] {
   const { c, id, body, cb, unit, unitSize } = g;
   const [h, w] = c.pad.from.slice(unit.length + 1);
+  const [hp, wp] = c.pad.to.slice(unit.length + 1);
+  const [top, left] = c.pad.low.slice(unit.length + 1);
   const source = f32Tensor([...unitSize, cb, h, w]);
-  const high = c.pad.to.map((d, k) => d - c.pad.from[k] - c.pad.low[k]);
-  return [
+  const zero = (name: string, from: string, offsets: number[], sizes: number[]): string[] => {
+    const at = `[${[...unit, 0, ...offsets].join(', ')}] [${[...unitSize, cb, ...sizes].join(', ')}] [${ones(unit.length + 3)}]`;
+    const part = f32Tensor([...unitSize, cb, ...sizes]);
+    return [
+      `${body}${name}_s = tensor.extract_slice ${from}${at} : ${g.padded} to ${part}`,
+      `${body}${name}_f = linalg.fill ins(${c.pad.zero} : f32) outs(${name}_s : ${part}) -> ${part}`,
+      `${body}${name} = tensor.insert_slice ${name}_f into ${from}${at} : ${part} into ${g.padded}`,
+    ];
+  };
+  // Rows above and below the image, then the columns left and right of it (empty borders are left out).
+  const borders: [number[], number[]][] = [
+    [[0, 0], [top, wp]], [[top + h, 0], [hp - top - h, wp]],
+    [[top, 0], [h, left]], [[top, left + w], [h, wp - left - w]],
+  ];
+  const lines = [
     `${body}${id}_c = affine.apply affine_map<(d0) -> (d0 * ${cb})>(${id}_i)`,
     `${body}${id}_src = tensor.extract_slice ${c.pad.source}[${[...unit, `${id}_c`, '0', '0'].join(', ')}] [${[...unitSize, cb, h, w].join(', ')}] [${ones(unit.length + 3)}] : ${f32Tensor(c.pad.from)} to ${source}`,
-    `${body}${id}_pad = tensor.pad ${id}_src low[${c.pad.low.join(', ')}] high[${high.join(', ')}] {`,
-    `${body}^bb0(${c.pad.to.map((_, k) => `${id}_a${k}: index`).join(', ')}):`,
-    `${body}  tensor.yield ${c.pad.zero} : f32`,
-    `${body}} : ${source} to ${g.padded}`,
+    `${body}${id}_slab = bufferization.alloc_tensor() : ${g.padded}`,
   ];
+  let slab = `${id}_slab`;
+  borders.filter(([, sizes]) => sizes.every((d) => d > 0)).forEach(([offsets, sizes], k) => {
+    lines.push(...zero(`${id}_z${k}`, slab, offsets, sizes));
+    slab = `${id}_z${k}`;
+  });
+  lines.push(`${body}${id}_pad = tensor.insert_slice ${id}_src into ${slab}[${[...unit, 0, top, left].join(', ')}] [${[...unitSize, cb, h, w].join(', ')}] [${ones(unit.length + 3)}] : ${source} into ${g.padded}`);
+  return lines;
 }
 
 /** The generic's inputs within one block. */
