@@ -28,6 +28,25 @@ export function f32Memref(shape: readonly number[]): string {
   return `memref<${shape.join('x')}xf32>`;
 }
 
+/** Alignment of the buffers schedules allocate themselves: a cache line (and an AVX-512 vector), as bufferization aligns its own. */
+export const BUFFER_ALIGNMENT = 64;
+
+/**
+ * The lines setting the slice of `into` (an f32 tensor of type `intoType`)
+ * at `offsets` of `sizes` (static numbers or index values, unit strides) to
+ * `zero`: an extract_slice, a fill and an insert_slice, which bufferize to
+ * a fill of the slice in place. The result is `name`.
+ */
+export function fillSliceLines(name: string, into: string, intoType: string, zero: string, offsets: readonly (number | string)[], sizes: readonly (number | string)[]): string[] {
+  const sliceType = `tensor<${sizes.map((d) => (typeof d === 'number' ? d : '?')).join('x')}xf32>`;
+  const at = `[${offsets.join(', ')}] [${sizes.join(', ')}] [${sizes.map(() => 1).join(', ')}]`;
+  return [
+    `${name}_s = tensor.extract_slice ${into}${at} : ${intoType} to ${sliceType}`,
+    `${name}_f = linalg.fill ins(${zero} : f32) outs(${name}_s : ${sliceType}) -> ${sliceType}`,
+    `${name} = tensor.insert_slice ${name}_f into ${into}${at} : ${sliceType} into ${intoType}`,
+  ];
+}
+
 export function tensorType(t: TensorType): string {
   return tensorTypeOf(t.dataType, t.shape.map((d) => (typeof d === 'number' ? d : -1)));
 }

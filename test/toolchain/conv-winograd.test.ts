@@ -5,17 +5,15 @@
 // 1×3 convolution and as a matmul with masked columns.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DataType } from '../../src/onnx/model.js';
-import { ModelBuilder, type AttrInput } from '../../src/onnx/builder.js';
 import { Toolchain } from '../../src/toolchain/tools.js';
 import { compileToLibrary, type TargetOptions } from '../../src/toolchain/pipeline.js';
 import { winogradChunkTiles, winogradFits } from '../../src/codegen/schedules/conv-winograd.js';
 import { planSchedules } from '../../src/codegen/schedules/index.js';
 import type { ConvGeometry } from '../../src/codegen/schedules/conv-im2col.js';
 import { vectorTarget } from '../../src/codegen/schedules/target.js';
-import { assertMatchesOrt, randomTensor } from '../helpers/differential.js';
+import { assertMatchesOrt } from '../helpers/differential.js';
+import { convCasesModel, paddedConv } from '../helpers/conv-models.js';
 
-const F = DataType.FLOAT;
 const avx512 = vectorTarget('skylake-avx512', '');
 /**
  * The transforms scale terms by up to 8 before they cancel, so the sums
@@ -27,49 +25,6 @@ const WINOGRAD_ATOL = 1e-4;
 /** A 3×3 convolution of an input padded by one on each side ([C, H + 2, W + 2] read). */
 function geometry(over: Partial<ConvGeometry>): ConvGeometry {
   return { c: 32, h: 18, w: 66, f: 16, kh: 3, kw: 3, oh: 16, ow: 64, strides: [1, 1], dilations: [1, 1], ...over };
-}
-
-/** A padded 3×3 convolution in the form the importer emits (tensor.pad, fill, conv). */
-function paddedConv(c: number, f: number, h: number, w: number): string {
-  const x = `tensor<1x${c}x${h}x${w}xf32>`;
-  const p = `tensor<1x${c}x${h + 2}x${w + 2}xf32>`;
-  const y = `tensor<1x${f}x${h}x${w}xf32>`;
-  return [
-    `func.func @kernel(%x: ${x}, %w: tensor<${f}x${c}x3x3xf32>) -> ${y} {`,
-    '  %cst = arith.constant 0.000000e+00 : f32',
-    '  %padded = tensor.pad %x low[0, 0, 1, 1] high[0, 0, 1, 1] {',
-    '  ^bb0(%a: index, %b: index, %c: index, %d: index):',
-    '    tensor.yield %cst : f32',
-    `  } : ${x} to ${p}`,
-    `  %0 = tensor.empty() : ${y}`,
-    `  %1 = linalg.fill ins(%cst : f32) outs(%0 : ${y}) -> ${y}`,
-    `  %2 = linalg.conv_2d_nchw_fchw {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>} ins(%padded, %w : ${p}, tensor<${f}x${c}x3x3xf32>) outs(%1 : ${y}) -> ${y}`,
-    `  return %2 : ${y}`,
-    '}',
-    '',
-  ].join('\n');
-}
-
-interface ConvCase {
-  x: number[];
-  w: number[];
-  attrs?: Record<string, AttrInput>;
-  bias?: boolean;
-}
-
-function model(cases: ConvCase[]): { bytes: Uint8Array; feeds: Record<string, ReturnType<typeof randomTensor>> } {
-  const b = new ModelBuilder({ opset: 17 });
-  const feeds: Record<string, ReturnType<typeof randomTensor>> = {};
-  cases.forEach((c, k) => {
-    b.input(`x${k}`, F, c.x);
-    feeds[`x${k}`] = randomTensor(F, c.x, 2 * k + 1);
-    const w = b.initializer(`w${k}`, F, c.w, Array.from({ length: c.w.reduce((a, d) => a * d, 1) }, (_, i) => ((i * 7) % 17) / 17 - 0.5));
-    const bias = c.bias ? [b.initializer(`b${k}`, F, [c.w[0]], Array.from({ length: c.w[0] }, (_, i) => i / 8 - 1))] : [];
-    const [y] = b.node('Conv', [`x${k}`, w, ...bias], { attrs: c.attrs });
-    const [r] = b.node('Relu', [y]);
-    b.output(r);
-  });
-  return { bytes: b.build(), feeds };
 }
 
 function target(threads: number): TargetOptions {
@@ -122,7 +77,7 @@ describe('Winograd convolutions', () => {
     });
 
     it(`matches onnxruntime (${label})`, async () => {
-      const m = model([
+      const m = convCasesModel([
         // Two chunks of two tile rows; padded per chunk.
         { x: [1, 64, 16, 128], w: [16, 64, 3, 3], attrs: { pads: [1, 1, 1, 1] } },
         // One-tile chunks (the transformed rows without their unit dimension).

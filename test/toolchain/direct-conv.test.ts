@@ -5,17 +5,15 @@
 // would take most of these 3×3 convolutions first: it is off here.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DataType } from '../../src/onnx/model.js';
-import { ModelBuilder, type AttrInput } from '../../src/onnx/builder.js';
 import { Toolchain } from '../../src/toolchain/tools.js';
 import { compileToLibrary, type TargetOptions } from '../../src/toolchain/pipeline.js';
 import { directConvFits } from '../../src/codegen/schedules/conv-direct.js';
 import { planSchedules } from '../../src/codegen/schedules/index.js';
 import type { ConvGeometry } from '../../src/codegen/schedules/conv-im2col.js';
 import { vectorTarget } from '../../src/codegen/schedules/target.js';
-import { assertMatchesOrt, randomTensor } from '../helpers/differential.js';
+import { assertMatchesOrt } from '../helpers/differential.js';
+import { convCasesModel, paddedConv } from '../helpers/conv-models.js';
 
-const F = DataType.FLOAT;
 const avx512 = vectorTarget('skylake-avx512', '');
 
 function geometry(over: Partial<ConvGeometry>): ConvGeometry {
@@ -24,47 +22,6 @@ function geometry(over: Partial<ConvGeometry>): ConvGeometry {
 
 function target(threads: number): TargetOptions {
   return { cpu: 'host', features: '', optLevel: 2, extraFlags: { mlirOpt: [], opt: [], llc: [] }, threads, winograd: false };
-}
-
-/** A padded 3×3 convolution in the form the importer emits (tensor.pad, fill, conv). */
-function paddedConv(c: number, f: number, h: number, w: number): string {
-  const x = `tensor<1x${c}x${h}x${w}xf32>`;
-  const p = `tensor<1x${c}x${h + 2}x${w + 2}xf32>`;
-  const y = `tensor<1x${f}x${h}x${w}xf32>`;
-  return [
-    `func.func @kernel(%x: ${x}, %w: tensor<${f}x${c}x3x3xf32>) -> ${y} {`,
-    '  %cst = arith.constant 0.000000e+00 : f32',
-    '  %padded = tensor.pad %x low[0, 0, 1, 1] high[0, 0, 1, 1] {',
-    '  ^bb0(%a: index, %b: index, %c: index, %d: index):',
-    '    tensor.yield %cst : f32',
-    `  } : ${x} to ${p}`,
-    `  %0 = tensor.empty() : ${y}`,
-    `  %1 = linalg.fill ins(%cst : f32) outs(%0 : ${y}) -> ${y}`,
-    `  %2 = linalg.conv_2d_nchw_fchw {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>} ins(%padded, %w : ${p}, tensor<${f}x${c}x3x3xf32>) outs(%1 : ${y}) -> ${y}`,
-    `  return %2 : ${y}`,
-    '}',
-    '',
-  ].join('\n');
-}
-
-interface ConvCase {
-  x: number[];
-  w: number[];
-  attrs?: Record<string, AttrInput>;
-}
-
-function model(cases: ConvCase[]): { bytes: Uint8Array; feeds: Record<string, ReturnType<typeof randomTensor>> } {
-  const b = new ModelBuilder({ opset: 17 });
-  const feeds: Record<string, ReturnType<typeof randomTensor>> = {};
-  cases.forEach((c, k) => {
-    b.input(`x${k}`, F, c.x);
-    feeds[`x${k}`] = randomTensor(F, c.x, 2 * k + 1);
-    const w = b.initializer(`w${k}`, F, c.w, Array.from({ length: c.w.reduce((a, d) => a * d, 1) }, (_, i) => ((i * 7) % 17) / 17 - 0.5));
-    const [y] = b.node('Conv', [`x${k}`, w], { attrs: c.attrs });
-    const [r] = b.node('Relu', [y]);
-    b.output(r);
-  });
-  return { bytes: b.build(), feeds };
 }
 
 describe('direct convolution schedule', () => {
@@ -94,7 +51,7 @@ describe('direct convolution schedule', () => {
     });
 
     it(`convolutions on the direct path match onnxruntime (${threads} thread${threads > 1 ? 's' : ''})`, async () => {
-      const m = model([
+      const m = convCasesModel([
         // Padded, large enough for a forall over blocks of two rows at 2 threads.
         { x: [1, 32, 16, 64], w: [16, 32, 3, 3], attrs: { pads: [1, 1, 1, 1] } },
         // No padding.

@@ -76,13 +76,22 @@ function rowsPerIteration(g: ConvGeometry, threads: number): number {
  */
 export function padDepth(op: StructuredOp, lines: readonly string[]): number | null {
   const m = OP_LINE_PARTS.exec(lines[op.line]);
-  let value = m ? operandNames(m[5])[0] : undefined;
-  let at = op.line;
-  for (let depth = 0; value !== undefined && depth <= 1; depth++) {
-    at = definitionLine(lines, value, at);
+  const input = m ? operandNames(m[5])[0] : undefined;
+  return input === undefined ? null : padBehind(lines, input, op.line)?.depth ?? null;
+}
+
+/**
+ * The tensor.pad that makes `value` (defined before line `before`), directly
+ * (depth 0) or through one tensor.expand_shape (depth 1): its line, or null.
+ */
+export function padBehind(lines: readonly string[], value: string, before: number): { line: number; depth: number } | null {
+  let name: string | undefined = value;
+  let at = before;
+  for (let depth = 0; name !== undefined && depth <= 1; depth++) {
+    at = definitionLine(lines, name, at);
     const def = at < 0 ? '' : lines[at].trimStart();
-    if (def.startsWith(`${value} = tensor.pad `)) return depth;
-    value = def.startsWith(`${value} = tensor.expand_shape `) ? /^%[\w.$-]+ = tensor\.expand_shape (%[\w.$-]+)/.exec(def)?.[1] : undefined;
+    if (def.startsWith(`${name} = tensor.pad `)) return { line: at, depth };
+    name = def.startsWith(`${name} = tensor.expand_shape `) ? /^%[\w.$-]+ = tensor\.expand_shape (%[\w.$-]+)/.exec(def)?.[1] : undefined;
   }
   return null;
 }

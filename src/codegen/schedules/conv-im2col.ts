@@ -76,7 +76,7 @@ function isPointwise(g: ConvGeometry): boolean {
 }
 
 /** Names and types shared by the emitters of one convolution's replacement. */
-interface Emit {
+export interface Emit {
   id: string;
   g: ConvGeometry;
   line(text: string): void;
@@ -108,8 +108,58 @@ function inputRows(g: ConvGeometry, rows: number): number {
   return (rows - 1) * g.strides[0] + (g.kh - 1) * g.dilations[0] + 1;
 }
 
+/** A loop over chunks of an [F, OH·OW] accumulator, each computing `chunkCols` of its columns. */
+export interface ChunkLoop {
+  /** The loop's result. */
+  out: string;
+  /** The accumulator it starts from. */
+  acc: string;
+  chunks: number;
+  /** Input rows from one chunk to the next (`${id}_r` is the chunk's first). */
+  rowStep: number;
+  chunkCols: number;
+  /** An scf.forall (OpenMP) with threads, else an scf.for. */
+  parallel: boolean;
+}
+
 /**
- * The chunked form: an scf.forall over blocks of `rows` output rows, each
+ * The chunk loop: `body` emits one chunk's lines (indented; `${id}_i` is the
+ * chunk, `${id}_r` its first input row, `${id}_c` its first column, `${id}_o`
+ * the accumulator) and returns
+ * its part [F, chunkCols], which goes into the accumulator at `${id}_c`.
+ * Returns the loop's result.
+ */
+export function emitChunkLoop(e: Emit, loop: ChunkLoop, body: (inner: Emit) => string): string {
+  const { id, g } = e;
+  const accType = f32Tensor([g.f, g.oh * g.ow]);
+  const partType = f32Tensor([g.f, loop.chunkCols]);
+  if (loop.parallel) {
+    e.line(`${loop.out} = scf.forall (${id}_i) in (${loop.chunks}) shared_outs(${id}_o = ${loop.acc}) -> (${accType}) {`);
+  } else {
+    e.line(`${id}_lo = arith.constant 0 : index`);
+    e.line(`${id}_hi = arith.constant ${loop.chunks} : index`);
+    e.line(`${id}_step = arith.constant 1 : index`);
+    e.line(`${loop.out} = scf.for ${id}_i = ${id}_lo to ${id}_hi step ${id}_step iter_args(${id}_o = ${loop.acc}) -> (${accType}) {`);
+  }
+  const inner: Emit = { ...e, line: (t) => e.line(`  ${t}`) };
+  inner.line(`${id}_r = affine.apply affine_map<(d0) -> (d0 * ${loop.rowStep})>(${id}_i)`);
+  inner.line(`${id}_c = affine.apply affine_map<(d0) -> (d0 * ${loop.chunkCols})>(${id}_i)`);
+  const part = body(inner);
+  const into = `${id}_o[0, ${id}_c] [${g.f}, ${loop.chunkCols}] [1, 1] : ${partType} into ${accType}`;
+  if (loop.parallel) {
+    inner.line('scf.forall.in_parallel {');
+    inner.line(`  tensor.parallel_insert_slice ${part} into ${into}`);
+    inner.line('}');
+  } else {
+    inner.line(`${id}_next = tensor.insert_slice ${part} into ${into}`);
+    inner.line(`scf.yield ${id}_next : ${accType}`);
+  }
+  e.line('}');
+  return loop.out;
+}
+
+/**
+ * The chunked form: a loop over blocks of `rows` output rows, each
  * building its own patches (a buffer of about CHUNK_BYTES that stays in
  * cache, instead of one im2col copy of the whole image) and multiplying
  * them into its columns of the output. With `parallel` the loop is an
@@ -122,34 +172,14 @@ function emitChunked(e: Emit, x: string, w: string, acc: string, rows: number, p
   const p = g.oh * g.ow;
   const chunkCols = rows * g.ow;
   const xRows = inputRows(g, rows);
-  const out = `${id}_loop`;
-  const chunks = g.oh / rows;
-  if (parallel) {
-    e.line(`${out} = scf.forall (${id}_i) in (${chunks}) shared_outs(${id}_o = ${acc}) -> (${f32Tensor([g.f, p])}) {`);
-  } else {
-    e.line(`${id}_lo = arith.constant 0 : index`);
-    e.line(`${id}_hi = arith.constant ${chunks} : index`);
-    e.line(`${id}_step = arith.constant 1 : index`);
-    e.line(`${out} = scf.for ${id}_i = ${id}_lo to ${id}_hi step ${id}_step iter_args(${id}_o = ${acc}) -> (${f32Tensor([g.f, p])}) {`);
-  }
-  e.line(`  ${id}_r = affine.apply affine_map<(d0) -> (d0 * ${rows * g.strides[0]})>(${id}_i)`);
-  e.line(`  ${id}_c = affine.apply affine_map<(d0) -> (d0 * ${chunkCols})>(${id}_i)`);
-  e.line(`  ${id}_x = tensor.extract_slice ${x}[0, 0, ${id}_r, 0] [1, ${g.c}, ${xRows}, ${g.w}] [1, 1, 1, 1] : ${f32Tensor([1, g.c, g.h, g.w])} to ${f32Tensor([1, g.c, xRows, g.w])}`);
-  const inner: Emit = { ...e, line: (t) => e.line(`  ${t}`) };
-  const cols = emitPatches(inner, `${id}_x`, xRows, rows, '');
-  e.line(`  ${id}_os = tensor.extract_slice ${id}_o[0, ${id}_c] [${g.f}, ${chunkCols}] [1, 1] : ${f32Tensor([g.f, p])} to ${f32Tensor([g.f, chunkCols])}`);
-  e.line(`  ${id}_part = linalg.matmul {${NESTED_ATTR}} ins(${w}, ${cols} : ${f32Tensor([g.f, k])}, ${f32Tensor([k, chunkCols])}) outs(${id}_os : ${f32Tensor([g.f, chunkCols])}) -> ${f32Tensor([g.f, chunkCols])}`);
-  const into = `${id}_o[0, ${id}_c] [${g.f}, ${chunkCols}] [1, 1] : ${f32Tensor([g.f, chunkCols])} into ${f32Tensor([g.f, p])}`;
-  if (parallel) {
-    e.line('  scf.forall.in_parallel {');
-    e.line(`    tensor.parallel_insert_slice ${id}_part into ${into}`);
-    e.line('  }');
-  } else {
-    e.line(`  ${id}_next = tensor.insert_slice ${id}_part into ${into}`);
-    e.line(`  scf.yield ${id}_next : ${f32Tensor([g.f, p])}`);
-  }
-  e.line('}');
-  return out;
+  const loop: ChunkLoop = { out: `${id}_loop`, acc, chunks: g.oh / rows, rowStep: rows * g.strides[0], chunkCols, parallel };
+  return emitChunkLoop(e, loop, (inner) => {
+    inner.line(`${id}_x = tensor.extract_slice ${x}[0, 0, ${id}_r, 0] [1, ${g.c}, ${xRows}, ${g.w}] [1, 1, 1, 1] : ${f32Tensor([1, g.c, g.h, g.w])} to ${f32Tensor([1, g.c, xRows, g.w])}`);
+    const cols = emitPatches(inner, `${id}_x`, xRows, rows, '');
+    inner.line(`${id}_os = tensor.extract_slice ${id}_o[0, ${id}_c] [${g.f}, ${chunkCols}] [1, 1] : ${f32Tensor([g.f, p])} to ${f32Tensor([g.f, chunkCols])}`);
+    inner.line(`${id}_part = linalg.matmul {${NESTED_ATTR}} ins(${w}, ${cols} : ${f32Tensor([g.f, k])}, ${f32Tensor([k, chunkCols])}) outs(${id}_os : ${f32Tensor([g.f, chunkCols])}) -> ${f32Tensor([g.f, chunkCols])}`);
+    return `${id}_part`;
+  });
 }
 
 /** Output rows per chunk: the most whose patches fit CHUNK_BYTES, dividing OH (at least 1). */
@@ -182,26 +212,57 @@ function im2colMatmul(indent: string, result: string, x: string, w: string, init
   return out;
 }
 
-/** Replaces every eligible convolution in `lines` (mlir-opt's printed form) by im2col + linalg.matmul, except those `keep` selects. */
-export function rewriteConvsToMatmul(lines: readonly string[], threads: number, keep: (g: ConvGeometry) => boolean = () => false): ConvRewrite {
+/** A convolution's line in mlir-opt's printed form, taken apart. */
+export interface ConvSite {
+  g: ConvGeometry;
+  indent: string;
+  result: string;
+  /** Input, weight and accumulator (init) operands. */
+  x: string;
+  w: string;
+  init: string;
+  line: number;
+}
+
+/** What replaces one convolution. */
+export interface ConvReplacement {
+  lines: string[];
+  summary: string;
+  parallel: boolean;
+}
+
+/** `lines` with each convolution that `replace` gives a replacement for replaced (conv-winograd.ts and the im2col form here). */
+export function replaceConvs(lines: readonly string[], replace: (site: ConvSite) => ConvReplacement | null): ConvRewrite {
   const replaced = new Map<number, string[]>();
   const summary: string[] = [];
   let anyParallel = false;
   for (const op of scanStructuredOps(lines, new Set([CONV]))) {
     const g = geometry(op);
     const m = OP_LINE_PARTS.exec(lines[op.line]);
-    if (!g || !m || keep(g)) continue;
-    const [indent, result] = [m[1], m[2]];
+    if (!g || !m) continue;
     const [x, w] = operandNames(m[5]);
     const [init] = operandNames(m[6]);
-    const rows = chunkRows(g);
-    const chunks = g.oh / rows;
-    const parallel = !isPointwise(g) && threads > 1 && chunks > 1 && convFlops(g) >= PARALLEL_MIN_FLOPS;
-    anyParallel ||= parallel;
-    replaced.set(op.line, im2colMatmul(indent, result, x, w, init, g, parallel));
-    const how = isPointwise(g) ? '' : `${chunks} ${parallel ? 'parallel ' : ''}chunks of im2col + `;
-    summary.push(`${CONV} ${g.f}x${g.c}x${g.kh}x${g.kw} → ${how}matmul ${g.f}x${g.oh * g.ow}x${g.c * g.kh * g.kw}`);
+    const r = replace({ g, indent: m[1], result: m[2], x, w, init, line: op.line });
+    if (!r) continue;
+    replaced.set(op.line, r.lines);
+    summary.push(r.summary);
+    anyParallel ||= r.parallel;
   }
   if (replaced.size === 0) return { lines: [...lines], summary, parallel: false };
   return { lines: lines.flatMap((l, i) => replaced.get(i) ?? [l]), summary, parallel: anyParallel };
+}
+
+/** Replaces every eligible convolution in `lines` (mlir-opt's printed form) by im2col + linalg.matmul, except those `keep` selects. */
+export function rewriteConvsToMatmul(lines: readonly string[], threads: number, keep: (g: ConvGeometry) => boolean = () => false): ConvRewrite {
+  return replaceConvs(lines, ({ g, indent, result, x, w, init }) => {
+    if (keep(g)) return null;
+    const chunks = g.oh / chunkRows(g);
+    const parallel = !isPointwise(g) && threads > 1 && chunks > 1 && convFlops(g) >= PARALLEL_MIN_FLOPS;
+    const how = isPointwise(g) ? '' : `${chunks} ${parallel ? 'parallel ' : ''}chunks of im2col + `;
+    return {
+      lines: im2colMatmul(indent, result, x, w, init, g, parallel),
+      summary: `${CONV} ${g.f}x${g.c}x${g.kh}x${g.kw} → ${how}matmul ${g.f}x${g.oh * g.ow}x${g.c * g.kh * g.kw}`,
+      parallel,
+    };
+  });
 }

@@ -23,20 +23,16 @@
 // Like the im2col form (conv-im2col.ts) the work goes in chunks of tile rows
 // whose transformed rows stay in L2, and the chunks are the unit of
 // parallelism.
-import { affineMap, f32Memref, f32Tensor, identityMap } from '../mlir-builder.js';
-import { convFlops, geometry, NESTED_ATTR, type ConvGeometry, type ConvRewrite } from './conv-im2col.js';
-import { definitionLine, OP_LINE_PARTS, operandNames, scanStructuredOps } from './ir-scan.js';
-import { zeroPadAt, type ZeroPad } from './pad-split.js';
-import { directConvFits } from './conv-direct.js';
+import { affineMap, BUFFER_ALIGNMENT, f32Memref, f32Tensor, fillSliceLines, floatLiteral, identityMap } from '../mlir-builder.js';
+import { convFlops, emitChunkLoop, NESTED_ATTR, replaceConvs, type ConvGeometry, type ConvRewrite, type Emit } from './conv-im2col.js';
+import { definitionLine } from './ir-scan.js';
+import { ZERO_F32, zeroPadAt, type ZeroPad } from './pad-split.js';
+import { directConvFits, padBehind } from './conv-direct.js';
 import { PARALLEL_MIN_FLOPS, type ScheduleContext } from './plan.js';
 
 const CONV = 'linalg.conv_2d_nchw_fchw';
 /** A fill's value operand. */
 const FILL_OF = /= linalg\.fill ins\((%[\w.$-]+) : f32\)/;
-/** An f32 +0.0 constant as mlir-opt prints it. */
-const ZERO_F32 = /= arith\.constant 0\.000000e\+00 : f32$/;
-/** `%a = tensor.expand_shape %b ...`: the result and the source. */
-const EXPAND_OF = /^\s*(%[\w.$-]+) = tensor\.expand_shape (%[\w.$-]+) /;
 
 /** Output rows per tile (the m of F(m, 3)). */
 const TILE_ROWS = 4;
@@ -69,8 +65,6 @@ const AT: readonly (readonly number[])[] = [
   [0, 1, -1, 8, -8, 1],
 ];
 const F32_BYTES = 4;
-/** Alignment of the transformed rows' buffer: a cache line (and an AVX-512 vector). */
-const BUFFER_ALIGNMENT = 64;
 /** A chunk's transformed rows for one point (as the matmul's V_i: three shifted copies) stay within this, in L2. */
 const CHUNK_BYTES = 256 * 1024;
 /**
@@ -97,14 +91,9 @@ export function winogradChunkTiles(g: ConvGeometry): number {
   return best;
 }
 
-/** An f32 literal MLIR parses back to the nearest float. */
-function literal(v: number): string {
-  return Number.isInteger(v) ? v.toFixed(1) : v.toPrecision(9);
-}
-
 /** The dense constant of a 2-D table. */
 function denseTable(rows: readonly (readonly number[])[]): string {
-  return `dense<[${rows.map((r) => `[${r.map(literal).join(', ')}]`).join(', ')}]> : ${f32Tensor([rows.length, rows[0].length])}`;
+  return `dense<[${rows.map((r) => `[${r.map((v) => floatLiteral(v, 'f32')).join(', ')}]`).join(', ')}]> : ${f32Tensor([rows.length, rows[0].length])}`;
 }
 
 interface Term {
@@ -120,7 +109,7 @@ function sumBody(p: string, terms: readonly Term[]): { lines: string[]; value: s
   terms.forEach(({ operand, coef }, n) => {
     const next = `${p}_s${n}`;
     const k = `${p}_k${n}`;
-    if (Math.abs(coef) !== 1) constants.push(`${k} = arith.constant ${literal(coef)} : f32`);
+    if (Math.abs(coef) !== 1) constants.push(`${k} = arith.constant ${floatLiteral(coef, 'f32')} : f32`);
     if (acc === null && coef === 1) {
       acc = operand;
       return;
@@ -133,12 +122,6 @@ function sumBody(p: string, terms: readonly Term[]): { lines: string[]; value: s
   });
   if (acc === null) throw new Error(`conv-winograd: ${p} sums no terms`);
   return { lines: [...constants, ...ops], value: acc };
-}
-
-interface Emit {
-  id: string;
-  g: ConvGeometry;
-  line(text: string): void;
 }
 
 /** U [POINTS, F, C, TAPS] = G · w along the tap rows: one generic, once a run (F·C·54 FMAs). */
@@ -320,7 +303,7 @@ function emitPointLoop(e: Emit, u: string, t: string, tiles: number, rowConv: bo
   const { id, g } = e;
   const allType = f32Tensor([POINTS, g.f, tiles * g.ow]);
   e.line(`${id}_me = tensor.empty() : ${allType}`);
-  e.line(`${id}_pl = scf.for ${id}_k = ${id}_lo to ${id}_points step ${id}_one iter_args(${id}_ma = ${id}_me) -> (${allType}) {`);
+  e.line(`${id}_pl = scf.for ${id}_k = ${id}_idx0 to ${id}_points step ${id}_idx1 iter_args(${id}_ma = ${id}_me) -> (${allType}) {`);
   const point: Emit = { ...e, line: (text) => e.line(`  ${text}`) };
   let product: string;
   if (rowConv) {
@@ -341,46 +324,26 @@ function emitPointLoop(e: Emit, u: string, t: string, tiles: number, rowConv: bo
  */
 function emitChunks(e: Emit, x: ConvInput, u: string, acc: Accumulator, tiles: number, parallel: boolean, rowConv: boolean): string {
   const { id, g } = e;
-  const p = g.oh * g.ow;
   const rows = TILE_ROWS * tiles;
   const cols = rows * g.ow;
   const chunks = g.oh / rows;
-  const accType = f32Tensor([g.f, p]);
   const chunkType = f32Tensor([g.f, cols]);
   const rowsType = f32Tensor([g.f, tiles, TILE_ROWS, g.ow]);
-  const out = `${id}_loop`;
   e.line(`${id}_at = arith.constant ${denseTable(AT)}`);
-  e.line(`${id}_lo = arith.constant 0 : index`);
-  e.line(`${id}_one = arith.constant 1 : index`);
+  e.line(`${id}_idx0 = arith.constant 0 : index`);
+  e.line(`${id}_idx1 = arith.constant 1 : index`);
   e.line(`${id}_points = arith.constant ${POINTS} : index`);
-  if (parallel) {
-    e.line(`${out} = scf.forall (${id}_i) in (${chunks}) shared_outs(${id}_o = ${acc.value}) -> (${accType}) {`);
-  } else {
-    e.line(`${id}_hi = arith.constant ${chunks} : index`);
-    e.line(`${out} = scf.for ${id}_i = ${id}_lo to ${id}_hi step ${id}_one iter_args(${id}_o = ${acc.value}) -> (${accType}) {`);
-  }
-  const inner: Emit = { ...e, line: (t) => e.line(`  ${t}`) };
-  inner.line(`${id}_r = affine.apply affine_map<(d0) -> (d0 * ${rows})>(${id}_i)`);
-  inner.line(`${id}_c = affine.apply affine_map<(d0) -> (d0 * ${cols})>(${id}_i)`);
-  const chunkX = x.pad ? emitSourceRows(inner, x.pad, rows, chunks) : emitRows(inner, x.padded, rows);
-  inner.line(`${id}_os = tensor.extract_slice ${id}_o[0, ${id}_c] [${g.f}, ${cols}] [1, 1] : ${accType} to ${chunkType}`);
-  inner.line(`${id}_ox = tensor.expand_shape ${id}_os [[0], [1, 2, 3]] output_shape [${g.f}, ${tiles}, ${TILE_ROWS}, ${g.ow}] : ${chunkType} into ${rowsType}`);
-  const products = emitPointLoop(inner, u, emitRowTransform(inner, chunkX, tiles), tiles, rowConv);
-  const start = acc.zero ? `${id}_oz` : `${id}_ox`;
-  if (acc.zero) inner.line(`${start} = linalg.fill ins(${id}_zero : f32) outs(${id}_ox : ${rowsType}) -> ${rowsType}`);
-  const y = emitOutputTransform(inner, start, products, `${id}_at`, tiles);
-  inner.line(`${id}_part = tensor.collapse_shape ${y} [[0], [1, 2, 3]] : ${rowsType} into ${chunkType}`);
-  const into = `${id}_o[0, ${id}_c] [${g.f}, ${cols}] [1, 1] : ${chunkType} into ${accType}`;
-  if (parallel) {
-    e.line('  scf.forall.in_parallel {');
-    e.line(`    tensor.parallel_insert_slice ${id}_part into ${into}`);
-    e.line('  }');
-  } else {
-    inner.line(`${id}_next = tensor.insert_slice ${id}_part into ${into}`);
-    inner.line(`scf.yield ${id}_next : ${accType}`);
-  }
-  e.line('}');
-  return out;
+  return emitChunkLoop(e, { out: `${id}_loop`, acc: acc.value, chunks, rowStep: rows, chunkCols: cols, parallel }, (inner) => {
+    const chunkX = x.pad ? emitSourceRows(inner, x.pad, rows, chunks) : emitRows(inner, x.padded, rows);
+    inner.line(`${id}_os = tensor.extract_slice ${id}_o[0, ${id}_c] [${g.f}, ${cols}] [1, 1] : ${f32Tensor([g.f, g.oh * g.ow])} to ${chunkType}`);
+    inner.line(`${id}_ox = tensor.expand_shape ${id}_os [[0], [1, 2, 3]] output_shape [${g.f}, ${tiles}, ${TILE_ROWS}, ${g.ow}] : ${chunkType} into ${rowsType}`);
+    const products = emitPointLoop(inner, u, emitRowTransform(inner, chunkX, tiles), tiles, rowConv);
+    const start = acc.zero ? `${id}_oz` : `${id}_ox`;
+    if (acc.zero) inner.line(`${start} = linalg.fill ins(${id}_zero : f32) outs(${id}_ox : ${rowsType}) -> ${rowsType}`);
+    const y = emitOutputTransform(inner, start, products, `${id}_at`, tiles);
+    inner.line(`${id}_part = tensor.collapse_shape ${y} [[0], [1, 2, 3]] : ${rowsType} into ${chunkType}`);
+    return `${id}_part`;
+  });
 }
 
 /**
@@ -423,11 +386,7 @@ interface ChunkRows {
 
 /** `into` with its slice at `offsets` of `sizes` (static numbers or index values) zero-filled. */
 function emitZeroSlice(e: Emit, into: string, name: string, offsets: readonly (number | string)[], sizes: readonly (number | string)[], type: string): string {
-  const sliceType = `tensor<${sizes.map((d) => (typeof d === 'number' ? d : '?')).join('x')}xf32>`;
-  const at = `[${offsets.join(', ')}] [${sizes.join(', ')}] [${sizes.map(() => 1).join(', ')}]`;
-  e.line(`${name}s = tensor.extract_slice ${into}${at} : ${type} to ${sliceType}`);
-  e.line(`${name}f = linalg.fill ins(${e.id}_zero : f32) outs(${name}s : ${sliceType}) -> ${sliceType}`);
-  e.line(`${name} = tensor.insert_slice ${name}f into ${into}${at} : ${sliceType} into ${type}`);
+  for (const l of fillSliceLines(name, into, type, `${e.id}_zero`, offsets, sizes)) e.line(l);
   return name;
 }
 
@@ -448,7 +407,7 @@ function emitSourceRows(e: Emit, pad: ZeroPad, rows: number, chunks: number): Ch
   const at = (row: string, n: string | number) => `[${[...lead, 0, row, 0].join(', ')}] [${[...lead.map(() => 1), g.c, n, w].join(', ')}] [${[...lead, 0, 0, 0].map(() => 1).join(', ')}]`;
   const srcType = f32Tensor(pad.from);
   e.line(`${id}_last = arith.constant ${chunks - 1} : index`);
-  e.line(`${id}_e0 = arith.cmpi eq, ${id}_i, ${id}_lo : index`);
+  e.line(`${id}_e0 = arith.cmpi eq, ${id}_i, ${id}_idx0 : index`);
   e.line(`${id}_e1 = arith.cmpi eq, ${id}_i, ${id}_last : index`);
   e.line(`${id}_edge = arith.ori ${id}_e0, ${id}_e1 : i1`);
   e.line(`${id}_x = scf.if ${id}_edge -> (${type}) {`);
@@ -494,10 +453,8 @@ export function winogradConv(indent: string, result: string, input: ConvInput, w
  * or through the expand_shape that adds the batch dimension), or null.
  */
 function borderPad(lines: readonly string[], x: string, before: number): ZeroPad | null {
-  let at = definitionLine(lines, x, before);
-  const expand = at < 0 ? null : EXPAND_OF.exec(lines[at]);
-  if (expand && expand[1] === x) at = definitionLine(lines, expand[2], at);
-  const pad = at < 0 ? null : zeroPadAt(lines, at);
+  const behind = padBehind(lines, x, before);
+  const pad = behind ? zeroPadAt(lines, behind.line) : null;
   if (!pad) return null;
   const border = pad.low.map((l, i) => [l, pad.to[i] - pad.from[i] - l]);
   const spatial = border.length - 2;
@@ -519,24 +476,18 @@ function isZeroFill(lines: readonly string[], value: string, before: number): bo
 
 /** `lines` with every convolution winogradFits takes rewritten (the rest for conv-im2col.ts). */
 export function rewriteConvsWinograd(lines: readonly string[], ctx: ScheduleContext): ConvRewrite {
-  const { threads } = ctx;
-  const replaced = new Map<number, string[]>();
-  const summary: string[] = [];
-  let anyParallel = false;
-  for (const op of scanStructuredOps(lines, new Set([CONV]))) {
-    const g = geometry(op);
-    const m = OP_LINE_PARTS.exec(lines[op.line]);
-    if (!g || !m || !winogradFits(g)) continue;
-    const [x, w] = operandNames(m[5]);
-    const [init] = operandNames(m[6]);
-    const input: ConvInput = { padded: x, pad: borderPad(lines, x, op.line), zeroInit: isZeroFill(lines, init, op.line) };
+  return replaceConvs(lines, ({ g, indent, result, x, w, init, line }) => {
+    if (!winogradFits(g)) return null;
+    const input: ConvInput = { padded: x, pad: borderPad(lines, x, line), zeroInit: isZeroFill(lines, init, line) };
     const tiles = winogradChunkTiles(g);
     const chunks = g.oh / (TILE_ROWS * tiles);
     const rowConv = directConvFits(rowConvGeometry(g, tiles), ctx.target);
-    const parallel = threads > 1 && chunks > 1 && convFlops(g) >= PARALLEL_MIN_FLOPS;
-    anyParallel ||= parallel;
-    replaced.set(op.line, winogradConv(m[1], m[2], input, w, init, g, parallel, rowConv));
-    summary.push(`${CONV} ${g.f}x${g.c}x${g.kh}x${g.kw} at ${g.oh}x${g.ow} → Winograd F(${TILE_ROWS}, ${TAPS}) along rows, ${chunks} ${parallel ? 'parallel ' : ''}chunk${chunks > 1 ? 's' : ''} of ${POINTS} ${rowConv ? `1x${TAPS} convolutions` : `matmuls ${g.f}x${tiles * g.ow}x${g.c * TAPS}`}`);
-  }
-  return { lines: lines.flatMap((l, i) => replaced.get(i) ?? [l]), summary, parallel: anyParallel };
+    const parallel = ctx.threads > 1 && chunks > 1 && convFlops(g) >= PARALLEL_MIN_FLOPS;
+    const products = rowConv ? `1x${TAPS} convolutions` : `matmuls ${g.f}x${tiles * g.ow}x${g.c * TAPS}`;
+    return {
+      lines: winogradConv(indent, result, input, w, init, g, parallel, rowConv),
+      summary: `${CONV} ${g.f}x${g.c}x${g.kh}x${g.kw} at ${g.oh}x${g.ow} → Winograd F(${TILE_ROWS}, ${TAPS}) along rows, ${chunks} ${parallel ? 'parallel ' : ''}chunk${chunks > 1 ? 's' : ''} of ${POINTS} ${products}`,
+      parallel,
+    };
+  });
 }

@@ -19,7 +19,7 @@
 // The taps must be the pad's only uses and the generic their only one;
 // every other operand is indexed by the channel only in its first dimension
 // (weights, biases) or not at all.
-import { f32Memref, f32Tensor } from '../mlir-builder.js';
+import { BUFFER_ALIGNMENT, f32Memref, f32Tensor, fillSliceLines } from '../mlir-builder.js';
 import { GENERIC_LINE, genericHeader, genericTail, isIdentityMap, mapAliases, mapResults, staticTensor, TAG_ATTR, useLines } from './ir-scan.js';
 import { PAD_LINES, zeroPadAt, type ZeroPad } from './pad-split.js';
 import { rowBlockedConvolution, type BlockOperand } from './depthwise-rows.js';
@@ -30,8 +30,6 @@ export const DEPTHWISE_BLOCK_BYTES = 64 * 1024;
 /** Blocks per thread to aim for, so that uneven blocks still balance. */
 const BLOCKS_PER_THREAD = 2;
 const F32_BYTES = 4;
-/** Alignment of the row form's output buffer (a cache line, as bufferization aligns its own). */
-const BUFFER_ALIGNMENT = 64;
 
 /** A tap: a (rank-reducing, for [1, C, H, W]) strided slice of [C, OH, OW] from the padded [C, Hp, Wp] or [1, C, Hp, Wp]. */
 const TAP = /^\s*(%[\w.$-]+) = tensor\.extract_slice (%[\w.$-]+)\[(?:0, )?0, (\d+), (\d+)\] \[(?:1, )?(\d+), (\d+), (\d+)\] \[(?:1, )?1, (\d+), (\d+)\] : tensor<[\dx]+f32> to tensor<(\d+)x(\d+)x(\d+)xf32>$/;
@@ -187,15 +185,8 @@ function slabLines(g: Block): string[] {
   const [hp, wp] = c.pad.to.slice(unit.length + 1);
   const [top, left] = c.pad.low.slice(unit.length + 1);
   const source = f32Tensor([...unitSize, cb, h, w]);
-  const zero = (name: string, from: string, offsets: number[], sizes: number[]): string[] => {
-    const at = `[${[...unit, 0, ...offsets].join(', ')}] [${[...unitSize, cb, ...sizes].join(', ')}] [${ones(unit.length + 3)}]`;
-    const part = f32Tensor([...unitSize, cb, ...sizes]);
-    return [
-      `${body}${name}_s = tensor.extract_slice ${from}${at} : ${g.padded} to ${part}`,
-      `${body}${name}_f = linalg.fill ins(${c.pad.zero} : f32) outs(${name}_s : ${part}) -> ${part}`,
-      `${body}${name} = tensor.insert_slice ${name}_f into ${from}${at} : ${part} into ${g.padded}`,
-    ];
-  };
+  const zero = (name: string, from: string, offsets: number[], sizes: number[]): string[] =>
+    fillSliceLines(name, from, g.padded, c.pad.zero, [...unit, 0, ...offsets], [...unitSize, cb, ...sizes]).map((l) => body + l);
   // Rows above and below the image, then the columns left and right of it (empty borders are left out).
   const borders: [number[], number[]][] = [
     [[0, 0], [top, wp]], [[top + h, 0], [hp - top - h, wp]],

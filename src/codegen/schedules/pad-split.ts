@@ -15,7 +15,8 @@ import { definitionLine, TAG_ATTR, uses } from './ir-scan.js';
 const PAD_HEAD = /^(\s*)(%[\w.$-]+) = tensor\.pad (%[\w.$-]+) low\[([\d, ]+)\] high\[([\d, ]+)\] \{$/;
 const PAD_YIELD = /^\s*tensor\.yield (%[\w.$-]+) : f32$/;
 const PAD_TAIL = /^\s*\} : tensor<((?:\d+x)+)f32> to tensor<((?:\d+x)+)f32>$/;
-const ZERO_F32 = /= arith\.constant 0\.000000e\+00 : f32$/;
+/** An f32 +0.0 constant as mlir-opt prints it. */
+export const ZERO_F32 = /= arith\.constant 0\.000000e\+00 : f32$/;
 /** Lines of a printed tensor.pad: head, block arguments, yield, tail. */
 export const PAD_LINES = 4;
 
