@@ -8,10 +8,16 @@ import type { TensorType } from '../ir/types.js';
 import { MAX_THREADS, resolveOptions } from '../ep/options.js';
 import { compileModel } from '../ep/compile.js';
 import { serializeModule } from '../module/format.js';
-import { formatOptions, parseArgs, type OptionSpecs } from './args.js';
+import { formatOptions, parseArgs, type OptionSpec, type OptionSpecs } from './args.js';
 import { CliError } from './errors.js';
 import type { CliIo } from './io.js';
 import { ProgressBar } from './progress.js';
+
+/** `--no-winograd`, shared with `perf`: the EP option `winograd: false`. */
+export const NO_WINOGRAD_OPTION: OptionSpec = {
+  kind: 'boolean',
+  description: '3×3 convolutions in their direct forms, not by Winograd F(4, 3) (the direct sums: twice the multiplies)',
+};
 
 export const COMPILE_OPTIONS: OptionSpecs = {
   output: { kind: 'string', short: 'o', valueName: 'FILE', description: 'module file to write (required)' },
@@ -21,7 +27,7 @@ export const COMPILE_OPTIONS: OptionSpecs = {
   'opt-level': { kind: 'integer', valueName: 'N', description: 'optimisation level 0-3 (default: 3)' },
   fallback: { kind: 'string', valueName: 'cpu|error', description: "nodes that cannot be compiled: run on CPU (default) or fail" },
   threads: { kind: 'integer', short: 't', valueName: 'N', description: 'threads the compiled code runs on (its parallel loops are built for this count; default: the cores of this machine)' },
-  'no-winograd': { kind: 'boolean', description: '3×3 convolutions in their direct forms, not by Winograd F(4, 3) (the direct sums: twice the multiplies)' },
+  'no-winograd': NO_WINOGRAD_OPTION,
   help: { kind: 'boolean', short: 'h', description: 'show this help' },
 };
 

@@ -14,6 +14,7 @@ import { MAX_THREADS } from '../ep/options.js';
 import { hostToOrt, ortToHost } from '../ep/ort-tensor.js';
 import { formatOptions, parseArgs, type OptionSpecs } from './args.js';
 import { compareTensors, DEFAULT_ATOL, DEFAULT_RTOL } from './compare.js';
+import { NO_WINOGRAD_OPTION } from './compile-command.js';
 import { CliError } from './errors.js';
 import type { CliIo } from './io.js';
 import { randomTensor, seededRandom } from './run-command.js';
@@ -26,7 +27,7 @@ export const PERF_OPTIONS: OptionSpecs = {
   dim: { kind: 'list', short: 'd', valueName: 'NAME=VALUE', description: 'value of a symbolic dimension (default: 1; repeatable)' },
   seed: { kind: 'integer', valueName: 'N', description: 'seed of the random inputs (default: 0)' },
   cache: { kind: 'boolean', description: "use the mlir EP's compile cache (default: compile afresh)" },
-  'no-winograd': { kind: 'boolean', description: '3×3 convolutions in their direct forms, not by Winograd F(4, 3) (the direct sums: twice the multiplies)' },
+  'no-winograd': NO_WINOGRAD_OPTION,
   help: { kind: 'boolean', short: 'h', description: 'show this help' },
 };
 

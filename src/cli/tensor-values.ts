@@ -22,7 +22,6 @@ const CRUMB_BITS = 2;
 const BITS_PER_BYTE = 8;
 const E8M0_NAN = 0xff;
 const E8M0_BIAS = 127;
-const FNUZ_NAN = 0x80;
 
 /** How a small float format spends its top exponent code. */
 type SpecialValues = 'ieee' | 'fn' | 'fnuz' | 'none';

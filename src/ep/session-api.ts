@@ -1,5 +1,4 @@
 import type { HostTensor } from '../runtime/host-tensor.js';
-import type { MlirProviderOptions } from './options.js';
 
 /** Where each ONNX node of the main graph ended up. */
 export interface SessionReport {

@@ -438,12 +438,22 @@ async function compileIr(c: UnitContext, name: string, ir: string): Promise<stri
   return obj;
 }
 
-/** Copies the work directory, with the schedule chosen for each unit (and schedule failures) in notes.txt. */
+/**
+ * Copies the work directory, with the schedule chosen for each unit (and schedule failures) in notes.txt.
+ * Units compile concurrently, so the notes arrive in finishing order; they are written by unit
+ * (stably, keeping each unit's own order), so that two dumps of one model can be diffed.
+ */
 async function dumpIntermediates(dir: string, label: string, notes: readonly string[]): Promise<void> {
   const target = dumpDir();
   if (!target) return;
   const dest = join(target, label);
   await mkdir(dest, { recursive: true });
   await cp(dir, dest, { recursive: true });
-  await writeFile(join(dest, 'notes.txt'), notes.map((n) => `${n}\n`).join(''));
+  await writeFile(join(dest, 'notes.txt'), byUnit(notes).map((n) => `${n}\n`).join(''));
+}
+
+/** Notes ordered by the unit id before their first colon, numbers by value (`ortmlir_p2` before `ortmlir_p10`). */
+export function byUnit(notes: readonly string[]): string[] {
+  const unit = (n: string) => n.slice(0, Math.max(0, n.indexOf(':')));
+  return [...notes].sort((a, b) => unit(a).localeCompare(unit(b), 'en', { numeric: true }));
 }

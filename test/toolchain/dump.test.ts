@@ -10,6 +10,7 @@ import { DataType } from '../../src/onnx/model.js';
 import { ModelBuilder } from '../../src/onnx/builder.js';
 import { createMlirSession } from '../../src/ep/session.js';
 import { IMPORTED_IR_FILE } from '../../src/ep/dump-graph.js';
+import { byUnit } from '../../src/toolchain/pipeline.js';
 
 function model(): Uint8Array {
   const b = new ModelBuilder({ opset: 17 });
@@ -42,4 +43,9 @@ test('ORT_MLIR_DUMP_DIR receives the imported IR and every toolchain stage', asy
     assert.ok(files.some((f) => f.endsWith(suffix)), `a ${suffix} file among ${files.join(', ')}`);
   }
   assert.ok(files.includes('module.so'), 'the linked library');
+});
+
+test('notes.txt lists the units in order (each unit\'s notes as they came), whatever order they finished in', async () => {
+  const finished = ['ortmlir_p10: b', 'ortmlir_p2: a', 'ortmlir_p10: c', 'ortmlir_p0: z'];
+  assert.deepEqual(byUnit(finished), ['ortmlir_p0: z', 'ortmlir_p2: a', 'ortmlir_p10: b', 'ortmlir_p10: c']);
 });
