@@ -3,7 +3,15 @@
 // unless ORT_MLIR_UNIT_NODES says otherwise), runs it, and prints each plan
 // step's median time with the ops it covers, slowest first.
 //
-//   node scripts/profile-steps.mjs MODEL [-d NAME=VALUE]... [--threads N] [--runs N] [--top N]
+//   node scripts/profile-steps.mjs MODEL [-d NAME=VALUE]... [--threads N] [--runs N] [--top N] [--kernels]
+//
+// A step's time in a run includes what the run does around its kernel (a
+// fresh output buffer, the hop to a worker thread): with one unit per
+// region those add up (rec: steps sum to 21 ms of a 17 ms run). --kernels
+// times the native kernels alone instead, called in plan order on
+// zero-filled buffers (CPU partitions and control flow left out), each with
+// its first output's shape: the numbers to hold against onnxruntime's
+// per-node kernel times (scripts/ort-profile.mjs).
 //
 // Needs a build (npm run build). Times are of our steps only; compare
 // against onnxruntime-node with scripts/bench.mjs.
@@ -13,9 +21,9 @@ import { parseArgs } from 'node:util';
 
 const dist = new URL('../dist/esm/src/', import.meta.url);
 const load = (p) => import(new URL(p, dist).href);
-const [{ decodeModel }, { resolveOptions }, { compileModel }, { Executor }, { CpuSession }, { randomFeeds }, { ortToHost }] = await Promise.all([
-  load('onnx/decode.js'), load('ep/options.js'), load('ep/compile.js'), load('runtime/executor.js'),
-  load('ep/cpu-session.js'), load('cli/perf-command.js'), load('ep/ort-tensor.js'),
+const [{ decodeModel }, { byteLength, elementCount }, { resolveOptions }, { compileModel }, { Executor }, { CpuSession }, { randomFeeds }, { ortToHost }, { NativeLibrary }] = await Promise.all([
+  load('onnx/decode.js'), load('onnx/model.js'), load('ep/options.js'), load('ep/compile.js'), load('runtime/executor.js'),
+  load('ep/cpu-session.js'), load('cli/perf-command.js'), load('ep/ort-tensor.js'), load('native/library.js'),
 ]);
 
 const { values, positionals } = parseArgs({
@@ -25,6 +33,7 @@ const { values, positionals } = parseArgs({
     threads: { type: 'string', short: 't', default: '1' },
     runs: { type: 'string', short: 'n', default: '10' },
     top: { type: 'string', default: '25' },
+    kernels: { type: 'boolean', default: false },
   },
 });
 const [modelPath] = positionals;
@@ -46,6 +55,46 @@ const t0 = performance.now();
 const module = await compileModel({ model, modelBytes: bytes, inputTypes, options: resolveOptions({ cacheDir: '', threads }) });
 console.log(`compiled in ${Math.round(performance.now() - t0)} ms: ${module.plan.steps.length} steps, ${module.plan.report.compiledNodes}/${module.plan.report.totalNodes} nodes compiled`);
 for (const r of module.plan.report.fallbackReasons) console.log(`  fallback: ${r}`);
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+/**
+ * The native kernels in plan order, each call timed: --runs rounds over the
+ * plan, median per kernel. Values are zero-filled buffers shared by name, so
+ * that a kernel reads what its producer just wrote, from cache as in a run.
+ */
+function timeKernels() {
+  const lib = new NativeLibrary(module.blobs[module.plan.library]);
+  const buffers = new Map();
+  const bufferOf = (a) => buffers.get(a.name) ?? buffers.set(a.name, new Uint8Array(byteLength(a.dataType, elementCount(a.dims)))).get(a.name);
+  const steps = module.plan.steps.filter((s) => s.kind === 'native').map((step) => ({
+    step,
+    kernel: lib.kernel(step.symbol, step.args.length),
+    args: step.args.map((a) => (a.role === 'weight' ? module.blobs[a.blob] : bufferOf(a))),
+    ms: [],
+  }));
+  for (let round = -1; round < Number(values.runs); round++) {
+    for (const s of steps) {
+      const t0 = performance.now();
+      s.kernel.callSync(s.args);
+      if (round >= 0) s.ms.push(performance.now() - t0);
+    }
+  }
+  lib.close();
+  const rows = steps.map((s) => ({ symbol: s.step.symbol, ms: median(s.ms), out: s.step.args.find((a) => a.role === 'output')?.dims ?? [], nodes: s.step.nodes }));
+  rows.sort((a, b) => b.ms - a.ms);
+  console.log(`kernels in plan order, without the run around them: sum of medians ${rows.reduce((a, r) => a + r.ms, 0).toFixed(3)} ms`);
+  console.log('        ms  output');
+  for (const r of rows.slice(0, Number(values.top))) {
+    const out = `[${r.out.join(', ')}]`;
+    console.log(`${r.ms.toFixed(3).padStart(10)}  ${out.padEnd(18)}  ${r.symbol}  ${r.nodes.map((n) => n.replace(/\(.*\)$/, '')).join(' ').slice(0, 90)}`);
+  }
+}
+
+if (values.kernels) {
+  timeKernels();
+  process.exit(0);
+}
 
 const ex = await Executor.load(module, (m) => CpuSession.create(m, { intraOpNumThreads: threads }));
 const feeds = new Map(Object.entries(randomFeeds(bytes, dims)).map(([k, v]) => [k, ortToHost(v)]));
@@ -76,7 +125,6 @@ for (let i = 0; i < Number(values.runs); i++) {
 }
 await ex.dispose();
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const ops = new Map(module.plan.steps.map((s) => [s.kind === 'native' ? s.symbol : `fallback: ${s.nodes.join(', ')}`, s.nodes]));
 const rows = [...times].map(([label, ts]) => ({ label, ms: median(ts), cpu: median(cpuTimes.get(label)), nodes: ops.get(label) ?? [] })).sort((a, b) => b.cpu - a.cpu);
 const total = median(totals);
