@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-const { comparePerf, randomFeeds, DEFAULT_WARMUP_MS } = await import(new URL('../dist/esm/src/cli/perf-command.js', import.meta.url).href);
+const { comparePerf, randomFeeds, DEFAULT_WARMUP_MS, MULTI_THREAD_GAP_MS } = await import(new URL('../dist/esm/src/cli/perf-command.js', import.meta.url).href);
 const { matmulModel, addModel, convModel } = await import(new URL('./bench-models.mjs', import.meta.url).href);
 
 /** The OCR pipeline's models and their symbolic dims in order (p2o.DynamicDimension.0, .1, ...). */
@@ -44,14 +44,6 @@ const MODELS = [
 ];
 const DEFAULT_RUNS = 30;
 const DEFAULT_WARMUP = 3;
-/**
- * Idle time before each timed run with several threads, so that neither
- * EP's spinning pool threads slow the other (see PerfOptions.gapMs):
- * onnxruntime's intra-op threads spin for tens of milliseconds after a run
- * (MatMul 1024³ at 2 threads, ours right after ORT: 29 ms; 20 ms later: 29 ms;
- * 100 ms later: 20 ms; ORT without spinning: 17 ms). One thread has no pools.
- */
-const MULTI_THREAD_GAP_MS = 100;
 const DIM_NAMES = ['p2o.DynamicDimension.0', 'p2o.DynamicDimension.1', 'p2o.DynamicDimension.2'];
 
 const { values } = parseArgs({

@@ -2,7 +2,8 @@
 // CPU EP and through the mlir EP, both via onnxruntime's InferenceSession API
 // with the same thread count, in one process, runs strictly alternating
 // (each side's run follows one of the other's, so each finds its caches as
-// the other left them). Prints the median latency of each and the ratio
+// the other left them; with several threads after an idle gap, see
+// MULTI_THREAD_GAP_MS). Prints the median latency of each and the ratio
 // ours/ORT (< 1 = we are faster).
 import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
@@ -19,6 +20,16 @@ import { CliError } from './errors.js';
 import type { CliIo } from './io.js';
 import { randomTensor, seededRandom } from './run-command.js';
 
+/**
+ * Idle time before each timed run with several threads (PerfOptions.gapMs),
+ * in `ort-mlir perf` and scripts/bench.mjs, so that neither EP's spinning
+ * pool threads slow the other: onnxruntime's intra-op threads spin for tens
+ * of milliseconds after a run (MatMul 1024³ at 2 threads, ours right after
+ * ORT: 29 ms; 20 ms later: 29 ms; 100 ms later: 20 ms; ORT without
+ * spinning: 17 ms). One thread has no pools.
+ */
+export const MULTI_THREAD_GAP_MS = 100;
+
 export const PERF_OPTIONS: OptionSpecs = {
   threads: { kind: 'integer', short: 't', valueName: 'N', description: 'intra-op threads of both EPs (default: 1)' },
   runs: { kind: 'integer', short: 'n', valueName: 'N', description: 'timed runs of each EP (default: 50)' },
@@ -26,6 +37,8 @@ export const PERF_OPTIONS: OptionSpecs = {
   'warmup-ms': { kind: 'integer', valueName: 'MS', description: 'and untimed runs until both ran this long (default: 1000)' },
   dim: { kind: 'list', short: 'd', valueName: 'NAME=VALUE', description: 'value of a symbolic dimension (default: 1; repeatable)' },
   seed: { kind: 'integer', valueName: 'N', description: 'seed of the random inputs (default: 0)' },
+  gap: { kind: 'integer', valueName: 'MS', description: `idle time before each timed run (default: ${MULTI_THREAD_GAP_MS} with several threads, else 0)` },
+  block: { kind: 'integer', valueName: 'N', description: "each EP's turn is N back-to-back runs, the gap before the first (default: 1)" },
   cache: { kind: 'boolean', description: "use the mlir EP's compile cache (default: compile afresh)" },
   'no-winograd': NO_WINOGRAD_OPTION,
   help: { kind: 'boolean', short: 'h', description: 'show this help' },
@@ -47,6 +60,7 @@ const DEFAULT_WARMUP = 5;
 /** Warm-up time of `ort-mlir perf` and of scripts/bench.mjs (PerfOptions.warmupMs). */
 export const DEFAULT_WARMUP_MS = 1000;
 const MAX_RUNS = 1_000_000;
+const MAX_GAP_MS = 60_000;
 
 export interface PerfOptions {
   threads: number;
@@ -237,6 +251,8 @@ export async function perfCommand(argv: readonly string[], io: CliIo): Promise<n
     runs: args.integer('runs', 1, MAX_RUNS) ?? DEFAULT_RUNS,
     warmup: args.integer('warmup', 0, MAX_RUNS) ?? DEFAULT_WARMUP,
     warmupMs: args.integer('warmup-ms', 0, MAX_RUNS) ?? DEFAULT_WARMUP_MS,
+    gapMs: args.integer('gap', 0, MAX_GAP_MS) ?? (threads > 1 ? MULTI_THREAD_GAP_MS : 0),
+    block: args.integer('block', 1, MAX_RUNS) ?? 1,
     mlirOptions: { ...(args.flag('cache') ? { cacheDir: undefined } : {}), ...(args.flag('no-winograd') ? { winograd: false } : {}) },
     // The session then compiles at creation (compile= is the compile time), not on the first run.
     freeDimensionOverrides: dims.size ? Object.fromEntries(dims) : undefined,
