@@ -14,14 +14,14 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { dimsOf, median, MODEL_OPTIONS } from './script-args.mjs';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     base: { type: 'string' },
     new: { type: 'string', default: fileURLToPath(new URL('..', import.meta.url)) },
-    dim: { type: 'string', short: 'd', multiple: true, default: [] },
-    threads: { type: 'string', short: 't', default: '1' },
+    ...MODEL_OPTIONS,
     rounds: { type: 'string', default: '30' },
   },
 });
@@ -30,7 +30,7 @@ if (!modelPath || !values.base) {
   console.error('usage: compare-builds.mjs --base DIR [--new DIR] MODEL [-d NAME=VALUE]... [--threads N] [--rounds N]');
   process.exit(2);
 }
-const dims = new Map(values.dim.map((s) => s.split('=')).map(([k, v]) => [k, Number(v)]));
+const dims = dimsOf(values);
 const threads = Number(values.threads);
 const bytes = new Uint8Array(await readFile(modelPath));
 
@@ -70,7 +70,6 @@ for (let i = 0; i < Number(values.rounds); i++) {
     s.times.push(performance.now() - t0);
   }
 }
-const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const [base, next] = sides.map((s) => median(s.times));
 console.log(`base ${base.toFixed(3)} ms  new ${next.toFixed(3)} ms  new/base ${(next / base).toFixed(3)}  (min ${Math.min(...sides[0].times).toFixed(3)} / ${Math.min(...sides[1].times).toFixed(3)})`);
 for (const s of sides) await s.ex.dispose();

@@ -17,14 +17,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
+import { dimsOf, median, MODEL_OPTIONS } from './script-args.mjs';
 
 const { randomFeeds } = await import(new URL('../dist/esm/src/cli/perf-command.js', import.meta.url).href);
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
-    dim: { type: 'string', short: 'd', multiple: true, default: [] },
-    threads: { type: 'string', short: 't', default: '1' },
+    ...MODEL_OPTIONS,
     runs: { type: 'string', short: 'n', default: '50' },
     top: { type: 'string', default: '20' },
   },
@@ -34,12 +34,11 @@ if (!modelPath) {
   console.error('usage: ort-profile.mjs MODEL [-d NAME=VALUE]... [--threads N] [--runs N] [--top N]');
   process.exit(2);
 }
-const dims = Object.fromEntries(values.dim.map((s) => s.split('=')).map(([k, v]) => [k, Number(v)]));
+const dims = dimsOf(values);
 const bytes = new Uint8Array(await readFile(modelPath));
-const feeds = randomFeeds(bytes, new Map(Object.entries(dims)));
+const feeds = randomFeeds(bytes, dims);
 const runs = Number(values.runs);
-const common = { intraOpNumThreads: Number(values.threads), freeDimensionOverrides: dims };
-const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const common = { intraOpNumThreads: Number(values.threads), freeDimensionOverrides: Object.fromEntries(dims) };
 const product = (ds) => ds.reduce((a, b) => a * b, 1);
 
 /** Median wall time of a run with the profiler off. */
@@ -55,7 +54,7 @@ async function wallMs() {
   return median(ts);
 }
 
-/** The profiler's kernel-time events of `runs` runs (after three untimed ones). */
+/** The profiler's kernel-time events of `runs` runs (the first, cold one included: the per-node median leaves it out). */
 async function kernelEvents() {
   const dir = await mkdtemp(join(tmpdir(), 'ort-profile-'));
   try {

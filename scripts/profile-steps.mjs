@@ -18,6 +18,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
+import { dimsOf, median, MODEL_OPTIONS } from './script-args.mjs';
 
 const dist = new URL('../dist/esm/src/', import.meta.url);
 const load = (p) => import(new URL(p, dist).href);
@@ -29,8 +30,7 @@ const [{ decodeModel }, { byteLength, elementCount }, { resolveOptions }, { comp
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
-    dim: { type: 'string', short: 'd', multiple: true, default: [] },
-    threads: { type: 'string', short: 't', default: '1' },
+    ...MODEL_OPTIONS,
     runs: { type: 'string', short: 'n', default: '10' },
     top: { type: 'string', default: '25' },
     kernels: { type: 'boolean', default: false },
@@ -43,7 +43,7 @@ if (!modelPath) {
 }
 process.env.ORT_MLIR_UNIT_NODES ??= '1';
 process.env.ORT_MLIR_SEQUENCES ??= '0';
-const dims = new Map(values.dim.map((s) => s.split('=')).map(([k, v]) => [k, Number(v)]));
+const dims = dimsOf(values);
 const bytes = new Uint8Array(await readFile(modelPath));
 const model = decodeModel(bytes, { baseDir: dirname(modelPath) });
 const inits = new Set(model.graph.initializers.map((t) => t.name));
@@ -55,8 +55,6 @@ const t0 = performance.now();
 const module = await compileModel({ model, modelBytes: bytes, inputTypes, options: resolveOptions({ cacheDir: '', threads }) });
 console.log(`compiled in ${Math.round(performance.now() - t0)} ms: ${module.plan.steps.length} steps, ${module.plan.report.compiledNodes}/${module.plan.report.totalNodes} nodes compiled`);
 for (const r of module.plan.report.fallbackReasons) console.log(`  fallback: ${r}`);
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 /**
  * The native kernels in plan order, each call timed: --runs rounds over the
