@@ -5,7 +5,7 @@
 import { DataType, elementCount, type OnnxTensor } from '../onnx/model.js';
 import { nodeLabel, type Graph, type IrNode, type Value } from '../ir/graph.js';
 import { dtypeName, isStatic, subByteBits, type TensorType } from '../ir/types.js';
-import { LowerContext, type WeightDeriver } from '../import/lower-context.js';
+import { LowerContext, type LoweringTarget, type WeightDeriver } from '../import/lower-context.js';
 import { ImportError, type BoundedOutput } from '../import/registry.js';
 import type { NodeStatus } from '../passes/infer-shapes.js';
 import type { Partition } from '../passes/partition-graph.js';
@@ -86,7 +86,7 @@ function materialize(b: FuncBuilder, t: OnnxTensor, type: TensorType): string {
   return b.constant(`dense<"0x${hex(bytes)}">`, mt);
 }
 
-export function emitPartitionModule(graph: Graph, p: Partition, status: ReadonlyMap<unknown, NodeStatus>, symbol: string): PartitionModule {
+export function emitPartitionModule(graph: Graph, p: Partition, status: ReadonlyMap<unknown, NodeStatus>, symbol: string, target: LoweringTarget): PartitionModule {
   const b = new FuncBuilder();
   const ssa = new Map<Value, string>();
   const weightValues = p.constants.filter((v) => !isEmbedded(v));
@@ -131,7 +131,7 @@ export function emitPartitionModule(graph: Graph, p: Partition, status: Readonly
     if (node.inputs.some((v) => v !== null && readsArguments.has(v))) for (const v of node.outputs) if (v) readsArguments.add(v);
     const s = status.get(node);
     if (!s || s.kind !== 'compiled' || !s.def.lower) throw new CodegenError(`${nodeLabel(node)} is not compilable`);
-    const ctx = new LowerContext(node, graph.opsetOf(node.domain), b, resolve, derived);
+    const ctx = new LowerContext(node, graph.opsetOf(node.domain), b, resolve, target, derived);
     let results: string[];
     try {
       results = s.def.lower(ctx);

@@ -20,6 +20,8 @@ import type { CompiledModule, ExecutionPlan, NativeArg, PlanStep, TensorSignatur
 import type { BodyInfo } from '../passes/infer-control-flow.js';
 import { controlStep, segmentStep, type BodyPlanner } from './control-steps.js';
 import type { ResolvedOptions } from './options.js';
+import type { LoweringTarget } from '../import/lower-context.js';
+import { microColumns, vectorTarget } from '../codegen/schedules/target.js';
 import { EpError } from './errors.js';
 import { toolchainFailure, verifyLibrary } from './toolchain-failure.js';
 import { dumpImportedGraph, formatImportedGraph } from './dump-graph.js';
@@ -125,7 +127,7 @@ function symbolPrefix(key: string): string {
   return key === '' ? 'ortmlir_' : `ortmlir_${key.replace(/[^A-Za-z0-9]+/g, '_')}_`;
 }
 
-function draftGraph(graph: Graph, status: ReadonlyMap<IrNode, NodeStatus>, key: string): Draft {
+function draftGraph(graph: Graph, status: ReadonlyMap<IrNode, NodeStatus>, key: string, target: LoweringTarget): Draft {
   const reasons = fallbackReasons(status, graph);
   const partitions = partitionGraph(graph, status);
   const prefix = symbolPrefix(key);
@@ -134,7 +136,7 @@ function draftGraph(graph: Graph, status: ReadonlyMap<IrNode, NodeStatus>, key: 
   for (const p of partitions) {
     if (p.placement === 'native') {
       try {
-        modules.set(p, emitPartitionModule(graph, p, status, `${prefix}p${p.index}`));
+        modules.set(p, emitPartitionModule(graph, p, status, `${prefix}p${p.index}`, target));
       } catch (e) {
         if (!(e instanceof CodegenError)) throw e;
         reasons.push(`partition ${p.index} (${p.nodes.map(nodeLabel).join(', ')}): ${e.message}`);
@@ -142,7 +144,7 @@ function draftGraph(graph: Graph, status: ReadonlyMap<IrNode, NodeStatus>, key: 
     } else if (p.placement === 'control') {
       const s = status.get(p.nodes[0]);
       if (s?.kind !== 'control') continue;
-      const drafts = s.control.bodies.map((info) => ({ info, draft: info.status ? draftGraph(info.body.graph, info.status, info.key) : null }));
+      const drafts = s.control.bodies.map((info) => ({ info, draft: info.status ? draftGraph(info.body.graph, info.status, info.key, target) : null }));
       for (const { info, draft } of drafts) {
         const where = `${nodeLabel(p.nodes[0])}/${info.attr}`;
         if (draft) reasons.push(...draft.reasons.map((r) => `${where}: ${r}`));
@@ -239,6 +241,11 @@ function hasWork(d: Draft): boolean {
   return d.modules.size > 0 || d.bodies.size > 0 || d.partitions.length === 0 || d.partitions.some((p) => p.placement === 'deferred');
 }
 
+/** The target as the lowerings see it: packed weight panels as wide as the matmul micro-kernel. */
+function loweringTarget(o: ResolvedOptions): LoweringTarget {
+  return { panelColumns: microColumns(vectorTarget(o.targetCpu, o.targetFeatures)) };
+}
+
 /** Numbers the compiles of this process (dump directory names). */
 let compileCount = 0;
 
@@ -248,7 +255,7 @@ export async function compileModel(request: CompileRequest): Promise<CompiledMod
   indexSubgraphs(req.model.graph, req.subgraphKey ?? '');
   const graph = buildGraph(req.model.graph, req.model.opsetImports);
   const { status } = inferShapes(graph, req.inputTypes);
-  const root = draftGraph(graph, status, req.subgraphKey ?? '');
+  const root = draftGraph(graph, status, req.subgraphKey ?? '', loweringTarget(req.options));
   if (req.options.fallback === 'error' && root.reasons.length) {
     throw new EpError(`mlir EP: ${root.reasons.length} node(s) cannot be compiled and fallback is 'error':\n  ${root.reasons.join('\n  ')}`);
   }

@@ -18,12 +18,19 @@ export interface WeightDeriver {
   derive(v: Value, layout: string, make: (t: OnnxTensor) => OnnxTensor): string | null;
 }
 
+/** What lowerings that lay out weights for the kernels need to know of the target CPU. */
+export interface LoweringTarget {
+  /** Columns of a packed weight panel (import/packed-matmul.ts): the matmul micro-kernel's width. */
+  panelColumns: number;
+}
+
 export class LowerContext extends NodeContext {
   constructor(
     node: IrNode,
     opset: number,
     readonly b: FuncBuilder,
     private readonly resolve: ValueResolver,
+    readonly target: LoweringTarget,
     private readonly weights: WeightDeriver | null = null,
   ) {
     super(node, opset);

@@ -11,21 +11,22 @@
 // C[M, N/P, P], which is C[M, N] (plus padding columns) in memory; it
 // carries PACKED_ATTR so that the schedule (codegen/schedules/packed-matmul.ts)
 // finds it.
+//
+// A panel is as wide as the target's micro-kernel (LoweringTarget): 32
+// columns with AVX-512, 16 with AVX2. Each k step of the kernel then reads
+// one contiguous run of the panel; AVX2's 16-column kernel on 32-column
+// panels read half of each 128-byte row, and MatMul 512³ took about 10 %
+// longer.
 import { DataType, type OnnxTensor } from '../onnx/model.js';
 import { affineMap } from '../codegen/mlir-builder.js';
 import { PACKED_ATTR } from '../codegen/schedules/ir-scan.js';
 import { collapseShape, typeOf, type Tensor } from '../codegen/tensor-ops.js';
 import type { FuncBuilder } from '../codegen/mlir-builder.js';
 
-/**
- * Columns per panel: two AVX-512 vectors of f32, four AVX2 ones; every
- * target's micro-kernel width divides it (codegen/schedules/target.ts).
- */
-export const PANEL_COLUMNS = 32;
 /** Weights smaller than this (in elements) stay as they are: they fit in L1 and the rows do not stall. */
 const MIN_PACKED_ELEMENTS = 8192;
-/** Fewer columns than two panels gain nothing from packing. */
-const MIN_PACKED_COLUMNS = 2 * PANEL_COLUMNS;
+/** Fewer columns than this many panels gain nothing from packing. */
+const MIN_PACKED_PANELS = 2;
 /**
  * Row counts the schedule's micro-kernels divide exactly (a multiple of 4,
  * or at most the tallest kernel's 12 rows); others keep the unpacked
@@ -34,51 +35,53 @@ const MIN_PACKED_COLUMNS = 2 * PANEL_COLUMNS;
 const MAX_SMALL_ROWS = 12;
 const ROW_MULTIPLE = 4;
 
-/** Whether an [m, k] × [k, n] f32 product with a constant weight is worth packing. */
-export function packsWeight(m: number, k: number, n: number): boolean {
+/** Whether an [m, k] × [k, n] f32 product with a constant weight is worth packing into panels of `columns`. */
+export function packsWeight(m: number, k: number, n: number, columns: number): boolean {
   const rowsFit = m <= MAX_SMALL_ROWS || m % ROW_MULTIPLE === 0;
-  return rowsFit && n >= MIN_PACKED_COLUMNS && k * n >= MIN_PACKED_ELEMENTS;
+  return rowsFit && n >= MIN_PACKED_PANELS * columns && k * n >= MIN_PACKED_ELEMENTS;
 }
 
-/** The layout name of packed panels, for WeightDeriver. */
-export const PANEL_LAYOUT = `panels${PANEL_COLUMNS}`;
+/** The layout name of panels of `columns`, for WeightDeriver. */
+export function panelLayout(columns: number): string {
+  return `panels${columns}`;
+}
 
-/** `w` [K, N] (f32) as panels [ceil(N/P), K, P], columns past N zero. */
-export function packPanels(w: OnnxTensor): OnnxTensor {
+/** `w` [K, N] (f32) as panels [ceil(N/P), K, P] of P = `columns`, columns past N zero. */
+export function packPanels(w: OnnxTensor, columns: number): OnnxTensor {
   const [k, n] = w.dims;
   if (w.dataType !== DataType.FLOAT || w.dims.length !== 2) throw new Error(`packPanels: expected a 2-D float weight, got ${w.name} [${w.dims.join(', ')}]`);
-  const panels = Math.ceil(n / PANEL_COLUMNS);
+  const panels = Math.ceil(n / columns);
   const src = new Float32Array(w.data.buffer.slice(w.data.byteOffset, w.data.byteOffset + w.data.byteLength));
-  const out = new Float32Array(panels * k * PANEL_COLUMNS);
+  const out = new Float32Array(panels * k * columns);
   for (let p = 0; p < panels; p++) {
-    const cols = Math.min(PANEL_COLUMNS, n - p * PANEL_COLUMNS);
+    const cols = Math.min(columns, n - p * columns);
     for (let r = 0; r < k; r++) {
-      const from = r * n + p * PANEL_COLUMNS;
-      out.set(src.subarray(from, from + cols), (p * k + r) * PANEL_COLUMNS);
+      const from = r * n + p * columns;
+      out.set(src.subarray(from, from + cols), (p * k + r) * columns);
     }
   }
-  return { name: `${w.name}#${PANEL_LAYOUT}`, dataType: DataType.FLOAT, dims: [panels, k, PANEL_COLUMNS], data: new Uint8Array(out.buffer) };
+  return { name: `${w.name}#${panelLayout(columns)}`, dataType: DataType.FLOAT, dims: [panels, k, columns], data: new Uint8Array(out.buffer) };
 }
 
-/** a [M, K] · panels (SSA `packed`, [ceil(N/P), K, P]) → [M, N] f32. */
-export function packedMatmul(b: FuncBuilder, a: Tensor, packed: string, n: number): Tensor {
+/** a [M, K] · panels (SSA `packed`, [ceil(N/P), K, P] with P = `columns`) → [M, N] f32. */
+export function packedMatmul(b: FuncBuilder, a: Tensor, packed: string, n: number, columns: number): Tensor {
   const [m, k] = a.shape;
-  const panels = Math.ceil(n / PANEL_COLUMNS);
-  const wType = `tensor<${panels}x${k}x${PANEL_COLUMNS}xf32>`;
-  const cType = `tensor<${m}x${panels}x${PANEL_COLUMNS}xf32>`;
+  const panels = Math.ceil(n / columns);
+  const wType = `tensor<${panels}x${k}x${columns}xf32>`;
+  const cType = `tensor<${m}x${panels}x${columns}xf32>`;
   const zero = b.constant('0.000000e+00', 'f32');
   const acc = b.fill(zero, 'f32', cType);
   const maps = [affineMap(4, ['d0', 'd3']), affineMap(4, ['d1', 'd3', 'd2']), affineMap(4, ['d0', 'd1', 'd2'])].join(', ');
   const iters = '["parallel", "parallel", "parallel", "reduction"]';
   const c = b.fresh('pmm');
-  b.emit(`${c} = linalg.generic {indexing_maps = [${maps}], iterator_types = ${iters}, ${PACKED_ATTR} = ${PANEL_COLUMNS} : i64} ins(${a.value}, ${packed} : ${typeOf(a)}, ${wType}) outs(${acc} : ${cType}) {`);
+  b.emit(`${c} = linalg.generic {indexing_maps = [${maps}], iterator_types = ${iters}, ${PACKED_ATTR} = ${columns} : i64} ins(${a.value}, ${packed} : ${typeOf(a)}, ${wType}) outs(${acc} : ${cType}) {`);
   b.emit(`^bb0(${c}_a: f32, ${c}_w: f32, ${c}_c: f32):`);
   b.emit(`  ${c}_p = arith.mulf ${c}_a, ${c}_w : f32`);
   b.emit(`  ${c}_s = arith.addf ${c}_c, ${c}_p : f32`);
   b.emit(`  linalg.yield ${c}_s : f32`);
   b.emit(`} -> ${cType}`);
-  const flat = collapseShape(b, { value: c, dt: DataType.FLOAT, shape: [m, panels, PANEL_COLUMNS] }, [[0], [1, 2]]);
-  if (panels * PANEL_COLUMNS === n) return flat;
+  const flat = collapseShape(b, { value: c, dt: DataType.FLOAT, shape: [m, panels, columns] }, [[0], [1, 2]]);
+  if (panels * columns === n) return flat;
   // The first n columns as a view, not a copy: the consumer (rec's head: the
   // bias, then Softmax) reads them in place. A copy cost a pass over the
   // whole product (1 MB in rec); bufferization still copies where a

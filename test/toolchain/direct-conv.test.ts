@@ -15,6 +15,7 @@ import { assertMatchesOrt } from '../helpers/differential.js';
 import { convCasesModel, paddedConv } from '../helpers/conv-models.js';
 
 const avx512 = vectorTarget('skylake-avx512', '');
+const avx2 = vectorTarget('haswell', '');
 
 function geometry(over: Partial<ConvGeometry>): ConvGeometry {
   return { c: 16, h: 10, w: 64, f: 16, kh: 3, kw: 3, oh: 10, ow: 64, strides: [1, 1], dilations: [1, 1], ...over };
@@ -31,7 +32,9 @@ describe('direct convolution schedule', () => {
     assert.equal(directConvFits(geometry({ strides: [2, 2] }), avx512), false);
     assert.equal(directConvFits(geometry({ dilations: [1, 2] }), avx512), false);
     assert.equal(directConvFits(geometry({ ow: 40 }), avx512), false, 'columns not a multiple of 32');
-    assert.equal(directConvFits(geometry({ f: 12 }), avx512), false, 'channels not a multiple of 8');
+    assert.equal(directConvFits(geometry({ f: 12 }), avx512), true, 'the 12-row kernel divides 12 channels');
+    assert.equal(directConvFits(geometry({ f: 13 }), avx512), false, 'no kernel height from 4 to 12 divides 13 channels');
+    assert.equal(directConvFits(geometry({ f: 64, ow: 16 }), avx2), true, "AVX2's 6 rows do not divide 64 channels, its 4-row kernel does");
   });
 
   it('pads blocks of output rows on one thread (the slab in L2) and uses the 12-channel kernel where 12 divides', () => {

@@ -10,15 +10,17 @@ import { ModelBuilder } from '../../src/onnx/builder.js';
 import { decodeModel } from '../../src/onnx/decode.js';
 import { compileModel } from '../../src/ep/compile.js';
 import { resolveOptions } from '../../src/ep/options.js';
-import { packPanels, packsWeight, PANEL_COLUMNS } from '../../src/import/packed-matmul.js';
+import { packPanels, packsWeight } from '../../src/import/packed-matmul.js';
 import { scheduleOps } from '../../src/codegen/schedules/index.js';
 import { liftPackedEpilogues } from '../../src/codegen/schedules/packed-epilogue.js';
-import { packedTiles, scanPackedMatmuls } from '../../src/codegen/schedules/packed-matmul.js';
+import { packedTiles, rowBands, scanPackedMatmuls } from '../../src/codegen/schedules/packed-matmul.js';
 import { vectorTarget } from '../../src/codegen/schedules/target.js';
 import { assertMatchesOrt, randomTensor } from '../helpers/differential.js';
 
 const F = DataType.FLOAT;
 const AVX512 = vectorTarget('skylake-avx512', '');
+/** AVX-512's panel width (its micro-kernel's columns), which the IR built here uses. */
+const PANEL_COLUMNS = 32;
 
 function floats(t: OnnxTensor): Float32Array {
   return new Float32Array(t.data.buffer, t.data.byteOffset, t.data.byteLength / 4);
@@ -79,7 +81,7 @@ describe('packed matmul weights', () => {
     const k = 3;
     const n = 40;
     const data = new Float32Array(k * n).map((_, i) => i + 1);
-    const p = packPanels({ name: 'w', dataType: F, dims: [k, n], data: new Uint8Array(data.buffer) });
+    const p = packPanels({ name: 'w', dataType: F, dims: [k, n], data: new Uint8Array(data.buffer) }, PANEL_COLUMNS);
     assert.deepEqual(p.dims, [2, k, PANEL_COLUMNS]);
     const v = floats(p);
     // Panel 0, row 1, column 5 is w[1][5]; panel 1, row 2, column 3 is w[2][35]; past column 39 it is zero.
@@ -89,11 +91,12 @@ describe('packed matmul weights', () => {
   });
 
   it('packs weights large enough, with row counts the kernels divide', () => {
-    assert.ok(packsWeight(40, 120, 6625));
-    assert.ok(packsWeight(7, 128, 128));
-    assert.ok(!packsWeight(50, 128, 128), '50 rows: neither small nor a multiple of 4');
-    assert.ok(!packsWeight(64, 16, 128), 'a 2K-element weight stays in cache anyway');
-    assert.ok(!packsWeight(64, 512, 32), 'one panel');
+    assert.ok(packsWeight(40, 120, 6625, 32));
+    assert.ok(packsWeight(7, 128, 128, 32));
+    assert.ok(!packsWeight(50, 128, 128, 32), '50 rows: neither small nor a multiple of 4');
+    assert.ok(!packsWeight(64, 16, 128, 32), 'a 2K-element weight stays in cache anyway');
+    assert.ok(!packsWeight(64, 512, 32, 32), 'one panel');
+    assert.ok(packsWeight(64, 512, 32, 16), 'two panels of AVX2 width');
   });
 
   it('lifts the epilogue into the panel layout and fuses it into the tiles', () => {
@@ -113,7 +116,7 @@ describe('packed matmul weights', () => {
   it('plans row tiles that divide the rows, and enough tiles for the threads', () => {
     const [op] = scanPackedMatmuls(packedWithEpilogue(40, 120, 208).split('\n'));
     assert.ok(op);
-    assert.deepEqual({ ...packedTiles(op, { target: AVX512, threads: 1 }) }, { rows: 40, panels: 4, micro: 10, columns: 32, parallel: false });
+    assert.deepEqual({ ...packedTiles(op, { target: AVX512, threads: 1 }) }, { m: 40, rows: 40, panels: 4, micro: 10, columns: 32, parallel: false });
     const two = packedTiles(op, { target: AVX512, threads: 2 });
     assert.ok(two.parallel);
     assert.ok((40 / two.rows) * (208 / two.panels) >= 8);
@@ -122,18 +125,29 @@ describe('packed matmul weights', () => {
     assert.equal(avx2.columns, 16);
   });
 
-  it('passes the packed panels instead of the weight', async () => {
-    const bytes = matmulModel([24], 64, 128, false);
-    const model = decodeModel(bytes);
-    const module = await compileModel({
-      model,
-      modelBytes: bytes,
-      inputTypes: new Map([['x', { dataType: F, shape: [24, 64] }]]),
-      options: resolveOptions({ cacheDir: '' }),
-    });
-    const weights = module.plan.steps.flatMap((s) => (s.kind === 'native' ? s.args.filter((a) => a.role === 'weight') : []));
-    assert.deepEqual(weights.map((a) => [a.name, a.dims]), [['w#panels32', [4, 64, PANEL_COLUMNS]]]);
+  it('splits rows that only a low kernel divides into a band of the default height and a remainder (AVX2)', () => {
+    const op = { line: 0, m: 512, k: 512, panels: 32, panelColumns: 16 };
+    const avx2 = { target: vectorTarget('haswell', ''), threads: 2 };
+    assert.deepEqual(rowBands(op, avx2, true).map((t) => [t.m, t.micro, t.parallel]), [[510, 6, true], [2, 2, false]]);
+    assert.deepEqual(rowBands(op, avx2, false).map((t) => [t.m, t.micro]), [[512, 4]], 'without a fused epilogue: one band');
+    const wide = { ...op, panels: 16, panelColumns: 32 };
+    assert.deepEqual(rowBands(wide, { target: AVX512, threads: 1 }, true).map((t) => [t.m, t.micro]), [[512, 8]]);
   });
+
+  for (const [targetCpu, columns] of [['skylake-avx512', 32], ['haswell', 16]] as const) {
+    it(`passes the packed panels instead of the weight, as wide as the ${targetCpu} kernel`, async () => {
+      const bytes = matmulModel([24], 64, 128, false);
+      const model = decodeModel(bytes);
+      const module = await compileModel({
+        model,
+        modelBytes: bytes,
+        inputTypes: new Map([['x', { dataType: F, shape: [24, 64] }]]),
+        options: resolveOptions({ cacheDir: '', targetCpu }),
+      });
+      const weights = module.plan.steps.flatMap((s) => (s.kind === 'native' ? s.args.filter((a) => a.role === 'weight') : []));
+      assert.deepEqual(weights.map((a) => [a.name, a.dims]), [[`w#panels${columns}`, [128 / columns, 64, columns]]]);
+    });
+  }
 
   for (const threads of [1, 2]) {
     it(`matches onnxruntime at ${threads} thread(s): padded columns, epilogues, batches, odd row counts, a shared weight`, async () => {
@@ -149,6 +163,8 @@ describe('packed matmul weights', () => {
       for (const [a, k, n, epilogue] of cases) {
         await assertMatchesOrt(matmulModel(a, k, n, epilogue), { x: randomTensor(F, [...a, k], k + n) }, { options: { threads } });
       }
+      // AVX2 code on any host: 64 rows in bands of 60 (6-row kernels) and 4, 16-column panels.
+      await assertMatchesOrt(matmulModel([64], 256, 256, true), { x: randomTensor(F, [64, 256], 7) }, { options: { threads, targetFeatures: '-avx512f' } });
       // One weight read by two MatMuls: packed once, each product with its own fill and epilogue.
       const b = new ModelBuilder({ opset: 17 });
       const x = b.input('x', F, [16, 64]);

@@ -12,7 +12,7 @@
 import { convFlops, type ConvGeometry } from './conv-im2col.js';
 import { PARALLEL_MIN_FLOPS, type PlannedOp, type ScheduleContext } from './plan.js';
 import { definitionLine, OP_LINE_PARTS, operandNames, type StructuredOp } from './ir-scan.js';
-import { microColumns, type VectorTarget } from './target.js';
+import { dividingRows, microColumns, type VectorTarget } from './target.js';
 import type { TransformScript } from './transform-script.js';
 
 const CONV = 'linalg.conv_2d_nchw_fchw';
@@ -26,16 +26,17 @@ const ROW_CHUNKS_PER_THREAD = 4;
  */
 export function directConvFits(g: ConvGeometry, t: VectorTarget): boolean {
   const unit = (v: readonly number[]) => v.every((s) => s === 1);
-  return unit(g.strides) && unit(g.dilations) && g.kh * g.kw > 1 && g.f % t.microRows === 0 && g.ow % microColumns(t) === 0;
+  return unit(g.strides) && unit(g.dilations) && g.kh * g.kw > 1 && dividingRows(t, g.f) !== null && g.ow % microColumns(t) === 0;
 }
 
 /**
  * Output channels per micro-kernel: the target's tall kernel where it
  * divides them (24 FMAs per two input loads and 12 weight broadcasts,
- * against 16 for 8), else the default.
+ * against 16 for 8), else the default, else a smaller height that divides
+ * them (directConvFits checked that one does).
  */
 function kernelRows(g: ConvGeometry, t: VectorTarget): number {
-  return t.tallRows && g.f % t.tallRows === 0 ? t.tallRows : t.microRows;
+  return dividingRows(t, g.f) ?? t.microRows;
 }
 
 /**

@@ -10,7 +10,7 @@ import { NESTED_ATTR } from './conv-im2col.js';
 import { fillLine, findEpilogue, type Epilogue } from './epilogue.js';
 import { needsPeel, PARALLEL_MIN_FLOPS, roundDownTo, TILES_PER_THREAD, type PlannedOp, type ScheduleContext } from './plan.js';
 import type { TransformScript } from './transform-script.js';
-import { microColumns, type VectorTarget } from './target.js';
+import { dividingRows, microColumns, type VectorTarget } from './target.js';
 
 /** Cache tile (rows × columns of the output) per forall iteration. */
 export const CACHE_TILE_ROWS = 64;
@@ -75,9 +75,9 @@ function splitForThreads(s: MatmulShape, cache: [number, number], micro: [number
   return [tm, tn];
 }
 
-/** The micro-kernel's rows for `m` rows: the target's tall kernel where it divides them, else its default. */
+/** The micro-kernel's rows for `m` rows: a height that divides them (dividingRows), else the default (the remainder peeled or masked). */
 function microRows(t: VectorTarget, m: number): number {
-  return t.tallRows && m % t.tallRows === 0 ? t.tallRows : Math.min(t.microRows, m);
+  return dividingRows(t, m) ?? Math.min(t.microRows, m);
 }
 
 export function matmulTiles(s: MatmulShape, ctx: ScheduleContext): MatmulTiles {

@@ -64,6 +64,8 @@ function microRows(t: VectorTarget, m: number): number {
 }
 
 interface Tiles {
+  /** Rows of the band these tiles cover. */
+  m: number;
   rows: number;
   panels: number;
   micro: number;
@@ -85,19 +87,43 @@ export function packedTiles(op: PackedMatmul, ctx: ScheduleContext): Tiles {
     else if (rows > micro) rows = dividingTile(op.m, micro, rows - micro);
     else break;
   }
-  return { rows, panels, micro, columns, parallel };
+  return { m: op.m, rows, panels, micro, columns, parallel };
+}
+
+/**
+ * The tiles of each band of rows, top band first. Where the tallest kernel
+ * that divides M is lower than the target's default and an epilogue is fused,
+ * the rows split into a band the default height divides and a remainder band
+ * with a kernel of its own height: AVX2's 6 rows divide no power of two,
+ * and 512 rows in 4-row kernels (8 accumulators, too few to cover the FMAs'
+ * latency) took MatMul 512³ about 10 % longer than 510 rows in 6-row kernels
+ * and 2 in a 2-row one.
+ */
+export function rowBands(op: PackedMatmul, ctx: ScheduleContext, fused: boolean): Tiles[] {
+  const height = ctx.target.microRows;
+  if (!fused || op.m <= height || microRows(ctx.target, op.m) >= height) return [packedTiles(op, ctx)];
+  const top = op.m - (op.m % height);
+  // The remainder band stays on one thread: see planPackedMatmul's tile().
+  return [packedTiles({ ...op, m: top }, ctx), packedTiles({ ...op, m: op.m - top }, { ...ctx, threads: 1 })];
+}
+
+function describe(t: Tiles, banded: boolean): string {
+  return `${banded ? `${t.m} rows ` : ''}${t.parallel ? 'forall' : 'for'} [${t.rows}, ${t.panels} panels] / micro [${t.micro}, ${t.columns}, 1]`;
 }
 
 export function planPackedMatmul(op: PackedMatmul, ctx: ScheduleContext): PlannedOp {
-  const t = packedTiles(op, ctx);
   /** Whether the accumulator's fill is this schedule's (unshareFills gave it its own). */
   let fillTagged = false;
   /** Whether an epilogue (lifted by packed-epilogue.ts) is computed in the tiles. */
   let fused = false;
+  const bands = () => rowBands(op, ctx, fused);
   return {
-    parallel: t.parallel,
+    get parallel() {
+      return bands().some((t) => t.parallel);
+    },
     get summary() {
-      return `packed matmul ${op.m}x${op.panels * op.panelColumns}x${op.k}${fused ? ' + epilogue' : ''}: ${t.parallel ? 'forall' : 'for'} [${t.rows}, ${t.panels} panels] / micro [${t.micro}, ${t.columns}, 1]`;
+      const b = bands();
+      return `packed matmul ${op.m}x${op.panels * op.panelColumns}x${op.k}${fused ? ' + epilogue' : ''}: ${b.map((t) => describe(t, b.length > 1)).join(', ')}`;
     },
     tagExtra(lines: string[], tag: number): void {
       const fill = fillOf(lines, op);
@@ -112,26 +138,46 @@ export function planPackedMatmul(op: PackedMatmul, ctx: ScheduleContext): Planne
       }
     },
     tile(w: TransformScript, tag: number): void {
-      const folded = fused ? tileWithEpilogue(w, tag, t) : tileAlone(w, tag, t, fillTagged);
-      // As a generic the fill folds like the product: the zero accumulator is then the very
-      // tensor the k loop reads, and the zero write forwards into registers (no buffer).
-      const fill = w.generalize(folded.fill);
-      // Only inside this op's loops: elsewhere unit-dim folding would rebuild (and untag) other schedules' ops.
-      w.patterns(['linalg.fold_unit_extent_dims_via_slices'], folded.loop);
-      // The handles follow the folded ops: [rows, K] × [K, P] → [rows, P] (the tags are gone).
-      // A one-row kernel folds the row dimension away too.
-      const inner = w.tileFor(folded.product, t.micro === 1 ? [t.columns, 1] : [0, t.columns, 1]);
-      // Vectorized now, while the handles hold: every tile is static already, and the
-      // canonicalization before the vectorize phase may rebuild the loops (a forall's body) and drop them.
-      for (const h of [fill, inner.op, ...folded.rest]) w.vectorize(h);
-      // Contractions formed before any canonicalization: that folds the unit k reduction into a
-      // shape_cast, leaving a multiply and an add instead of an FMA.
-      w.patterns(['vector.reduction_to_contract', 'vector.transfer_permutation_patterns'], folded.loop);
+      const b = bands();
+      if (!fused) {
+        tileBand(w, tileAlone(w, tag, b[0], fillTagged), b[0]);
+        return;
+      }
+      const root = w.matchTagged('linalg.generic', tag, w.func, EPILOGUE_TAG);
+      if (b.length === 1) {
+        tileBand(w, tileWithEpilogue(w, tag, b[0], root), b[0]);
+        return;
+      }
+      // Each band's epilogue reads a slice of the whole product, which is fused into its tiles by its full type.
+      // The remainder band first: fused into an scf.for the product is cloned, but fused into an
+      // scf.forall it becomes one of the forall's results, computed only where the top band's tiles are.
+      const full = `tensor<${op.m}x${op.panels}x${op.panelColumns}xf32>`;
+      const [top, rest] = w.split(root, 0, b[0].m);
+      tileBand(w, tileWithEpilogue(w, tag, b[1], rest, full), b[1]);
+      tileBand(w, tileWithEpilogue(w, tag, b[0], top, full), b[0]);
     },
     vectorize(): void {
       // Done in tile().
     },
   };
+}
+
+/** Micro tiles of one band folded to [rows, K] × [K, P] products and vectorized. */
+function tileBand(w: TransformScript, folded: MicroTiles, t: Tiles): void {
+  // As a generic the fill folds like the product: the zero accumulator is then the very
+  // tensor the k loop reads, and the zero write forwards into registers (no buffer).
+  const fill = w.generalize(folded.fill);
+  // Only inside this op's loops: elsewhere unit-dim folding would rebuild (and untag) other schedules' ops.
+  w.patterns(['linalg.fold_unit_extent_dims_via_slices'], folded.loop);
+  // The handles follow the folded ops: [rows, K] × [K, P] → [rows, P] (the tags are gone).
+  // A one-row kernel folds the row dimension away too.
+  const inner = w.tileFor(folded.product, t.micro === 1 ? [t.columns, 1] : [0, t.columns, 1]);
+  // Vectorized now, while the handles hold: every tile is static already, and the
+  // canonicalization before the vectorize phase may rebuild the loops (a forall's body) and drop them.
+  for (const h of [fill, inner.op, ...folded.rest]) w.vectorize(h);
+  // Contractions formed before any canonicalization: that folds the unit k reduction into a
+  // shape_cast, leaving a multiply and an add instead of an FMA.
+  w.patterns(['vector.reduction_to_contract', 'vector.transfer_permutation_patterns'], folded.loop);
 }
 
 /** Handles after cache and micro tiling: the loop to fold unit dims in, the micro tiles of the fill and the product, other tiles to vectorize. */
@@ -165,11 +211,12 @@ function tileAlone(w: TransformScript, tag: number, t: Tiles, fillTagged: boolea
  * are fused into each (as matmul.ts fusedPlan does), so the epilogue reads
  * the accumulators in registers and only its result is stored.
  */
-function tileWithEpilogue(w: TransformScript, tag: number, t: Tiles): MicroTiles {
-  const root = w.matchTagged('linalg.generic', tag, w.func, EPILOGUE_TAG);
+function tileWithEpilogue(w: TransformScript, tag: number, t: Tiles, root: string, full?: string): MicroTiles {
   const outer = t.parallel ? w.tileForall(root, [t.rows, t.panels]) : w.tileFor(root, [t.rows, t.panels, 0]);
-  const p1 = w.fuseInto(w.matchTagged('linalg.generic', tag), outer.loops[outer.loops.length - 1]);
-  const f1 = w.fuseInto(w.matchTagged('linalg.fill', tag), p1.loop);
+  // A band's tiles slice the band's slice of the product: one slice of the product, which then fuses.
+  if (full) w.patterns(['tensor.merge_consecutive_insert_extract_slice']);
+  const p1 = w.fuseInto(w.matchTagged('linalg.generic', tag, w.func, TAG_ATTR, full), outer.loops[outer.loops.length - 1]);
+  const f1 = w.fuseInto(w.matchTagged('linalg.fill', tag, w.func, TAG_ATTR, full), p1.loop);
   const micro = w.tileFor(outer.op, [t.micro, 1, 0]);
   const p2 = w.fuseInto(p1.op, micro.loops[micro.loops.length - 1]);
   const f2 = w.fuseInto(f1.op, p2.loop);

@@ -22,6 +22,27 @@ export function microColumns(t: VectorTarget): number {
   return t.lanes * t.vectorsPerRow;
 }
 
+/**
+ * Kernel heights below this are not chosen just because they divide the
+ * rows: with fewer than 4×2 accumulators the FMAs wait on each other (4
+ * cycles of latency on two pipes), and the default height with its
+ * remainder peeled or masked does better.
+ */
+const MIN_DIVIDING_ROWS = 4;
+
+/**
+ * The micro-kernel height for `m` rows that divides them exactly: the
+ * target's tall kernel, else its default, else the tallest height its
+ * registers hold down to MIN_DIVIDING_ROWS (AVX2's 6 rows divide no power
+ * of two: 64 or 128 output channels take 4); null when none divides.
+ */
+export function dividingRows(t: VectorTarget, m: number): number | null {
+  if (t.tallRows && m % t.tallRows === 0) return t.tallRows;
+  if (m % t.microRows === 0) return t.microRows;
+  for (let r = Math.min(Math.max(t.tallRows ?? 0, t.microRows), m); r >= MIN_DIVIDING_ROWS; r--) if (m % r === 0) return r;
+  return null;
+}
+
 /** 32 zmm registers: 8×2 (or 12×2) accumulators + 2 B vectors + broadcasts. */
 const AVX512: VectorTarget = { lanes: 16, microRows: 8, vectorsPerRow: 2, tallRows: 12 };
 /** 16 ymm registers: 6×2 accumulators + 2 B vectors + 1 broadcast. */

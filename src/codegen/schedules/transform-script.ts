@@ -33,11 +33,22 @@ export class TransformScript {
     this.body.push(`    ${line}`);
   }
 
-  /** The ops named `name` carrying schedule tag `tag` (tiles keep their tag). */
-  matchTagged(name: string, tag: number, within = this.func, attr = TAG_ATTR): string {
+  /** The ops named `name` carrying schedule tag `tag` (tiles keep their tag); with `resultType`, only those of that result type (not their tiles). */
+  matchTagged(name: string, tag: number, within = this.func, attr = TAG_ATTR, resultType?: string): string {
     const h = this.fresh('op');
-    this.emit(`${h} = transform.structured.match ops{["${name}"]} attributes{${attr} = ${tag} : i64} in ${within} : (${ANY}) -> ${ANY}`);
+    const filter = resultType ? ` filter_result_type = ${resultType}` : '';
+    this.emit(`${h} = transform.structured.match ops{["${name}"]} attributes{${attr} = ${tag} : i64}${filter} in ${within} : (${ANY}) -> ${ANY}`);
     return h;
+  }
+
+  /** Splits a structured op along `dimension` into the part before `at` and the part from it: two ops of static shapes. */
+  split(target: string, dimension: number, at: number): [string, string] {
+    const parts = this.fresh('parts');
+    const low = this.fresh('low');
+    const high = this.fresh('high');
+    this.emit(`${parts} = transform.structured.split ${target} after ${at} {dimension = ${dimension}} : ${ANY}`);
+    this.emit(`${low}, ${high} = transform.split_handle ${parts} : (${ANY}) -> (${ANY}, ${ANY})`);
+    return [low, high];
   }
 
   matchOps(name: string, within = this.func): string {

@@ -5,7 +5,7 @@ import { DataType } from '../../onnx/model.js';
 import { Scalar, convertScalar } from '../../codegen/scalar.js';
 import { broadcastMap, elemType, identityMap } from '../../codegen/mlir-builder.js';
 import { collapseShape, convertTensor, elemOf, expandShape, typeOf, type Tensor } from '../../codegen/tensor-ops.js';
-import { packedMatmul, packPanels, packsWeight, PANEL_LAYOUT } from '../packed-matmul.js';
+import { packedMatmul, packPanels, packsWeight, panelLayout } from '../packed-matmul.js';
 import { registerOp } from '../registry.js';
 import type { NodeContext } from '../node-context.js';
 import type { LowerContext } from '../lower-context.js';
@@ -41,11 +41,12 @@ function packedWeightMatmul(ctx: LowerContext): string | null {
   if (a.length < 2 || w.length !== 2) return null;
   const [k, n] = w;
   const rows = a.slice(0, -1).reduce((x, y) => x * y, 1);
-  if (!packsWeight(rows, k, n)) return null;
-  const panels = ctx.derivedWeight(1, PANEL_LAYOUT, packPanels);
+  const columns = ctx.target.panelColumns;
+  if (!packsWeight(rows, k, n, columns)) return null;
+  const panels = ctx.derivedWeight(1, panelLayout(columns), (t) => packPanels(t, columns));
   if (!panels) return null;
   const a2 = collapseShape(ctx.b, inputTensor(ctx, 0), [a.slice(0, -1).map((_, i) => i), [a.length - 1]]);
-  const c = packedMatmul(ctx.b, a2, panels, n);
+  const c = packedMatmul(ctx.b, a2, panels, n, columns);
   return expandShape(ctx.b, c, [a.slice(0, -1).map((_, i) => i), [a.length - 1]], [...a.slice(0, -1), n]).value;
 }
 
