@@ -88,6 +88,21 @@ const BUFFERIZE_PASSES: readonly string[] = [
  */
 const MATH_APPROXIMATION_PASSES: readonly string[] = ['--test-math-polynomial-approximation'];
 
+/**
+ * Truncation to bf16 as integer arithmetic (round to nearest even, NaN kept
+ * a NaN). Without AVX512-BF16 LLVM lowers it to a call of __truncsfbf2,
+ * which neither the library nor the process provides: on a Zen 3 host the
+ * library of any unit casting to bf16 failed to load. Only for units that
+ * use bf16: the pass also expands other arith ops (maximumf, minimumf, ...)
+ * into compare-and-select.
+ */
+const BF16_EXPAND_PASSES: readonly string[] = ['--arith-expand=include-bf16=true'];
+
+/** Whether a unit's MLIR uses bf16 (and so needs BF16_EXPAND_PASSES). */
+export function usesBf16(mlir: string): boolean {
+  return /\bbf16\b/.test(mlir);
+}
+
 const TO_LLVM_PASSES: readonly string[] = [
   ...MATH_APPROXIMATION_PASSES,
   '--canonicalize',
@@ -124,11 +139,12 @@ export function fusePasses(schedule: string | null): string[] {
  * `threads` > 1 maps scf.forall loops to OpenMP, otherwise they become
  * sequential loops.
  */
-export function bufferizePasses(threads: number): string[] {
+export function bufferizePasses(threads: number, bf16 = false): string[] {
   const parallel = threads > 1;
   return [
     ...BUFFERIZE_PASSES,
     ...(parallel ? ['--scf-forall-to-parallel', `--convert-scf-to-openmp=num-threads=${threads}`] : ['--scf-forall-to-for']),
+    ...(bf16 ? BF16_EXPAND_PASSES : []),
     ...TO_LLVM_PASSES,
     // After func-to-llvm: the OpenMP conversion would otherwise rewrite function signatures (no bare pointers).
     ...(parallel ? ['--convert-openmp-to-llvm'] : []),
@@ -227,7 +243,7 @@ async function compileUnit(c: UnitContext, u: CompileUnit, commands: string[]): 
     const fused = await readFile(f('fused.mlir'), 'utf8');
     const direct = returnUnreshaped(fused.split('\n')).join('\n');
     if (direct !== fused) await writeFile(f('fused.mlir'), direct);
-    await step('mlir-opt', [f('fused.mlir'), ...bufferizePasses(threads), ...t.extraFlags.mlirOpt, '-o', f('llvm.mlir')]);
+    await step('mlir-opt', [f('fused.mlir'), ...bufferizePasses(threads, usesBf16(u.mlir)), ...t.extraFlags.mlirOpt, '-o', f('llvm.mlir')]);
   };
   if (scheduled) {
     try {

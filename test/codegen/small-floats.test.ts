@@ -1,5 +1,5 @@
 // Exhaustive checks of the small-type conversions in generated code (FP8,
-// E8M0, FP4, INT4/UINT4, INT2/UINT2) against the reference in
+// E8M0, FP4, INT4/UINT4, INT2/UINT2; f32 → bf16 without AVX512-BF16) against the reference in
 // small-float-reference.ts. onnxruntime-node has no FP8 tensors, so models
 // run through our session API with raw HostTensor feeds. Each model bundles
 // many casts so that it compiles once.
@@ -334,4 +334,31 @@ test('the reference agrees with the spec tables (sanity of the oracle itself)', 
   assert.equal(encodeE8M0Ref(0.124, true, 'up'), 0x7c);
   assert.equal(encodeE8M0Ref(1.1, true, 'up'), 0x80);
   assert.equal(encodeE8M0Ref(2 ** 127 * 1.5, false, 'up'), E8M0_NAN);
+});
+
+/** f32 bits → bf16 bits, rounded to nearest even (NaN: checked separately). */
+function bf16Ref(bits: number): number {
+  return ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+test('casts f32 to bf16 in compiled code without AVX512-BF16 (no __truncsfbf2 call), rounding to nearest even', async () => {
+  const inputs = [0, F32_SIGN, 0x3f800000, 0x3f808000, 0x3f818000, 0x3f80ffff, 0x00000001, 0x7f7fffff, F32_INF, F32_INF | F32_SIGN, F32_QNAN, 0x7f800001, 0xc0490fdb];
+  const b = new ModelBuilder({ opset: OPSET });
+  const x = b.input('x', DataType.FLOAT, [inputs.length]);
+  const [y] = b.node('Cast', [x], { attrs: { to: DataType.BFLOAT16 }, outputs: ['y'] });
+  b.output(y, DataType.BFLOAT16, [inputs.length]);
+  const data = new Uint8Array(new Uint32Array(inputs).buffer);
+  // Without the feature LLVM would call __truncsfbf2, on any host.
+  const session = await createMlirSession(b.build(), { cacheDir: '', targetFeatures: '-avx512bf16' });
+  try {
+    const out = output(await session.run(new Map([['x', { dataType: DataType.FLOAT, dims: [inputs.length], data }]])), 'y');
+    assert.equal(session.report().fallbackNodes, 0, session.report().fallbackReasons.join('; '));
+    const got = new Uint16Array(out.data.buffer.slice(out.data.byteOffset, out.data.byteOffset + out.data.byteLength));
+    const isNan = (h: number) => (h & 0x7f80) === 0x7f80 && (h & 0x7f) !== 0;
+    assertAll('f32 → bf16', inputs.length,
+      (i) => (Number.isNaN(new Float32Array(new Uint32Array([inputs[i]]).buffer)[0]) ? isNan(got[i]) : got[i] === bf16Ref(inputs[i])),
+      (i) => `${hex(inputs[i])} → ${hex(got[i])}, expected ${hex(bf16Ref(inputs[i]))}`);
+  } finally {
+    await session.dispose();
+  }
 });
