@@ -21,20 +21,20 @@ const N = 128;
 const K = 48;
 
 /** matmul + (bias, relu) generic, in mlir-opt's printed form (what the planner reads), or with inline maps. */
-function matmulWithEpilogue(consumerUses = 1, printed = true): string {
-  const t = `tensor<${M}x${N}xf32>`;
+function matmulWithEpilogue(consumerUses = 1, printed = true, n = N): string {
+  const t = `tensor<${M}x${n}xf32>`;
   const [map, map1] = printed ? ['#map', '#map1'] : ['affine_map<(d0, d1) -> (d0, d1)>', 'affine_map<(d0, d1) -> (d1)>'];
   const extra = consumerUses > 1 ? `    %again = arith.constant 0 : i32\n    "test.use"(%2) : (${t}) -> ()\n` : '';
   return [
     ...(printed ? ['#map = affine_map<(d0, d1) -> (d0, d1)>', '#map1 = affine_map<(d0, d1) -> (d1)>'] : []),
     'module {',
-    `  func.func @kernel(%arg0: tensor<${M}x${K}xf32>, %arg1: tensor<${K}x${N}xf32>, %arg2: tensor<${N}xf32>) -> ${t} {`,
+    `  func.func @kernel(%arg0: tensor<${M}x${K}xf32>, %arg1: tensor<${K}x${n}xf32>, %arg2: tensor<${n}xf32>) -> ${t} {`,
     '    %cst = arith.constant 0.000000e+00 : f32',
     `    %0 = tensor.empty() : ${t}`,
     `    %1 = linalg.fill ins(%cst : f32) outs(%0 : ${t}) -> ${t}`,
-    `    %2 = linalg.matmul ins(%arg0, %arg1 : tensor<${M}x${K}xf32>, tensor<${K}x${N}xf32>) outs(%1 : ${t}) -> ${t}`,
+    `    %2 = linalg.matmul ins(%arg0, %arg1 : tensor<${M}x${K}xf32>, tensor<${K}x${n}xf32>) outs(%1 : ${t}) -> ${t}`,
     extra,
-    `    %3 = linalg.generic {indexing_maps = [${map}, ${map1}, ${map}], iterator_types = ["parallel", "parallel"]} ins(%2, %arg2 : ${t}, tensor<${N}xf32>) outs(%0 : ${t}) {`,
+    `    %3 = linalg.generic {indexing_maps = [${map}, ${map1}, ${map}], iterator_types = ["parallel", "parallel"]} ins(%2, %arg2 : ${t}, tensor<${n}xf32>) outs(%0 : ${t}) {`,
     '    ^bb0(%in: f32, %in_0: f32, %out: f32):',
     '      %4 = arith.addf %in, %in_0 : f32',
     '      %5 = arith.maximumf %4, %cst : f32',
@@ -77,12 +77,24 @@ describe('epilogue fusion', () => {
   });
 
   it('tiles the epilogue and fuses the matmul and its fill into the tiles', () => {
-    const s = scheduleOps({ mlir: matmulWithEpilogue(), summary: [], parallel: false }, ctx);
+    // 32 columns: one panel, so B is read in place (not packed, pack-activations.ts).
+    const s = scheduleOps({ mlir: matmulWithEpilogue(1, true, 32), summary: [], parallel: false }, ctx);
     assert.ok(s);
+    assert.match(s.summary.join('\n'), /linalg\.matmul 64x32x48 \+ epilogue/);
     assert.match(s.summary.join('\n'), /\+ epilogue/);
     assert.match(s.mlir, /linalg\.generic \{ortmlir\.sched = 0 : i64, indexing_maps/);
     assert.match(s.mlir, /linalg\.fill \{ortmlir\.sched = 0 : i64\}/);
     assert.equal((s.transform?.match(/fuse_into_containing_op/g) ?? []).length, 4);
+  });
+
+  it('packs a computed B into panels where they are whole, and lifts the epilogue into them', () => {
+    const s = scheduleOps({ mlir: matmulWithEpilogue(), summary: [], parallel: false }, ctx);
+    assert.ok(s);
+    assert.match(s.summary.join('\n'), /^packed matmul 64x128x48 \+ epilogue/m);
+    assert.match(s.mlir, /%ortmlir_pack_0_panels = linalg\.generic \{indexing_maps = \[affine_map<\(d0, d1, d2\) -> \(d1, d0 \* 32 \+ d2\)>/);
+    assert.doesNotMatch(s.mlir, /linalg\.matmul /);
+    const unlifted = scheduleOps({ mlir: matmulWithEpilogue(2), summary: [], parallel: false }, ctx);
+    assert.match(unlifted?.summary.join('\n') ?? '', /^linalg\.matmul 64x128x48/m, 'a product read by more than its epilogue stays unpacked');
   });
 
   it('gives each matmul its own fill when CSE merged them, so both fuse their epilogues', () => {

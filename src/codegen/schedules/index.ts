@@ -15,6 +15,7 @@ import { rewriteConvsWinograd } from './conv-winograd.js';
 import { addCopyEpilogues, planMatmul } from './matmul.js';
 import { planPackedMatmul, scanPackedMatmuls, tagPackedMatmul } from './packed-matmul.js';
 import { liftPackedEpilogues } from './packed-epilogue.js';
+import { packActivationMatmuls } from './pack-activations.js';
 import { planParallelGenerics, PARALLEL_MIN_ELEMENTS } from './parallel-generic.js';
 import { splitZeroPads } from './pad-split.js';
 import { blockPaddedDepthwise } from './depthwise-blocks.js';
@@ -98,7 +99,7 @@ export function planSchedules(mlir: string, ctx: ScheduleContext): ScheduledModu
 
 /** Step 2: tags the ops that have a schedule and writes the transform script; null when none has one. */
 export function scheduleOps(stage: ConvStage, ctx: ScheduleContext): ScheduledModule | null {
-  let lines = addCopyEpilogues(liftPackedEpilogues(unshareFills(stage.mlir.split('\n'))), ctx);
+  let lines = addCopyEpilogues(liftPackedEpilogues(packActivationMatmuls(unshareFills(stage.mlir.split('\n')), ctx)), ctx);
   const ops: [StructuredOp, PlannedOp][] = [];
   // Ops inside a chunk loop: the loop is what runs in parallel.
   const nestedCtx: ScheduleContext = { ...ctx, threads: 1 };
