@@ -18,8 +18,7 @@
 // panels read half of each 128-byte row, and MatMul 512³ took about 10 %
 // longer.
 import { DataType, type OnnxTensor } from '../onnx/model.js';
-import { affineMap } from '../codegen/mlir-builder.js';
-import { PACKED_ATTR } from '../codegen/schedules/ir-scan.js';
+import { packedProductLines } from '../codegen/schedules/packed-matmul.js';
 import { collapseShape, typeOf, type Tensor } from '../codegen/tensor-ops.js';
 import type { FuncBuilder } from '../codegen/mlir-builder.js';
 
@@ -67,19 +66,11 @@ export function packPanels(w: OnnxTensor, columns: number): OnnxTensor {
 export function packedMatmul(b: FuncBuilder, a: Tensor, packed: string, n: number, columns: number): Tensor {
   const [m, k] = a.shape;
   const panels = Math.ceil(n / columns);
-  const wType = `tensor<${panels}x${k}x${columns}xf32>`;
   const cType = `tensor<${m}x${panels}x${columns}xf32>`;
   const zero = b.constant('0.000000e+00', 'f32');
   const acc = b.fill(zero, 'f32', cType);
-  const maps = [affineMap(4, ['d0', 'd3']), affineMap(4, ['d1', 'd3', 'd2']), affineMap(4, ['d0', 'd1', 'd2'])].join(', ');
-  const iters = '["parallel", "parallel", "parallel", "reduction"]';
   const c = b.fresh('pmm');
-  b.emit(`${c} = linalg.generic {indexing_maps = [${maps}], iterator_types = ${iters}, ${PACKED_ATTR} = ${columns} : i64} ins(${a.value}, ${packed} : ${typeOf(a)}, ${wType}) outs(${acc} : ${cType}) {`);
-  b.emit(`^bb0(${c}_a: f32, ${c}_w: f32, ${c}_c: f32):`);
-  b.emit(`  ${c}_p = arith.mulf ${c}_a, ${c}_w : f32`);
-  b.emit(`  ${c}_s = arith.addf ${c}_c, ${c}_p : f32`);
-  b.emit(`  linalg.yield ${c}_s : f32`);
-  b.emit(`} -> ${cType}`);
+  for (const line of packedProductLines(c, a.value, packed, acc, { m, k, panels, columns })) b.emit(line);
   const flat = collapseShape(b, { value: c, dt: DataType.FLOAT, shape: [m, panels, columns] }, [[0], [1, 2]]);
   if (panels * columns === n) return flat;
   // The first n columns as a view, not a copy: the consumer (rec's head: the

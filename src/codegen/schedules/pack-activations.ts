@@ -3,22 +3,24 @@
 // each k step of a micro-kernel loads its columns from another row, and
 // rows of a feature map are kilobytes apart (rec's 12×80 maps: 3.8 KB).
 // This rewrite copies B into column panels [N/P, K, P] first (MLAS packs
-// B per call the same way) and computes the product as the packed-weight
-// generic of import/packed-matmul.ts, so that packed-matmul.ts schedules it
-// and packed-epilogue.ts lifts its epilogue. On Zen 3 (AVX2) the packed
+// B per call the same way) and computes the product as the generic the
+// constant-weight lowering writes (packed-matmul.ts packedProductLines), so
+// that packed-matmul.ts schedules it and packed-epilogue.ts lifts its epilogue. On Zen 3 (AVX2) the packed
 // form of rec's 1×1 layers took 0.80 – 0.84 of their time as plain
 // matmuls (240→240 at 12×80: 1.30 against 1.59 ms, `ort-mlir perf` on the
 // layer as a MatMul by a constant against the Conv); the copy is one pass
 // over B.
-import { countUses, definitionLine, OP_LINE_PARTS, operandNames, PACKED_ATTR, scanStructuredOps } from './ir-scan.js';
+import { OP_LINE_PARTS, operandNames, scanStructuredOps } from './ir-scan.js';
+import { fillLine } from './epilogue.js';
+import { packedProductLines } from './packed-matmul.js';
 import { NESTED_ATTR } from './conv-im2col.js';
 import { microColumns } from './target.js';
 import { liftPackedEpilogues } from './packed-epilogue.js';
 import type { ScheduleContext } from './plan.js';
 
 const MATMUL: ReadonlySet<string> = new Set(['linalg.matmul']);
-/** A zero-fill as mlir-opt prints it: indent, result, fill value, init. */
-const FILL = /^\s*%[\w.$-]+ = linalg\.fill ins\((%[\w.$-]+) : f32\) outs\(%[\w.$-]+ : tensor<[0-9x]+xf32>\) -> tensor<[0-9x]+xf32>$/;
+/** The f32 value a linalg.fill line writes. */
+const FILL_VALUE = /= linalg\.fill ins\((%[\w.$-]+) : f32\)/;
 /**
  * Fewer output rows than this read each panel too few times to pay for the
  * copy (one read and one write of B per run, against M reads of it).
@@ -40,7 +42,6 @@ function packedLines(indent: string, result: string, id: string, a: string, b: s
   const panels = `tensor<${n / width}x${k}x${width}xf32>`;
   const acc = `tensor<${m}x${n / width}x${width}xf32>`;
   const id3 = 'affine_map<(d0, d1, d2) -> (d0, d1, d2)>';
-  const maps = ['(d0, d3)', '(d1, d3, d2)', '(d0, d1, d2)'].map((r) => `affine_map<(d0, d1, d2, d3) -> ${r}>`).join(', ');
   return [
     `${id}_empty = tensor.empty() : ${panels}`,
     `${id}_panels = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d1, d0 * ${width} + d2)>, ${id3}], iterator_types = ["parallel", "parallel", "parallel"]} ins(${b} : tensor<${k}x${n}xf32>) outs(${id}_empty : ${panels}) {`,
@@ -49,12 +50,7 @@ function packedLines(indent: string, result: string, id: string, a: string, b: s
     `} -> ${panels}`,
     `${id}_init = tensor.empty() : ${acc}`,
     `${id}_acc = linalg.fill ins(${zero} : f32) outs(${id}_init : ${acc}) -> ${acc}`,
-    `${id}_product = linalg.generic {indexing_maps = [${maps}], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(${a}, ${id}_panels : tensor<${m}x${k}xf32>, ${panels}) outs(${id}_acc : ${acc}) attrs =  {${PACKED_ATTR} = ${width} : i64} {`,
-    `^bb0(${id}_a: f32, ${id}_b: f32, ${id}_c: f32):`,
-    `  ${id}_p = arith.mulf ${id}_a, ${id}_b : f32`,
-    `  ${id}_s = arith.addf ${id}_c, ${id}_p : f32`,
-    `  linalg.yield ${id}_s : f32`,
-    `} -> ${acc}`,
+    ...packedProductLines(`${id}_product`, a, `${id}_panels`, `${id}_acc`, { m, k, panels: n / width, columns: width }),
     `${result} = tensor.collapse_shape ${id}_product [[0], [1, 2]] : ${acc} into tensor<${m}x${n}xf32>`,
   ].map((line) => indent + line);
 }
@@ -78,9 +74,8 @@ export function packActivationMatmuls(input: readonly string[], ctx: ScheduleCon
     const n = b.dims[1];
     if (!packsActivation(m, n, width)) continue;
     const [aName, bName] = operandNames(parts[5]);
-    const [acc] = operandNames(parts[6]);
-    const fill = FILL.exec(lines[definitionLine(lines, acc, op.line)] ?? '');
-    if (!fill || countUses(lines, acc) !== 2) continue;
+    const fill = FILL_VALUE.exec(lines[fillLine(lines, op)] ?? '');
+    if (!fill) continue;
     const id = `%ortmlir_pack_${next++}`;
     const packed = packedLines(parts[1], parts[2], id, aName, bName, fill[1], { m, k, n, width });
     const candidate = [...lines];

@@ -7,7 +7,8 @@
 // columns and k = 1 and vectorized into broadcast-FMAs as in matmul.ts. Row
 // tiles always divide M (the lowering packs only row counts that some
 // kernel height divides), so every tile is static and nothing is masked.
-import { definitionLine, GENERIC_LINE, operandNames, resultName, TAG_ATTR, tagOp, typesOf, valueToken } from './ir-scan.js';
+import { definitionLine, GENERIC_LINE, operandNames, PACKED_ATTR, resultName, TAG_ATTR, tagOp, typesOf, valueToken } from './ir-scan.js';
+import { affineMap } from '../mlir-builder.js';
 import { CACHE_TILE_COLS, CACHE_TILE_ROWS, dividingTile } from './matmul.js';
 import { PACKED_MARK } from './packed-epilogue.js';
 import { PARALLEL_MIN_FLOPS, TILES_PER_THREAD, type PlannedOp, type ScheduleContext } from './plan.js';
@@ -18,6 +19,29 @@ import { microColumns, type VectorTarget } from './target.js';
 const ATTRS_GENERIC = /^(\s*%[\w.$-]+ = linalg\.generic \{.*\} ins\((.*)\) outs\((.*)\) attrs = +\{)(.*)\} \{$/;
 /** Carries the schedule tag of a fused epilogue (contains TAG_ATTR, so other schedules leave the op alone). */
 const EPILOGUE_TAG = `${TAG_ATTR}_epilogue`;
+
+/**
+ * The packed product `result` = a [m, k] · panels [NP, k, P] (P = `columns`)
+ * accumulated into `acc` [m, NP, P], as the lines of a linalg.generic in
+ * mlir-opt's printed form (PACKED_ATTR among its discardable attributes), so
+ * that scanPackedMatmuls finds it whether or not mlir-opt has printed the IR
+ * since. Written by the constant-weight lowering (import/packed-matmul.ts)
+ * and by pack-activations.ts.
+ */
+export function packedProductLines(result: string, a: string, panels: string, acc: string, s: { m: number; k: number; panels: number; columns: number }): string[] {
+  const aType = `tensor<${s.m}x${s.k}xf32>`;
+  const panelsType = `tensor<${s.panels}x${s.k}x${s.columns}xf32>`;
+  const accType = `tensor<${s.m}x${s.panels}x${s.columns}xf32>`;
+  const maps = [affineMap(4, ['d0', 'd3']), affineMap(4, ['d1', 'd3', 'd2']), affineMap(4, ['d0', 'd1', 'd2'])].join(', ');
+  return [
+    `${result} = linalg.generic {indexing_maps = [${maps}], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(${a}, ${panels} : ${aType}, ${panelsType}) outs(${acc} : ${accType}) attrs =  {${PACKED_ATTR} = ${s.columns} : i64} {`,
+    `^bb0(${result}_a: f32, ${result}_w: f32, ${result}_c: f32):`,
+    `  ${result}_p = arith.mulf ${result}_a, ${result}_w : f32`,
+    `  ${result}_s = arith.addf ${result}_c, ${result}_p : f32`,
+    `  linalg.yield ${result}_s : f32`,
+    `} -> ${accType}`,
+  ];
+}
 
 export interface PackedMatmul {
   line: number;
