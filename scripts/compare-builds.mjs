@@ -13,23 +13,13 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
-import { dimsOf, median, MODEL_OPTIONS } from './script-args.mjs';
+import { dimsOf, median, parseModelArgs } from './script-args.mjs';
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    base: { type: 'string' },
-    new: { type: 'string', default: fileURLToPath(new URL('..', import.meta.url)) },
-    ...MODEL_OPTIONS,
-    rounds: { type: 'string', default: '30' },
-  },
-});
-const [modelPath] = positionals;
-if (!modelPath || !values.base) {
-  console.error('usage: compare-builds.mjs --base DIR [--new DIR] MODEL [-d NAME=VALUE]... [--threads N] [--rounds N]');
-  process.exit(2);
-}
+const { values, modelPath } = parseModelArgs({
+  base: { type: 'string' },
+  new: { type: 'string', default: fileURLToPath(new URL('..', import.meta.url)) },
+  rounds: { type: 'string', default: '30' },
+}, 'compare-builds.mjs --base DIR [--new DIR] MODEL [-d NAME=VALUE]... [--threads N] [--rounds N]', ['base']);
 const dims = dimsOf(values);
 const threads = Number(values.threads);
 const bytes = new Uint8Array(await readFile(modelPath));

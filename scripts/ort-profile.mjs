@@ -15,25 +15,15 @@
 import { readFile, readdir, rm, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { dimsOf, median, MODEL_OPTIONS } from './script-args.mjs';
+import { dimsOf, median, parseModelArgs } from './script-args.mjs';
 
 const { randomFeeds } = await import(new URL('../dist/esm/src/cli/perf-command.js', import.meta.url).href);
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    ...MODEL_OPTIONS,
-    runs: { type: 'string', short: 'n', default: '50' },
-    top: { type: 'string', default: '20' },
-  },
-});
-const [modelPath] = positionals;
-if (!modelPath) {
-  console.error('usage: ort-profile.mjs MODEL [-d NAME=VALUE]... [--threads N] [--runs N] [--top N]');
-  process.exit(2);
-}
+const { values, modelPath } = parseModelArgs({
+  runs: { type: 'string', short: 'n', default: '50' },
+  top: { type: 'string', default: '20' },
+}, 'ort-profile.mjs MODEL [-d NAME=VALUE]... [--threads N] [--runs N] [--top N]');
 const dims = dimsOf(values);
 const bytes = new Uint8Array(await readFile(modelPath));
 const feeds = randomFeeds(bytes, dims);

@@ -17,8 +17,7 @@
 // against onnxruntime-node with scripts/bench.mjs.
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { parseArgs } from 'node:util';
-import { dimsOf, median, MODEL_OPTIONS } from './script-args.mjs';
+import { dimsOf, median, parseModelArgs } from './script-args.mjs';
 
 const dist = new URL('../dist/esm/src/', import.meta.url);
 const load = (p) => import(new URL(p, dist).href);
@@ -27,20 +26,11 @@ const [{ decodeModel }, { byteLength, elementCount }, { resolveOptions }, { comp
   load('ep/cpu-session.js'), load('cli/perf-command.js'), load('ep/ort-tensor.js'), load('native/library.js'),
 ]);
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    ...MODEL_OPTIONS,
-    runs: { type: 'string', short: 'n', default: '10' },
-    top: { type: 'string', default: '25' },
-    kernels: { type: 'boolean', default: false },
-  },
-});
-const [modelPath] = positionals;
-if (!modelPath) {
-  console.error('usage: profile-steps.mjs MODEL [-d NAME=VALUE]... [--threads N] [--runs N] [--top N]');
-  process.exit(2);
-}
+const { values, modelPath } = parseModelArgs({
+  runs: { type: 'string', short: 'n', default: '10' },
+  top: { type: 'string', default: '25' },
+  kernels: { type: 'boolean', default: false },
+}, 'profile-steps.mjs MODEL [-d NAME=VALUE]... [--threads N] [--runs N] [--top N] [--kernels]');
 process.env.ORT_MLIR_UNIT_NODES ??= '1';
 process.env.ORT_MLIR_SEQUENCES ??= '0';
 const dims = dimsOf(values);

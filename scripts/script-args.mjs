@@ -1,12 +1,28 @@
 // What the measuring scripts (profile-steps, ort-profile, compare-builds)
-// share: the model's symbolic dims and thread count on the command line,
+// share: the command line (a model, its symbolic dims, the thread count),
 // and the median they report.
+import { parseArgs } from 'node:util';
 
 /** parseArgs options for `-d NAME=VALUE` (repeatable) and `--threads N`. */
-export const MODEL_OPTIONS = {
+const MODEL_OPTIONS = {
   dim: { type: 'string', short: 'd', multiple: true, default: [] },
   threads: { type: 'string', short: 't', default: '1' },
 };
+
+/**
+ * Parses a script's command line: one MODEL, MODEL_OPTIONS and the script's
+ * own `options`. Prints `usage` and exits with 2 when the MODEL or one of
+ * the `required` options is missing.
+ */
+export function parseModelArgs(options, usage, required = []) {
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { ...MODEL_OPTIONS, ...options } });
+  const [modelPath] = positionals;
+  if (!modelPath || required.some((name) => values[name] === undefined)) {
+    console.error(`usage: ${usage}`);
+    process.exit(2);
+  }
+  return { values, modelPath };
+}
 
 /** The `-d NAME=VALUE` values as a map of symbolic dims. */
 export function dimsOf(values) {
