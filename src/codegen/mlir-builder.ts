@@ -93,8 +93,9 @@ export interface GenericSpec {
  * A float sum or product that folds into a reduction's accumulator, marked
  * reassociable. Without the flag LLVM must add the elements one after the
  * other (rec's GlobalAveragePool over 480×6×80: one scalar add per element,
- * latency-bound, 6× onnxruntime's time); with it the loop vectorizer keeps
- * vector partial sums. onnxruntime's reductions sum in vector lanes too.
+ * latency-bound, 6× onnxruntime's time); with it the reduction schedule
+ * (codegen/schedules/reduction.ts) keeps partial sums in vector lanes, as
+ * onnxruntime's reductions do.
  */
 const COMBINER = /^(\s*(%[\w.$#-]+) = arith\.(?:addf|mulf) (%[\w.$#-]+), (%[\w.$#-]+))( : .*)$/;
 

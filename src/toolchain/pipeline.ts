@@ -296,7 +296,8 @@ async function scheduleUnit(
 ): Promise<ScheduledModule | null> {
   // With threads, large generics get a parallel schedule too (schedules/parallel-generic.ts).
   // A zero pad may be a depthwise convolution's, computed in channel blocks (schedules/depthwise-blocks.ts).
-  const work = SCHEDULED_OPS.test(u.mlir) || (GENERIC.test(u.mlir) && (c.threads > 1 || PAD.test(u.mlir)));
+  // A reduction may sum in vector lanes (schedules/reduction.ts).
+  const work = SCHEDULED_OPS.test(u.mlir) || (GENERIC.test(u.mlir) && (c.threads > 1 || PAD.test(u.mlir) || REDUCTION.test(u.mlir)));
   if (c.t.schedules === false || !work) return null;
   const prepared = await prepareUnit(f, step);
   const ctx = { target: vectorTarget(c.t.cpu, c.t.features), threads: c.threads, winograd: c.t.winograd !== false };
@@ -311,6 +312,7 @@ async function scheduleUnit(
 const UNNESTED_MATMUL = new RegExp(`linalg\\.(batch_)?matmul ins\\(|${PACKED_ATTR_PATTERN}`);
 const GENERIC = /= linalg\.generic /;
 const PAD = /= tensor\.pad /;
+const REDUCTION = /iterator_types = \[[^\]]*"reduction"/;
 
 /**
  * Runs EPILOGUE_PREPARE_PASSES when they may help (an epilogue to fuse, or

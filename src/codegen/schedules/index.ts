@@ -17,6 +17,7 @@ import { planPackedMatmul, scanPackedMatmuls, tagPackedMatmul } from './packed-m
 import { liftPackedEpilogues } from './packed-epilogue.js';
 import { packActivationMatmuls } from './pack-activations.js';
 import { planParallelGenerics, PARALLEL_MIN_ELEMENTS } from './parallel-generic.js';
+import { planReductions } from './reduction.js';
 import { splitZeroPads } from './pad-split.js';
 import { blockPaddedDepthwise } from './depthwise-blocks.js';
 import type { PlannedOp, Planner, ScheduleContext } from './plan.js';
@@ -63,6 +64,8 @@ const PREPARE_PATTERNS = [
 const LOWER_PATTERNS = [
   'vector.lower_masked_transfers',
   'vector.lower_masks',
+  // Reductions' partial results (reduction.ts): lane-wise adds, then one horizontal reduction per output.
+  'vector.lower_multi_reduction lowering_strategy = "innerreduction"',
   'vector.lower_contraction lowering_strategy = "outerproduct"',
   'vector.lower_outerproduct',
   'vector.lower_transfer max_transfer_rank = 1',
@@ -122,9 +125,11 @@ export function scheduleOps(stage: ConvStage, ctx: ScheduleContext): ScheduledMo
   lines = blocks.lines;
   if (ctx.threads > 1) lines = splitZeroPads(lines, PARALLEL_MIN_ELEMENTS);
   // After the contractions: their fused epilogues are tagged by now and stay theirs.
+  const reductions = planReductions(lines, ctx);
+  reductions.forEach((r, i) => tagGeneric(lines, r.line, ops.length + packed.length + i));
   const generics = planParallelGenerics(lines, ctx);
-  generics.forEach((g, i) => tagGeneric(lines, g.line, ops.length + packed.length + i));
-  const planned = [...ops.map(([, p]) => p), ...packed, ...generics.map((g) => g.plan)];
+  generics.forEach((g, i) => tagGeneric(lines, g.line, ops.length + packed.length + reductions.length + i));
+  const planned = [...ops.map(([, p]) => p), ...packed, ...reductions.map((r) => r.plan), ...generics.map((g) => g.plan)];
   if (planned.length === 0 && blocks.summary.length === 0) return null;
   return {
     mlir: lines.join('\n'),

@@ -66,13 +66,26 @@ export class TransformScript {
   }
 
   /** Tiles into nested scf.for loops; a 0 size leaves that dimension untiled. */
-  tileFor(target: string, sizes: readonly number[]): Tiled {
+  tileFor(target: string, sizes: readonly number[], interchange?: readonly number[]): Tiled {
     const op = this.fresh('t');
     const loops = sizes.filter((s) => s !== 0).map(() => this.fresh('loop'));
     const results = [op, ...loops].join(', ');
     const types = [op, ...loops].map(() => ANY).join(', ');
-    this.emit(`${results} = transform.structured.tile_using_for ${target} tile_sizes [${sizes.join(', ')}] : (${ANY}) -> (${types})`);
+    const order = interchange ? ` interchange = [${interchange.join(', ')}]` : '';
+    this.emit(`${results} = transform.structured.tile_using_for ${target} tile_sizes [${sizes.join(', ')}]${order} : (${ANY}) -> (${types})`);
     return { op, loops };
+  }
+
+  /**
+   * Tiles the reduced dimensions of a reduction by `sizes`, accumulating into
+   * partial results of the tile's shape (a fill, then the tiled op adding
+   * element by element), combined by one final reduction. Returns the fill,
+   * the partial op and the final reduction.
+   */
+  tileReduction(target: string, sizes: readonly number[]): [string, string, string] {
+    const [fill, partial, combine, loop] = ['fill', 'partial', 'combine', 'loop'].map((p) => this.fresh(p));
+    this.emit(`${fill}, ${partial}, ${combine}, ${loop} = transform.structured.tile_reduction_using_for ${target} by tile_sizes = [${sizes.join(', ')}] : (${ANY}) -> (${ANY}, ${ANY}, ${ANY}, ${ANY})`);
+    return [fill, partial, combine];
   }
 
   /**
