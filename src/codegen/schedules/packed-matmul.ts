@@ -17,6 +17,8 @@ import { microColumns, type VectorTarget } from './target.js';
 
 /** A generic with discardable attributes, as mlir-opt prints it: `... outs(...) attrs =  {...} {`. */
 const ATTRS_GENERIC = /^(\s*%[\w.$-]+ = linalg\.generic \{.*\} ins\((.*)\) outs\((.*)\) attrs = +\{)(.*)\} \{$/;
+/** Loop order of the serial cache tiles: panels, then rows (the epilogue's dimensions are rows, panels, columns). */
+const PANELS_OUTER = [1, 0, 2];
 /** Carries the schedule tag of a fused epilogue (contains TAG_ATTR, so other schedules leave the op alone). */
 const EPILOGUE_TAG = `${TAG_ATTR}_epilogue`;
 
@@ -236,7 +238,9 @@ function tileAlone(w: TransformScript, tag: number, t: Tiles, fillTagged: boolea
  * the accumulators in registers and only its result is stored.
  */
 function tileWithEpilogue(w: TransformScript, tag: number, t: Tiles, root: string, full?: string): MicroTiles {
-  const outer = t.parallel ? w.tileForall(root, [t.rows, t.panels]) : w.tileFor(root, [t.rows, t.panels, 0]);
+  // On one thread the panels' loop is the outer one (as MLAS orders it): a cache tile's panels stay in L2
+  // while the row tiles of A pass, instead of all of B passing once per row tile (MatMul 1024³, rec, cls: 1 – 4 % faster).
+  const outer = t.parallel ? w.tileForall(root, [t.rows, t.panels]) : w.tileFor(root, [t.rows, t.panels, 0], PANELS_OUTER);
   // A band's tiles slice the band's slice of the product: one slice of the product, which then fuses.
   if (full) w.patterns(['tensor.merge_consecutive_insert_extract_slice']);
   const p1 = w.fuseInto(w.matchTagged('linalg.generic', tag, w.func, TAG_ATTR, full), outer.loops[outer.loops.length - 1]);
