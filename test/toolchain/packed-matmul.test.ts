@@ -132,6 +132,7 @@ describe('packed matmul weights', () => {
     assert.deepEqual(rowBands(op, avx2, false).map((t) => [t.m, t.micro]), [[512, 4]], 'without a fused epilogue: one band');
     const wide = { ...op, panels: 16, panelColumns: 32 };
     assert.deepEqual(rowBands(wide, { target: AVX512, threads: 1 }, true).map((t) => [t.m, t.micro]), [[512, 8]]);
+    assert.deepEqual(rowBands({ ...op, m: 200 }, avx2, true).map((t) => [t.m, t.micro]), [[200, 5]], 'a 5-row kernel has accumulators enough');
   });
 
   for (const [targetCpu, columns] of [['skylake-avx512', 32], ['haswell', 16]] as const) {

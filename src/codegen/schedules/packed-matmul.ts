@@ -17,6 +17,8 @@ import { microColumns, type VectorTarget } from './target.js';
 
 /** A generic with discardable attributes, as mlir-opt prints it: `... outs(...) attrs =  {...} {`. */
 const ATTRS_GENERIC = /^(\s*%[\w.$-]+ = linalg\.generic \{.*\} ins\((.*)\) outs\((.*)\) attrs = +\{)(.*)\} \{$/;
+/** Accumulator registers from which a kernel that divides the rows keeps the FMA pipes busy on its own (rowBands). */
+const MIN_UNBANDED_ACCUMULATORS = 10;
 /** Loop order of the serial cache tiles: panels, then rows (the epilogue's dimensions are rows, panels, columns). */
 const PANELS_OUTER = [1, 0, 2];
 /** Carries the schedule tag of a fused epilogue (contains TAG_ATTR, so other schedules leave the op alone). */
@@ -118,16 +120,17 @@ export function packedTiles(op: PackedMatmul, ctx: ScheduleContext): Tiles {
 
 /**
  * The tiles of each band of rows, top band first. Where the tallest kernel
- * that divides M is lower than the target's default and an epilogue is fused,
- * the rows split into a band the default height divides and a remainder band
- * with a kernel of its own height: AVX2's 6 rows divide no power of two,
- * and 512 rows in 4-row kernels (8 accumulators, too few to cover the FMAs'
- * latency) took MatMul 512³ about 10 % longer than 510 rows in 6-row kernels
- * and 2 in a 2-row one.
+ * that divides M has too few accumulators to cover the FMAs' latency and an
+ * epilogue is fused, the rows split into a band the default height divides
+ * and a remainder band with a kernel of its own height: AVX2's 6 rows divide
+ * no power of two, and 512 rows in 4-row kernels (8 accumulators) took
+ * MatMul 512³ about 10 % longer than 510 rows in 6-row kernels and 2 in a
+ * 2-row one. A 5-row kernel (10) is not banded: cls's 200-row products ran
+ * 6 % faster in 5-row kernels than as 198 rows and 2.
  */
 export function rowBands(op: PackedMatmul, ctx: ScheduleContext, fused: boolean): Tiles[] {
   const height = ctx.target.microRows;
-  if (!fused || op.m <= height || microRows(ctx.target, op.m) >= height) return [packedTiles(op, ctx)];
+  if (!fused || op.m <= height || microRows(ctx.target, op.m) * ctx.target.vectorsPerRow >= MIN_UNBANDED_ACCUMULATORS) return [packedTiles(op, ctx)];
   const top = op.m - (op.m % height);
   // The remainder band stays on one thread: see planPackedMatmul's tile().
   return [packedTiles({ ...op, m: top }, ctx), packedTiles({ ...op, m: op.m - top }, { ...ctx, threads: 1 })];
