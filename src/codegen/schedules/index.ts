@@ -142,7 +142,8 @@ export function scheduleOps(stage: ConvStage, ctx: ScheduleContext): ScheduledMo
 /** The transform library applying `planned` (each op matched by its index as tag). */
 function transformScript(planned: readonly PlannedOp[]): string {
   const w = new TransformScript();
-  planned.forEach((p, tag) => p.tile(w, tag));
+  const tagged = planned.map((p, tag) => ({ p, tag }));
+  for (const { p, tag } of [...tagged.filter(({ p }) => p.tileFirst), ...tagged.filter(({ p }) => !p.tileFirst)]) p.tile(w, tag);
   w.patterns(['canonicalization', 'linalg.tiling_canonicalization']);
   planned.forEach((p, tag) => p.vectorize(w, tag));
   w.patterns(PREPARE_PATTERNS);

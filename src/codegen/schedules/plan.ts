@@ -23,6 +23,12 @@ export interface PlannedOp {
   vectorize(w: TransformScript, tag: number): void;
   /** Tags ops other than the planned one that the schedule also matches (an epilogue); the planned op is tagged by the driver. */
   tagExtra?(lines: string[], tag: number): void;
+  /**
+   * Tiled before every other op: a contraction's tiling fuses its operands'
+   * producer chains into its tiles, and would take a clone of this op (tag
+   * and all) along, which this op's handle then matches too.
+   */
+  tileFirst?: boolean;
   /** Whether the tiling uses scf.forall that should run on several threads. */
   parallel: boolean;
   /** One line for logs and reports, e.g. `matmul 512x512x512: forall [64, 128] / [8, 32, 1]`. */

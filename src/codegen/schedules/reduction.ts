@@ -109,6 +109,9 @@ function planReduction(r: ReductionShape, ctx: ScheduleContext): PlannedOp | nul
   // Each thread's chunk holds whole row tiles.
   const forall = chunks?.every((c, i) => c === 0 || c % rowTiles[i] === 0) ? chunks : null;
   return {
+    // Once tiled it is loops, which a contraction's producer fusion stops at: a LayerNorm's sums are
+    // not recomputed in every tile of the MatMul that reads the normalized rows.
+    tileFirst: true,
     parallel: forall !== null,
     summary: `reduction ${shape.join('x')} (${shape.length - parallel} reduced): ${forall ? `forall [${forall.join(', ')}] / ` : ''}rows ${rows}, ${lanes} lanes`,
     tile(w: TransformScript, tag: number): void {
