@@ -10,6 +10,8 @@
 export const TAG_ATTR = 'ortmlir.sched';
 /** The discardable attribute marking a packed-weight matmul generic (import/packed-matmul.ts); its value is the panel width. */
 export const PACKED_ATTR = 'ortmlir.packed_b';
+/** Marks the copy of a computed B into panels (pack-activations.ts), which a serial packed schedule computes panel tile by panel tile. */
+export const PANELS_ATTR = 'ortmlir.panels';
 
 export interface TensorInfo {
   dims: number[];

@@ -10,7 +10,7 @@
 // matmuls (240→240 at 12×80: 1.30 against 1.59 ms, `ort-mlir perf` on the
 // layer as a MatMul by a constant against the Conv); the copy is one pass
 // over B.
-import { OP_LINE_PARTS, operandNames, scanStructuredOps } from './ir-scan.js';
+import { OP_LINE_PARTS, operandNames, PANELS_ATTR, scanStructuredOps } from './ir-scan.js';
 import { fillLine } from './epilogue.js';
 import { packedProductLines } from './packed-matmul.js';
 import { NESTED_ATTR } from './conv-im2col.js';
@@ -44,7 +44,7 @@ function packedLines(indent: string, result: string, id: string, a: string, b: s
   const id3 = 'affine_map<(d0, d1, d2) -> (d0, d1, d2)>';
   return [
     `${id}_empty = tensor.empty() : ${panels}`,
-    `${id}_panels = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d1, d0 * ${width} + d2)>, ${id3}], iterator_types = ["parallel", "parallel", "parallel"]} ins(${b} : tensor<${k}x${n}xf32>) outs(${id}_empty : ${panels}) {`,
+    `${id}_panels = linalg.generic {${PANELS_ATTR} = ${width} : i64, indexing_maps = [affine_map<(d0, d1, d2) -> (d1, d0 * ${width} + d2)>, ${id3}], iterator_types = ["parallel", "parallel", "parallel"]} ins(${b} : tensor<${k}x${n}xf32>) outs(${id}_empty : ${panels}) {`,
     `^bb0(${id}_in: f32, ${id}_out: f32):`,
     `  linalg.yield ${id}_in : f32`,
     `} -> ${panels}`,

@@ -7,7 +7,7 @@
 // columns and k = 1 and vectorized into broadcast-FMAs as in matmul.ts. Row
 // tiles always divide M (the lowering packs only row counts that some
 // kernel height divides), so every tile is static and nothing is masked.
-import { definitionLine, GENERIC_LINE, operandNames, PACKED_ATTR, resultName, TAG_ATTR, tagOp, typesOf, valueToken } from './ir-scan.js';
+import { definitionLine, GENERIC_LINE, operandNames, PACKED_ATTR, PANELS_ATTR, resultName, TAG_ATTR, tagOp, typesOf, valueToken } from './ir-scan.js';
 import { affineMap } from '../mlir-builder.js';
 import { CACHE_TILE_COLS, CACHE_TILE_ROWS, dividingTile } from './matmul.js';
 import { PACKED_MARK } from './packed-epilogue.js';
@@ -21,6 +21,8 @@ const ATTRS_GENERIC = /^(\s*%[\w.$-]+ = linalg\.generic \{.*\} ins\((.*)\) outs\
 const MIN_UNBANDED_ACCUMULATORS = 10;
 /** Loop order of the serial cache tiles: panels, then rows (the epilogue's dimensions are rows, panels, columns). */
 const PANELS_OUTER = [1, 0, 2];
+/** Carries the schedule tag of the copy of a computed B into panels (pack-activations.ts). */
+const PANELS_TAG = `${TAG_ATTR}_panels`;
 /** Carries the schedule tag of a fused epilogue (contains TAG_ATTR, so other schedules leave the op alone). */
 const EPILOGUE_TAG = `${TAG_ATTR}_epilogue`;
 
@@ -145,6 +147,8 @@ export function planPackedMatmul(op: PackedMatmul, ctx: ScheduleContext): Planne
   let fillTagged = false;
   /** Whether an epilogue (lifted by packed-epilogue.ts) is computed in the tiles. */
   let fused = false;
+  /** Whether B is a copy into panels made for this product (pack-activations.ts). */
+  let packed = false;
   const bands = () => rowBands(op, ctx, fused);
   return {
     get parallel() {
@@ -165,6 +169,11 @@ export function planPackedMatmul(op: PackedMatmul, ctx: ScheduleContext): Planne
         lines[epilogue] = lines[epilogue].replace('linalg.generic {', `linalg.generic {${EPILOGUE_TAG} = ${tag} : i64, `);
         fused = true;
       }
+      const panels = panelsOf(lines, op);
+      if (panels >= 0) {
+        lines[panels] = lines[panels].replace('linalg.generic {', `linalg.generic {${PANELS_TAG} = ${tag} : i64, `);
+        packed = true;
+      }
     },
     tile(w: TransformScript, tag: number): void {
       const b = bands();
@@ -174,7 +183,11 @@ export function planPackedMatmul(op: PackedMatmul, ctx: ScheduleContext): Planne
       }
       const root = w.matchTagged('linalg.generic', tag, w.func, EPILOGUE_TAG);
       if (b.length === 1) {
-        tileBand(w, tileWithEpilogue(w, tag, b[0], root), b[0]);
+        const folded = tileWithEpilogue(w, tag, b[0], root);
+        // With the panels' loop outermost, each panel tile is copied once, just before its products read it from L2:
+        // fused at its use, inside the rows' loop, then hoisted out of it (it depends on the panel only).
+        if (packed && !b[0].parallel) w.licm(w.parentOf(w.fuseInto(w.matchTagged('linalg.generic', tag, w.func, PANELS_TAG), folded.loop).op, 'scf.for'));
+        tileBand(w, folded, b[0]);
         return;
       }
       // Each band's epilogue reads a slice of the whole product, which is fused into its tiles by its full type.
@@ -266,4 +279,12 @@ function epilogueOf(lines: readonly string[], op: PackedMatmul): number {
     return g && operandNames(g[4]).includes(result) && typesOf(g[5]) === three && !g[3].includes(TAG_ATTR) ? i : -1;
   }
   return -1;
+}
+
+/** The line of the copy into panels (pack-activations.ts) that the op reads as B, or -1. */
+function panelsOf(lines: readonly string[], op: PackedMatmul): number {
+  const g = ATTRS_GENERIC.exec(lines[op.line]);
+  const b = g ? operandNames(g[2])[1] : undefined;
+  const def = b ? definitionLine(lines, b, op.line) : -1;
+  return def >= 0 && lines[def].includes(`${PANELS_ATTR} = `) && !lines[def].includes(TAG_ATTR) ? def : -1;
 }

@@ -113,6 +113,18 @@ export class TransformScript {
     return { op, loop };
   }
 
+  /** The closest enclosing op named `name` of each payload op of `target`. */
+  parentOf(target: string, name: string): string {
+    const h = this.fresh('parent');
+    this.emit(`${h} = transform.get_parent_op ${target} {op_name = "${name}"} : (${ANY}) -> ${ANY}`);
+    return h;
+  }
+
+  /** Moves side-effect-free, loop-invariant ops (tensor ops, linalg on tensors included) out of `loop`. */
+  licm(loop: string): void {
+    this.emit(`transform.apply_licm to ${loop} : ${ANY}`);
+  }
+
   /** Splits a loop into full iterations and a remainder, so full tiles get static shapes. */
   peel(loop: string): void {
     const typed = this.fresh('for');
