@@ -169,7 +169,10 @@ export function planPackedMatmul(op: PackedMatmul, ctx: ScheduleContext): Planne
         lines[epilogue] = lines[epilogue].replace('linalg.generic {', `linalg.generic {${EPILOGUE_TAG} = ${tag} : i64, `);
         fused = true;
       }
-      const panels = panelsOf(lines, op);
+      // Only a serial product in one band copies panel tiles in its loop; otherwise the copy stays whole
+      // (and with threads parallel-generic.ts shares it out, which it does only for untagged generics).
+      const b = bands();
+      const panels = b.length === 1 && !b[0].parallel ? panelsOf(lines, op) : -1;
       if (panels >= 0) {
         lines[panels] = lines[panels].replace('linalg.generic {', `linalg.generic {${PANELS_TAG} = ${tag} : i64, `);
         packed = true;
@@ -186,7 +189,7 @@ export function planPackedMatmul(op: PackedMatmul, ctx: ScheduleContext): Planne
         const folded = tileWithEpilogue(w, tag, b[0], root);
         // With the panels' loop outermost, each panel tile is copied once, just before its products read it from L2:
         // fused at its use, inside the rows' loop, then hoisted out of it (it depends on the panel only).
-        if (packed && !b[0].parallel) w.licm(w.parentOf(w.fuseInto(w.matchTagged('linalg.generic', tag, w.func, PANELS_TAG), folded.loop).op, 'scf.for'));
+        if (packed) w.licm(w.parentOf(w.fuseInto(w.matchTagged('linalg.generic', tag, w.func, PANELS_TAG), folded.loop).op, 'scf.for'));
         tileBand(w, folded, b[0]);
         return;
       }
