@@ -209,11 +209,11 @@ export function listAttr(attrs: string, key: string): string[] | null {
   return null;
 }
 
-/** Adds the schedule tag to a linalg.generic line. */
-export function tagGeneric(lines: string[], line: number, tag: number): void {
+/** Adds the schedule tag to a linalg.generic line, as `attr` (TAG_ATTR, or a role's variant of it such as an epilogue's). */
+export function tagGeneric(lines: string[], line: number, tag: number, attr = TAG_ATTR): void {
   const g = GENERIC_LINE.exec(lines[line]);
   if (!g) throw new Error(`tagGeneric: line ${line} is not a linalg.generic`);
-  lines[line] = lines[line].replace('linalg.generic {', `linalg.generic {${TAG_ATTR} = ${tag} : i64, `);
+  lines[line] = lines[line].replace('linalg.generic {', `linalg.generic {${attr} = ${tag} : i64, `);
 }
 
 /** The closing line (`} -> type` at `indent`) of the op whose region opens at line `head`, or -1. */
@@ -287,4 +287,30 @@ export function genericHeader(line: string, aliases: ReadonlyMap<string, string>
     outs: operandNames(outsGroup),
     outTypes: typesOf(outsGroup),
   };
+}
+
+/** A linalg.generic opening at `line`, taken apart. */
+export interface LocatedGeneric {
+  line: number;
+  header: GenericHeader;
+}
+
+const FUNC_LINE = /^(\s*)func\.func /;
+
+/**
+ * The linalg.generics at the top level of each function body that no
+ * schedule has tagged yet. Generics in loop bodies (deeper indentation) are
+ * already inside another schedule's loops.
+ */
+export function untaggedTopLevelGenerics(lines: readonly string[]): LocatedGeneric[] {
+  const aliases = mapAliases(lines);
+  const out: LocatedGeneric[] = [];
+  let bodyIndent = -1;
+  lines.forEach((text, line) => {
+    const fn = FUNC_LINE.exec(text);
+    if (fn) bodyIndent = fn[1].length + 2;
+    const header = genericHeader(text, aliases);
+    if (header && header.indent.length === bodyIndent && !header.attrs.includes(TAG_ATTR)) out.push({ line, header });
+  });
+  return out;
 }

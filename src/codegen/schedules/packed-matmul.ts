@@ -7,7 +7,7 @@
 // columns and k = 1 and vectorized into broadcast-FMAs as in matmul.ts. Row
 // tiles always divide M (the lowering packs only row counts that some
 // kernel height divides), so every tile is static and nothing is masked.
-import { definitionLine, GENERIC_LINE, operandNames, PACKED_ATTR, PANELS_ATTR, resultName, TAG_ATTR, tagOp, typesOf, valueToken } from './ir-scan.js';
+import { definitionLine, GENERIC_LINE, operandNames, PACKED_ATTR, PANELS_ATTR, resultName, TAG_ATTR, tagGeneric, tagOp, typesOf, valueToken } from './ir-scan.js';
 import { affineMap } from '../mlir-builder.js';
 import { CACHE_TILE_COLS, CACHE_TILE_ROWS, dividingTile } from './matmul.js';
 import { PACKED_MARK } from './packed-epilogue.js';
@@ -166,7 +166,7 @@ export function planPackedMatmul(op: PackedMatmul, ctx: ScheduleContext): Planne
       }
       const epilogue = epilogueOf(lines, op);
       if (epilogue >= 0) {
-        lines[epilogue] = lines[epilogue].replace('linalg.generic {', `linalg.generic {${EPILOGUE_TAG} = ${tag} : i64, `);
+        tagGeneric(lines, epilogue, tag, EPILOGUE_TAG);
         fused = true;
       }
       // Only a serial product in one band copies panel tiles in its loop; otherwise the copy stays whole
@@ -174,7 +174,7 @@ export function planPackedMatmul(op: PackedMatmul, ctx: ScheduleContext): Planne
       const b = bands();
       const panels = b.length === 1 && !b[0].parallel ? panelsOf(lines, op) : -1;
       if (panels >= 0) {
-        lines[panels] = lines[panels].replace('linalg.generic {', `linalg.generic {${PANELS_TAG} = ${tag} : i64, `);
+        tagGeneric(lines, panels, tag, PANELS_TAG);
         packed = true;
       }
     },
@@ -289,5 +289,5 @@ function panelsOf(lines: readonly string[], op: PackedMatmul): number {
   const g = ATTRS_GENERIC.exec(lines[op.line]);
   const b = g ? operandNames(g[2])[1] : undefined;
   const def = b ? definitionLine(lines, b, op.line) : -1;
-  return def >= 0 && lines[def].includes(`${PANELS_ATTR} = `) && !lines[def].includes(TAG_ATTR) ? def : -1;
+  return def >= 0 && GENERIC_LINE.test(lines[def]) && lines[def].includes(`${PANELS_ATTR} = `) && !lines[def].includes(TAG_ATTR) ? def : -1;
 }

@@ -8,7 +8,7 @@
 // The body keeps the default lowering (loops that LLVM vectorizes); only the
 // iteration space is divided. Runs after EPILOGUE_PREPARE_PASSES, so each
 // generic already carries its fused producers and consumers.
-import { GENERIC_LINE, isIdentityMap, listAttr, mapAliases, staticTensor, TAG_ATTR, typesOf } from './ir-scan.js';
+import { isIdentityMap, staticTensor, untaggedTopLevelGenerics, type GenericHeader } from './ir-scan.js';
 import type { PlannedOp, ScheduleContext } from './plan.js';
 import type { TransformScript } from './transform-script.js';
 
@@ -40,12 +40,10 @@ export function chunkSizes(shape: readonly number[], threads: number, parallel?:
  * output's shape when every loop is parallel, else the shape of an input
  * read through the identity map.
  */
-function iterationSpace(g: RegExpExecArray, maps: readonly string[], aliases: ReadonlyMap<string, string>, parallel: readonly boolean[]): number[] | null {
-  if (parallel.every(Boolean)) return staticShape(typesOf(g[5]));
-  // Ranked tensor types have no commas: the list splits at every one.
-  const inputs = typesOf(g[4]).split(',').map((t) => t.trim());
-  for (const [i, type] of inputs.entries()) {
-    if (isIdentityMap(aliases.get(maps[i]) ?? maps[i] ?? '', parallel.length)) return staticShape(type);
+function iterationSpace(h: GenericHeader, parallel: readonly boolean[]): number[] | null {
+  if (parallel.every(Boolean)) return staticShape(h.outTypes);
+  for (const [i, type] of h.inTypes.entries()) {
+    if (isIdentityMap(h.maps[i] ?? '', parallel.length)) return staticShape(type);
   }
   return null;
 }
@@ -58,22 +56,15 @@ function iterationSpace(g: RegExpExecArray, maps: readonly string[], aliases: Re
  */
 export function planParallelGenerics(lines: readonly string[], ctx: ScheduleContext): ParallelGeneric[] {
   if (ctx.threads <= 1) return [];
-  const aliases = mapAliases(lines);
   const out: ParallelGeneric[] = [];
-  let bodyIndent = -1;
-  lines.forEach((text, line) => {
-    const fn = /^(\s*)func\.func /.exec(text);
-    if (fn) bodyIndent = fn[1].length + 2;
-    const g = GENERIC_LINE.exec(text);
-    if (!g || g[1].length !== bodyIndent || g[3].includes(TAG_ATTR)) return;
-    const iterators = listAttr(g[3], 'iterator_types') ?? [];
-    const parallel = iterators.map((t) => t === '"parallel"');
-    const shape = iterationSpace(g, listAttr(g[3], 'indexing_maps') ?? [], aliases, parallel);
-    if (!shape || iterators.length !== shape.length) return;
-    if (shape.reduce((a, d) => a * d, 1) < PARALLEL_MIN_ELEMENTS) return;
+  for (const { line, header } of untaggedTopLevelGenerics(lines)) {
+    const parallel = header.iterators.map((t) => t === '"parallel"');
+    const shape = iterationSpace(header, parallel);
+    if (!shape || header.iterators.length !== shape.length) continue;
+    if (shape.reduce((a, d) => a * d, 1) < PARALLEL_MIN_ELEMENTS) continue;
     const sizes = chunkSizes(shape, ctx.threads, parallel);
     if (sizes) out.push({ line, plan: chunkPlan(shape, sizes) });
-  });
+  }
   return out;
 }
 

@@ -10,7 +10,7 @@
 // the adds pipeline. Partial sums change the order of a float sum; the
 // importers mark the combiners that may reassociate (mlir-builder.ts) and
 // only those are planned, besides min and max, which have no order.
-import { genericHeader, genericTail, isIdentityMap, mapAliases, mapResults, regionBody, staticTensor, TAG_ATTR, type GenericHeader } from './ir-scan.js';
+import { genericTail, isIdentityMap, mapResults, regionBody, staticTensor, untaggedTopLevelGenerics, type GenericHeader } from './ir-scan.js';
 import { chunkSizes, PARALLEL_MIN_ELEMENTS } from './parallel-generic.js';
 import { dividingTile } from './matmul.js';
 import type { PlannedOp, ScheduleContext } from './plan.js';
@@ -76,20 +76,14 @@ function reductionShape(h: GenericHeader): ReductionShape | null {
  * MIN_ELEMENTS elements.
  */
 export function planReductions(lines: readonly string[], ctx: ScheduleContext): PlannedReduction[] {
-  const aliases = mapAliases(lines);
   const out: PlannedReduction[] = [];
-  let bodyIndent = -1;
-  lines.forEach((text, line) => {
-    const fn = /^(\s*)func\.func /.exec(text);
-    if (fn) bodyIndent = fn[1].length + 2;
-    const h = genericHeader(text, aliases);
-    if (!h || h.indent.length !== bodyIndent || h.attrs.includes(TAG_ATTR)) return;
-    const r = reductionShape(h);
-    const tail = genericTail(lines, line, h.indent);
-    if (!r || tail < 0 || !combinesAccumulator(lines.slice(line + 1, tail))) return;
+  for (const { line, header } of untaggedTopLevelGenerics(lines)) {
+    const r = reductionShape(header);
+    const tail = genericTail(lines, line, header.indent);
+    if (!r || tail < 0 || !combinesAccumulator(lines.slice(line + 1, tail))) continue;
     const plan = planReduction(r, ctx);
     if (plan) out.push({ line, plan });
-  });
+  }
   return out;
 }
 
