@@ -10,15 +10,36 @@
 // just before a heavy node, so producer/consumer fusion inside a region is
 // never broken; the value crossing a cut is the heavy op's input, which is
 // materialized in memory anyway.
+import { availableParallelism } from 'node:os';
 import type { IrNode } from '../ir/graph.js';
 
 /** Below this many nodes a run stays one unit: each unit costs a few tool processes. */
 export const MIN_UNIT_NODES = 40;
 
-/** The unit size: ORT_MLIR_UNIT_NODES (1 = one unit per dispatch region, to profile per op), else the default. */
-export function unitNodes(): number {
+/**
+ * Units per core at most. Each unit costs seven tool processes whatever its
+ * size (about 0.6 s of CPU for mlir-opt's and mlir-translate's start-up
+ * alone), while opt and llc grow only mildly faster than linearly at these
+ * sizes: det (330 nodes) at two cores compiled in 8.8 – 8.9 s as 8 units,
+ * 7.4 – 8.1 s as 4, 8.1 – 9.5 s as 3 (one core idles at the end) and
+ * 8.6 – 10.1 s as 2. Two per core let the largest-first order balance them.
+ */
+export const UNITS_PER_CORE = 2;
+
+/** How a run of nodes is cut: units of at least `minNodes`, at most `maxUnits` of them. */
+export interface UnitSizing {
+  minNodes: number;
+  maxUnits: number;
+}
+
+/**
+ * ORT_MLIR_UNIT_NODES as the minimum and no cap on the count (1 = one unit
+ * per dispatch region, to profile per op), else the defaults for this machine.
+ */
+export function unitSizing(): UnitSizing {
   const v = Number(process.env.ORT_MLIR_UNIT_NODES);
-  return Number.isInteger(v) && v > 0 ? v : MIN_UNIT_NODES;
+  if (Number.isInteger(v) && v > 0) return { minNodes: v, maxUnits: Number.POSITIVE_INFINITY };
+  return { minNodes: MIN_UNIT_NODES, maxUnits: UNITS_PER_CORE * availableParallelism() };
 }
 
 /** Nodes that start a dispatch region (and where a unit may be cut). */
@@ -35,22 +56,27 @@ function isHeavy(n: IrNode): boolean {
 }
 
 /**
- * `nodes` (topologically ordered) cut into units of at least `minNodes`
- * nodes, each starting at a heavy node (the first may start anywhere).
+ * `nodes` (topologically ordered) cut into units of about equal size, at
+ * least `minNodes` each where heavy nodes allow and at most `maxUnits`,
+ * every cut just before a heavy node. Equal sizes matter because units compile in parallel: det's
+ * last unit used to take the remainder (80 nodes beside units of 40, its
+ * neck and head) and compiled alone for 6 of the 9.5 s at two threads.
  */
-export function splitIntoUnits(nodes: readonly IrNode[], minNodes = unitNodes()): IrNode[][] {
-  if (nodes.length < 2 * minNodes) return [[...nodes]];
-  const units: IrNode[][] = [];
-  let current: IrNode[] = [];
-  nodes.forEach((n, i) => {
-    // The remainder must also be big enough to stand alone.
-    const restBigEnough = nodes.length - i >= minNodes;
-    if (current.length >= minNodes && restBigEnough && isHeavy(n)) {
-      units.push(current);
-      current = [];
-    }
-    current.push(n);
-  });
-  units.push(current);
-  return units;
+export function splitIntoUnits(nodes: readonly IrNode[], sizing: UnitSizing = unitSizing()): IrNode[][] {
+  const { minNodes } = sizing;
+  const count = Math.min(Math.floor(nodes.length / minNodes), sizing.maxUnits);
+  if (count < 2) return [[...nodes]];
+  const candidates = nodes.flatMap((n, i) => (i > 0 && isHeavy(n) ? [i] : []));
+  // A unit much smaller than minNodes costs its tool processes for little code.
+  const least = Math.ceil(minNodes / 2);
+  const cuts: number[] = [];
+  for (let j = 1; j < count; j++) {
+    const ideal = (j * nodes.length) / count;
+    const prev = cuts.at(-1) ?? 0;
+    const fits = candidates.filter((c) => c - prev >= least && nodes.length - c >= least);
+    if (!fits.length) break;
+    const best = fits.reduce((a, b) => (Math.abs(b - ideal) < Math.abs(a - ideal) ? b : a));
+    if (best > prev) cuts.push(best);
+  }
+  return [0, ...cuts].map((start, i) => nodes.slice(start, cuts[i] ?? nodes.length));
 }

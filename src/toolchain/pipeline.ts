@@ -15,7 +15,8 @@ import { SUPPORT_LLVM_IR, SUPPORT_SYMBOLS } from './runtime-support.js';
 import { POOL_LLVM_IR } from './buffer-pool.js';
 import { distinctReturnOperands, mayRepeatResults } from './distinct-results.js';
 import { FORK_JOIN_LLVM_IR } from './fork-join-ir.js';
-import { chooseOpenmpRuntime, openmpAvailable } from './openmp-runtime.js';
+import { chooseOpenmpRuntime, forkJoinTarget, openmpAvailable } from './openmp-runtime.js';
+import { TaskSlots, settle, valueOf, type Settled } from './task-slots.js';
 
 export interface TargetOptions {
   /** LLVM CPU name; 'host' compiles for this machine. */
@@ -333,30 +334,59 @@ async function prepareEpilogues(stage: ConvStage, threads: number, f: (ext: stri
 }
 
 /**
- * Compiles units in parallel and links the ones that succeeded into one shared
- * library; a failing unit is reported, not fatal, so its partition can fall back.
- */
-/**
  * LLVM IR linked in after the units compiled, given the ids of those that
  * succeeded (the sequence drivers that call them); null for none.
  */
 export type ExtraIr = (succeeded: ReadonlySet<string>) => string | null;
 
+interface UnitOutcome {
+  u: CompileUnit;
+  out?: UnitOutput;
+  error?: ToolchainError;
+  commands: string[];
+}
+
+/**
+ * The hand-written runtime objects a library may link, compiled while the
+ * units compile: queued behind them, they fill the core that the last units
+ * leave idle instead of running one after another once all are done (det:
+ * 0.3 s at the end of every compile). Whether the library needs support code
+ * or the fork-join runtime is known only from the units' IR; an object it does
+ * not need costs one llc run of a few hundred lines.
+ */
+interface RuntimeObjects {
+  pool: Promise<Settled<string>>;
+  support: Promise<Settled<string>>;
+  forkJoin: Promise<Settled<string>> | null;
+}
+
+function queueRuntimeObjects(c: UnitContext, slots: TaskSlots): RuntimeObjects {
+  const queue = (name: string, ir: string) => settle(slots.run(() => compileIr(c, name, ir)));
+  return {
+    pool: queue('ortmlir_pool', POOL_LLVM_IR),
+    support: queue('ortmlir_support', SUPPORT_LLVM_IR),
+    forkJoin: c.threads > 1 && forkJoinTarget() ? queue('ortmlir_fork_join', FORK_JOIN_LLVM_IR) : null,
+  };
+}
+
+/**
+ * Compiles units in parallel and links the ones that succeeded into one shared
+ * library; a failing unit is reported, not fatal, so its partition can fall back.
+ */
 export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: readonly CompileUnit[], label: string, extra?: ExtraIr): Promise<CompileResult> {
   const dir = await mkdtemp(join(tmpdir(), 'ort-mlir-'));
   const c: UnitContext = { tc, t, dir, threads: openmpAvailable(tc.home) ? Math.max(1, t.threads ?? 1) : 1, runs: [], notes: [] };
+  const slots = new TaskSlots(availableParallelism());
+  // Settled when the compile ends early (an unexpected error), so that none rejects unhandled.
+  let runtime: RuntimeObjects | null = null;
   try {
-    // Each unit's tools are single-threaded: one unit per core at a time, the
-    // largest started first (mapConcurrent's results stay in the units' order).
-    const settled = await mapConcurrent(units, availableParallelism(), largestFirst(units), async (u) => {
-      const commands: string[] = [];
-      try {
-        return { u, out: await compileUnit(c, u, commands), commands };
-      } catch (e) {
-        if (!(e instanceof ToolchainError)) throw e;
-        return { u, error: e, commands };
-      }
+    // One unit per core at a time, the largest started first: the last unit to start bounds the compile.
+    const settled = new Array<UnitOutcome>(units.length);
+    const started = largestFirst(units).map(async (i) => {
+      settled[i] = await slots.run(() => compileOrFail(c, units[i]));
     });
+    runtime = queueRuntimeObjects(c, slots);
+    await Promise.all(started);
     const failures: UnitFailure[] = [];
     const objects: string[] = [];
     const built: UnitOutput[] = [];
@@ -382,56 +412,73 @@ export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: r
       }
     }
     let library: Uint8Array | null = null;
-    if (objects.length && needsSupport(irs)) {
-      objects.push(await compileSupport(c));
-    }
-    // Units and drivers allocate through the pool; an unused copy costs a few hundred bytes.
-    if (objects.length) objects.push(await compileIr(c, 'ortmlir_pool', POOL_LLVM_IR));
     if (objects.length) {
+      if (needsSupport(irs)) objects.push(await valueOf(runtime.support));
+      // Units and drivers allocate through the pool; an unused copy costs a few hundred bytes.
+      objects.push(await valueOf(runtime.pool));
       const lib = join(dir, 'module.so');
-      const omp = parallelIr.length ? await linkOpenmp(c, parallelIr, objects) : [];
+      const omp = parallelIr.length ? await linkOpenmp(c, parallelIr, runtime.forkJoin, objects) : [];
       c.runs.push(await tc.run('ld.lld', ['-shared', '-o', lib, ...objects, ...omp]));
       library = new Uint8Array(await readFile(lib));
     }
     return { library, failures, runs: c.runs, notes: c.notes, extraLinked };
   } finally {
+    if (runtime) await Promise.all([runtime.pool, runtime.support, runtime.forkJoin]);
     await dumpIntermediates(dir, label, c.notes);
     if (!process.env.ORT_MLIR_KEEP_WORKDIR) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
   }
 }
 
-/**
- * The order to start units in: by decreasing size of their MLIR (a proxy of
- * their compile time), since the last unit to start bounds the compile.
- * det's neck and head (5 of 12 s of tool time) started last and took the
- * compile at two threads from 6.4 s to 8.5 s.
- */
-function largestFirst(units: readonly CompileUnit[]): number[] {
-  return units.map((_, i) => i).sort((x, y) => units[y].mlir.length - units[x].mlir.length);
+/** A unit compiled, or its toolchain failure (reported, so that its partition falls back). */
+async function compileOrFail(c: UnitContext, u: CompileUnit): Promise<UnitOutcome> {
+  const commands: string[] = [];
+  try {
+    return { u, out: await compileUnit(c, u, commands), commands };
+  } catch (e) {
+    if (!(e instanceof ToolchainError)) throw e;
+    return { u, error: e, commands };
+  }
 }
 
-/** `f` over `items`, started in `order` (indices), with at most `limit` calls in flight; results in input order. */
-async function mapConcurrent<T, R>(items: readonly T[], limit: number, order: readonly number[], f: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < order.length) {
-      const i = order[next++];
-      results[i] = await f(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return results;
+/**
+ * What a convolution adds to a unit's compile time, in characters of MLIR:
+ * its schedule's kernels are many times its one line of input. A 3×3 one
+ * also becomes Winograd's transforms and a batch of small matmuls
+ * (schedules/conv-winograd.ts). Fitted to det's units at two threads (tool
+ * time ≈ 1.0 s + 0.07 s per convolution + 0.45 s per 3×3 one, where 50 KB of
+ * MLIR without convolutions took 1.0 s).
+ */
+const CONV_COMPILE_CHARS = 4_000;
+const CONV3X3_COMPILE_CHARS = 20_000;
+const CONV_OP = /linalg\.conv_2d_nchw_fchw\b.*$/gm;
+const FILTER_3X3 = /x3x3x[a-z]+\d+>/;
+
+/** A unit's expected compile time, in characters of plain MLIR. */
+export function compileCost(mlir: string): number {
+  let cost = mlir.length;
+  for (const [line] of mlir.matchAll(CONV_OP)) cost += FILTER_3X3.test(line) ? CONV3X3_COMPILE_CHARS : CONV_COMPILE_CHARS;
+  return cost;
+}
+
+/**
+ * The order to start units in: by decreasing expected compile time, since
+ * the last unit to start bounds the compile. det's head (four 3×3
+ * convolutions in Winograd's form: 3.7 s of tool time against 1.2 – 1.9 s
+ * for its other units) started third by MLIR size alone.
+ */
+function largestFirst(units: readonly CompileUnit[]): number[] {
+  const costs = units.map((u) => compileCost(u.mlir));
+  return units.map((_, i) => i).sort((x, y) => costs[y] - costs[x]);
 }
 
 /**
  * Links parallel units' runtime: adds the fork-join object to `objects`, or
  * returns the linker flags of libomp when some unit needs more of its ABI.
  */
-async function linkOpenmp(c: UnitContext, irs: readonly string[], objects: string[]): Promise<string[]> {
+async function linkOpenmp(c: UnitContext, irs: readonly string[], forkJoin: Promise<Settled<string>> | null, objects: string[]): Promise<string[]> {
   const runtime = chooseOpenmpRuntime(irs, c.tc.home);
   if (runtime?.kind === 'fork-join') {
-    objects.push(await compileIr(c, 'ortmlir_fork_join', FORK_JOIN_LLVM_IR));
+    objects.push(await (forkJoin ? valueOf(forkJoin) : compileIr(c, 'ortmlir_fork_join', FORK_JOIN_LLVM_IR)));
     return [];
   }
   if (runtime?.kind === 'libomp') return [`-L${runtime.dir}`, '-lomp', '-rpath', runtime.dir];
@@ -441,10 +488,6 @@ async function linkOpenmp(c: UnitContext, irs: readonly string[], objects: strin
 /** Whether any unit calls a symbol of the runtime support code. */
 function needsSupport(irs: readonly string[]): boolean {
   return irs.some((ir) => SUPPORT_SYMBOLS.some((s) => ir.includes(`declare void ${s}(`)));
-}
-
-async function compileSupport(c: UnitContext): Promise<string> {
-  return compileIr(c, 'ortmlir_support', SUPPORT_LLVM_IR);
 }
 
 /** LLVM IR text → object file (llc only: hand-written IR needs no opt). */
