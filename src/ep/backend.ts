@@ -120,6 +120,22 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.buffer === b.buffer && a.byteOffset === b.byteOffset;
 }
 
+/** onnxruntime's session config key for whether threads spin while they wait. */
+export const ALLOW_SPINNING = 'session.intra_op.allow_spinning';
+
+/**
+ * An entry of onnxruntime's session config (SessionOptions.extra), given
+ * either flat ({'session.intra_op.allow_spinning': '0'}) or nested by its
+ * dots ({session: {intra_op: {allow_spinning: '0'}}}), as onnxruntime-node
+ * accepts both.
+ */
+export function configEntry(extra: unknown, key: string): unknown {
+  if (typeof extra !== 'object' || extra === null) return undefined;
+  if (Object.hasOwn(extra, key)) return Reflect.get(extra, key);
+  const dot = key.indexOf('.');
+  return dot < 0 ? undefined : configEntry(Reflect.get(extra, key.slice(0, dot)), key.slice(dot + 1));
+}
+
 export class MlirBackend implements Backend {
   async init(_backendName: string): Promise<void> {}
 
@@ -133,6 +149,7 @@ export class MlirBackend implements Backend {
       intraOpNumThreads: opts.intraOpNumThreads,
       freeDimensionOverrides: opts.freeDimensionOverrides,
       log,
+      allowSpinning: configEntry(opts.extra, ALLOW_SPINNING) !== '0',
     });
     const r = session.report();
     log.info(`session created in ${(performance.now() - start).toFixed(1)} ms: ${r.compiledNodes}/${r.totalNodes} nodes compiled`);

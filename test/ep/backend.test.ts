@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import '../../src/index.js';
+import { ALLOW_SPINNING, configEntry } from '../../src/ep/backend.js';
 import { DataType } from '../../src/onnx/model.js';
 import { ModelBuilder } from '../../src/onnx/builder.js';
 
@@ -104,4 +105,11 @@ test('nodes the EP cannot compile run on the CPU EP with identical results', asy
   assert.deepEqual([...(a.out.data as Float32Array)], [...(e.out.data as Float32Array)]);
   await cpu.release();
   await mlir.release();
+});
+
+test('configEntry reads onnxruntime session config flat or nested by dots', () => {
+  assert.equal(configEntry({ [ALLOW_SPINNING]: '0' }, ALLOW_SPINNING), '0');
+  assert.equal(configEntry({ session: { intra_op: { allow_spinning: '0' } } }, ALLOW_SPINNING), '0');
+  assert.equal(configEntry({ session: { intra_op: {} } }, ALLOW_SPINNING), undefined);
+  assert.equal(configEntry(undefined, ALLOW_SPINNING), undefined);
 });
