@@ -15,6 +15,17 @@
 // the thread that waits for the run.
 import { availableParallelism } from 'node:os';
 
+/**
+ * How long the loop turns for one call at most, then sleeps: past this the
+ * wake-up is a small share of the run (0.1 ms of more than 2 ms), and a run
+ * whose size was misjudged (a 1024³ MatMul counts as small by its tensor
+ * sizes) costs no more than this of a second core.
+ */
+export const SPIN_MAX_MS = 2;
+
+/** Until when (performance.now()) the loop may turn: the latest of the waiting calls' limits. */
+let until = 0;
+
 /** Threads of native calls in flight under whileAwake. */
 let busyThreads = 0;
 /** Calls in flight under whileAwake. */
@@ -27,17 +38,19 @@ function coreFree(): boolean {
 }
 
 function turn(): void {
-  if (waiting > 0 && coreFree()) setImmediate(turn);
+  if (waiting > 0 && coreFree() && performance.now() < until) setImmediate(turn);
   else turning = false;
 }
 
 /**
- * `call()`'s result, awaited with the event loop turning while it runs, if a
- * core is free for that beside the call's `threads` threads.
+ * `call()`'s result, awaited with the event loop turning while it runs (for
+ * SPIN_MAX_MS at most), if a core is free for that beside the call's
+ * `threads` threads.
  */
 export async function whileAwake<T>(threads: number, call: () => Promise<T>): Promise<T> {
   waiting++;
   busyThreads += threads;
+  until = Math.max(until, performance.now() + SPIN_MAX_MS);
   try {
     if (!turning && coreFree()) {
       turning = true;

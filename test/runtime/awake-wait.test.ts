@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isTurning, whileAwake } from '../../src/runtime/awake-wait.js';
+import { SPIN_MAX_MS, isTurning, whileAwake } from '../../src/runtime/awake-wait.js';
 
 /** Lets pending setImmediate chains see the state change and stop. */
 const settleLoop = () => sleep(5);
@@ -17,25 +17,30 @@ describe('whileAwake', () => {
     const timer = setInterval(() => fired++, 1);
     const seen: boolean[] = [];
     const value = await whileAwake(1, async () => {
-      await sleep(1);
       seen.push(isTurning());
-      await sleep(20);
+      await sleep(SPIN_MAX_MS + 10);
       return 42;
     });
     clearInterval(timer);
     assert.equal(value, 42);
     assert.deepEqual(seen, [true]);
-    assert.ok(fired >= 5, `interval fired ${fired} times during the wait`);
+    assert.ok(fired >= 2, `interval fired ${fired} times during the wait`);
     await settleLoop();
     assert.equal(isTurning(), false);
   });
 
-  it('does not turn when the call uses every core', async () => {
+  it('sleeps once the call has run for SPIN_MAX_MS', async () => {
     await settleLoop();
-    const seen = await whileAwake(availableParallelism(), async () => {
-      await sleep(1);
+    const seen = await whileAwake(1, async () => {
+      await sleep(SPIN_MAX_MS + 10);
       return isTurning();
     });
+    assert.equal(seen, false);
+  });
+
+  it('does not turn when the call uses every core', async () => {
+    await settleLoop();
+    const seen = await whileAwake(availableParallelism(), async () => isTurning());
     assert.equal(seen, false);
   });
 
