@@ -76,7 +76,7 @@ export function splitIntoUnits(nodes: readonly IrNode[], sizing: UnitSizing = un
     const fits = candidates.filter((c) => c - prev >= least && nodes.length - c >= least);
     if (!fits.length) break;
     const best = fits.reduce((a, b) => (Math.abs(b - ideal) < Math.abs(a - ideal) ? b : a));
-    if (best > prev) cuts.push(best);
+    cuts.push(best);
   }
   return [0, ...cuts].map((start, i) => nodes.slice(start, cuts[i] ?? nodes.length));
 }

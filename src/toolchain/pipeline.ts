@@ -15,7 +15,7 @@ import { SUPPORT_LLVM_IR, SUPPORT_SYMBOLS } from './runtime-support.js';
 import { POOL_LLVM_IR } from './buffer-pool.js';
 import { distinctReturnOperands, mayRepeatResults } from './distinct-results.js';
 import { FORK_JOIN_LLVM_IR } from './fork-join-ir.js';
-import { chooseOpenmpRuntime, forkJoinTarget, openmpAvailable } from './openmp-runtime.js';
+import { chooseOpenmpRuntime, forkJoinTarget, keepsToForkJoinAbi, openmpAvailable } from './openmp-runtime.js';
 import { TaskSlots, settle, valueOf, type Settled } from './task-slots.js';
 
 export interface TargetOptions {
@@ -350,24 +350,46 @@ interface UnitOutcome {
  * The hand-written runtime objects a library may link, compiled while the
  * units compile: queued behind them, they fill the core that the last units
  * leave idle instead of running one after another once all are done (det:
- * 0.3 s at the end of every compile). Whether the library needs support code
- * or the fork-join runtime is known only from the units' IR; an object it does
- * not need costs one llc run of a few hundred lines.
+ * 0.3 s at the end of every compile). The pool is always linked; support code
+ * and the fork-join runtime are queued once the first unit whose IR calls
+ * them has compiled.
  */
-interface RuntimeObjects {
-  pool: Promise<Settled<string>>;
-  support: Promise<Settled<string>>;
-  forkJoin: Promise<Settled<string>> | null;
+class RuntimeObjects {
+  private readonly queued = new Map<string, Promise<Settled<string>>>();
+
+  constructor(private readonly c: UnitContext, private readonly slots: TaskSlots) {}
+
+  /** Queues `o`'s compile (once) behind what is queued now. */
+  queue(o: RuntimeObject): void {
+    if (!this.queued.has(o.name)) this.queued.set(o.name, settle(this.slots.run(() => compileIr(this.c, o.name, o.ir))));
+  }
+
+  /** Queues what a compiled unit's optimised IR will need linked. */
+  noteUnit(ir: string, parallel: boolean): void {
+    if (!this.queued.has(SUPPORT_OBJECT.name) && needsSupport([ir])) this.queue(SUPPORT_OBJECT);
+    if (!this.queued.has(FORK_JOIN_OBJECT.name) && parallel && forkJoinTarget() && keepsToForkJoinAbi(ir)) this.queue(FORK_JOIN_OBJECT);
+  }
+
+  /** `o`'s object file: the queued compile's, else compiled now. */
+  object(o: RuntimeObject): Promise<string> {
+    const queued = this.queued.get(o.name);
+    return queued ? valueOf(queued) : compileIr(this.c, o.name, o.ir);
+  }
+
+  /** Settles when every queued compile has (an early end must not leave one rejecting unhandled). */
+  async settled(): Promise<void> {
+    await Promise.all(this.queued.values());
+  }
 }
 
-function queueRuntimeObjects(c: UnitContext, slots: TaskSlots): RuntimeObjects {
-  const queue = (name: string, ir: string) => settle(slots.run(() => compileIr(c, name, ir)));
-  return {
-    pool: queue('ortmlir_pool', POOL_LLVM_IR),
-    support: queue('ortmlir_support', SUPPORT_LLVM_IR),
-    forkJoin: c.threads > 1 && forkJoinTarget() ? queue('ortmlir_fork_join', FORK_JOIN_LLVM_IR) : null,
-  };
+interface RuntimeObject {
+  name: string;
+  ir: string;
 }
+
+const POOL_OBJECT: RuntimeObject = { name: 'ortmlir_pool', ir: POOL_LLVM_IR };
+const SUPPORT_OBJECT: RuntimeObject = { name: 'ortmlir_support', ir: SUPPORT_LLVM_IR };
+const FORK_JOIN_OBJECT: RuntimeObject = { name: 'ortmlir_fork_join', ir: FORK_JOIN_LLVM_IR };
 
 /**
  * Compiles units in parallel and links the ones that succeeded into one shared
@@ -377,29 +399,36 @@ export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: r
   const dir = await mkdtemp(join(tmpdir(), 'ort-mlir-'));
   const c: UnitContext = { tc, t, dir, threads: openmpAvailable(tc.home) ? Math.max(1, t.threads ?? 1) : 1, runs: [], notes: [] };
   const slots = new TaskSlots(availableParallelism());
-  // Settled when the compile ends early (an unexpected error), so that none rejects unhandled.
-  let runtime: RuntimeObjects | null = null;
+  const runtime = new RuntimeObjects(c, slots);
   try {
     // One unit per core at a time, the largest started first: the last unit to start bounds the compile.
     const settled = new Array<UnitOutcome>(units.length);
+    // Each built unit's optimised IR, read once: the support check reads every one, the OpenMP runtime choice the parallel ones'.
+    const unitIrs = new Array<string | null>(units.length).fill(null);
     const started = largestFirst(units).map(async (i) => {
-      settled[i] = await slots.run(() => compileOrFail(c, units[i]));
+      const r = await slots.run(() => compileOrFail(c, units[i]));
+      settled[i] = r;
+      if (r.out) {
+        unitIrs[i] = await readFile(r.out.ir, 'utf8');
+        runtime.noteUnit(unitIrs[i], r.out.parallel);
+      }
     });
-    runtime = queueRuntimeObjects(c, slots);
+    // Every library links the pool: queued once every unit is, so that it comes behind them.
+    runtime.queue(POOL_OBJECT);
     await Promise.all(started);
     const failures: UnitFailure[] = [];
     const objects: string[] = [];
-    const built: UnitOutput[] = [];
-    for (const r of settled) {
+    const irs: string[] = [];
+    const parallelIr: string[] = [];
+    settled.forEach((r, i) => {
+      const ir = unitIrs[i];
       if (r.error) failures.push({ id: r.u.id, error: r.error, mlir: r.u.mlir, commands: r.commands });
-      else if (r.out) {
+      else if (r.out && ir !== null) {
         objects.push(r.out.object);
-        built.push(r.out);
+        irs.push(ir);
+        if (r.out.parallel) parallelIr.push(ir);
       }
-    }
-    // Read once: the support check reads every unit's IR, the OpenMP runtime choice the parallel ones'.
-    const irs = await Promise.all(built.map((o) => readFile(o.ir, 'utf8')));
-    const parallelIr = irs.filter((_, i) => built[i].parallel);
+    });
     const ir = objects.length && extra ? extra(new Set(settled.flatMap((r) => (r.out ? [r.u.id] : [])))) : null;
     let extraLinked = false;
     if (ir) {
@@ -413,17 +442,17 @@ export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: r
     }
     let library: Uint8Array | null = null;
     if (objects.length) {
-      if (needsSupport(irs)) objects.push(await valueOf(runtime.support));
+      if (needsSupport(irs)) objects.push(await runtime.object(SUPPORT_OBJECT));
       // Units and drivers allocate through the pool; an unused copy costs a few hundred bytes.
-      objects.push(await valueOf(runtime.pool));
+      objects.push(await runtime.object(POOL_OBJECT));
       const lib = join(dir, 'module.so');
-      const omp = parallelIr.length ? await linkOpenmp(c, parallelIr, runtime.forkJoin, objects) : [];
+      const omp = parallelIr.length ? await linkOpenmp(c, parallelIr, runtime, objects) : [];
       c.runs.push(await tc.run('ld.lld', ['-shared', '-o', lib, ...objects, ...omp]));
       library = new Uint8Array(await readFile(lib));
     }
     return { library, failures, runs: c.runs, notes: c.notes, extraLinked };
   } finally {
-    if (runtime) await Promise.all([runtime.pool, runtime.support, runtime.forkJoin]);
+    await runtime.settled();
     await dumpIntermediates(dir, label, c.notes);
     if (!process.env.ORT_MLIR_KEEP_WORKDIR) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
   }
@@ -475,10 +504,10 @@ function largestFirst(units: readonly CompileUnit[]): number[] {
  * Links parallel units' runtime: adds the fork-join object to `objects`, or
  * returns the linker flags of libomp when some unit needs more of its ABI.
  */
-async function linkOpenmp(c: UnitContext, irs: readonly string[], forkJoin: Promise<Settled<string>> | null, objects: string[]): Promise<string[]> {
+async function linkOpenmp(c: UnitContext, irs: readonly string[], runtimeObjects: RuntimeObjects, objects: string[]): Promise<string[]> {
   const runtime = chooseOpenmpRuntime(irs, c.tc.home);
   if (runtime?.kind === 'fork-join') {
-    objects.push(await (forkJoin ? valueOf(forkJoin) : compileIr(c, 'ortmlir_fork_join', FORK_JOIN_LLVM_IR)));
+    objects.push(await runtimeObjects.object(FORK_JOIN_OBJECT));
     return [];
   }
   if (runtime?.kind === 'libomp') return [`-L${runtime.dir}`, '-lomp', '-rpath', runtime.dir];

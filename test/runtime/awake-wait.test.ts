@@ -12,19 +12,23 @@ const settleLoop = () => sleep(5);
 
 describe('whileAwake', () => {
   it('turns the loop while a call runs, with timers still firing, and stops after', async (t) => {
-    if (availableParallelism() < 2) t.skip('needs a free core');
-    let fired = 0;
-    const timer = setInterval(() => fired++, 1);
+    if (availableParallelism() < 2) return t.skip('needs a free core');
     const seen: boolean[] = [];
+    // Resolves only once an interval has fired three times during the wait: a blocked loop would hang here.
     const value = await whileAwake(1, async () => {
       seen.push(isTurning());
-      await sleep(SPIN_MAX_MS + 10);
+      let fired = 0;
+      await new Promise<void>((resolve) => {
+        const timer = setInterval(() => {
+          if (++fired < 3) return;
+          clearInterval(timer);
+          resolve();
+        }, 1);
+      });
       return 42;
     });
-    clearInterval(timer);
     assert.equal(value, 42);
     assert.deepEqual(seen, [true]);
-    assert.ok(fired >= 2, `interval fired ${fired} times during the wait`);
     await settleLoop();
     assert.equal(isTurning(), false);
   });
