@@ -1,6 +1,6 @@
 // The compiler driver: decoded model + concrete input types → CompiledModule
 // (execution plan, native library, weights, fallback subgraph models).
-import { elementCount, type OnnxModel } from '../onnx/model.js';
+import type { OnnxModel } from '../onnx/model.js';
 import { buildGraph, nodeLabel, type Graph, type IrNode, type Value } from '../ir/graph.js';
 import { indexSubgraphs } from '../ir/subgraph-key.js';
 import { isStatic, type TensorType } from '../ir/types.js';
@@ -23,6 +23,7 @@ import type { ResolvedOptions } from './options.js';
 import type { LoweringTarget } from '../import/lower-context.js';
 import { microColumns, vectorTarget } from '../codegen/schedules/target.js';
 import { EpError } from './errors.js';
+import { workEstimate } from './work-estimate.js';
 import { toolchainFailure, verifyLibrary } from './toolchain-failure.js';
 import { dumpImportedGraph, formatImportedGraph } from './dump-graph.js';
 
@@ -55,16 +56,6 @@ export class BlobTable {
     }
     return i;
   }
-}
-
-function workEstimate(p: Partition): number {
-  let n = 0;
-  for (const node of p.nodes) {
-    for (const v of [...node.inputs, ...node.outputs]) {
-      if (v?.type && isStatic(v.type.shape)) n += elementCount(v.type.shape);
-    }
-  }
-  return n;
 }
 
 function signature(v: Value, fallback: TensorType | undefined): TensorSignature {
@@ -312,7 +303,7 @@ function assemble(ac: AssemblyContext, d: Draft): ExecutionPlan {
     if (m) {
       counts.compiled += p.nodes.length;
       const args: NativeArg[] = m.args.map((a) => (a.role === 'weight' ? { ...a, blob: weightBlob(blobs, m, a.name) } : a));
-      steps.push({ kind: 'native', symbol: m.symbol, nodes, args, flops: workEstimate(p) });
+      steps.push({ kind: 'native', symbol: m.symbol, nodes, args, work: workEstimate(p.nodes) });
     } else if (p.placement === 'deferred') {
       counts.compiled += p.nodes.length;
       steps.push(segmentStep(req.model, p, d.status, blobs));
@@ -367,7 +358,7 @@ function sequenceStep(blobs: BlobTable, seq: Sequence): PlanStep {
   const pack = seq.driver.weights.length ? blobs.add(packWeights(seq.driver)) : -1;
   const args: NativeArg[] = seq.driver.args.map((a) => (a.role === 'weight' ? { ...a, blob: pack } : a));
   const nodes = seq.members.flatMap((p) => p.nodes.map(nodeLabel));
-  return { kind: 'native', symbol: seq.driver.symbol, nodes, args, flops: seq.members.reduce((n, p) => n + workEstimate(p), 0) };
+  return { kind: 'native', symbol: seq.driver.symbol, nodes, args, work: seq.members.reduce((n, p) => n + workEstimate(p.nodes), 0) };
 }
 
 function weightBlob(blobs: BlobTable, m: PartitionModule, name: string): number {

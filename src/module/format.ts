@@ -8,8 +8,11 @@ import { createHash } from 'node:crypto';
 import type { DataType } from '../onnx/model.js';
 
 export const MODULE_MAGIC = 'ORTMLIR\0';
-/** 3: native outputs may be trimmed to a run-time count (NativeArg.trim). */
-export const MODULE_FORMAT_VERSION = 3;
+/**
+ * 3: native outputs may be trimmed to a run-time count (NativeArg.trim).
+ * 4: native steps carry `work` (element-equivalents, multiply-adds included) in place of `flops`.
+ */
+export const MODULE_FORMAT_VERSION = 4;
 export const BLOB_ALIGNMENT = 64;
 const MAGIC_BYTES = 8;
 const U32_BYTES = 4;
@@ -91,7 +94,7 @@ export interface ScanElement {
 export type OutputName = string;
 
 export type PlanStep =
-  | { kind: 'native'; symbol: string; nodes: string[]; args: NativeArg[]; flops: number }
+  | { kind: 'native'; symbol: string; nodes: string[]; args: NativeArg[]; work: number }
   | { kind: 'cpu'; model: number; nodes: string[]; inputs: string[]; outputs: string[] }
   | { kind: 'if'; nodes: string[]; cond: string; thenBranch: BodyRef; elseBranch: BodyRef; outputs: OutputName[] }
   | {

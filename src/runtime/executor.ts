@@ -31,8 +31,11 @@ const NO_DESTINATIONS: Destinations = new Map();
 
 export type FallbackFactory = (model: Uint8Array, label: string) => Promise<FallbackRunner>;
 
-/** Work below which a native call runs inline: a thread hop costs more than the call. */
-export const SYNC_CALL_MAX_FLOPS = 200_000;
+/**
+ * Work (element-equivalents, as the compiler's workEstimate counts them)
+ * below which a native call runs inline: a thread hop costs more than the call.
+ */
+export const SYNC_CALL_MAX_WORK = 200_000;
 
 type BoundStep =
   | { kind: 'native'; step: Extract<PlanStep, { kind: 'native' }>; kernel: Kernel }
@@ -69,10 +72,10 @@ export interface ExecutorHooks {
 }
 
 /**
- * Native steps up to this work estimate (elements read and written, as
- * workEstimate counts them) are awaited turning when spinWait is set: the
- * wake-up it saves (about 0.1 ms) matters against runs of a few
- * milliseconds (PP-OCR cls: 7.5 M), not against det's (160 M).
+ * Native steps up to this work estimate are awaited turning when spinWait is
+ * set: the wake-up it saves (about 0.1 ms) matters against runs of a few
+ * milliseconds (PP-OCR cls: 9 M; MatMul 512³: 15 M), not against det's
+ * (600 M) or MatMul 1024³'s (115 M).
  */
 export const SPIN_WAIT_MAX_WORK = 20_000_000;
 
@@ -287,8 +290,8 @@ async function runNative(step: Extract<PlanStep, { kind: 'native' }>, kernel: Ke
     return t.data;
   });
   const spin = env.hooks.spinWait;
-  if (step.flops <= SYNC_CALL_MAX_FLOPS) kernel.callSync(args);
-  else if (spin && step.flops <= SPIN_WAIT_MAX_WORK) await whileAwake(spin.threads, () => kernel.callAsync(args));
+  if (step.work <= SYNC_CALL_MAX_WORK) kernel.callSync(args);
+  else if (spin && step.work <= SPIN_WAIT_MAX_WORK) await whileAwake(spin.threads, () => kernel.callAsync(args));
   else await kernel.callAsync(args);
   const overrun = outputs.find(([, t]) => !guardIntact(t.data));
   if (overrun) throw new ExecutionError(`${step.symbol} (${step.nodes.join(', ')}): native code wrote past the end of output '${overrun[0].name}' (${overrun[1].data.byteLength} bytes)`);
