@@ -13,33 +13,41 @@ import { assertMatchesOrt, randomTensor } from '../helpers/differential.js';
 
 const F = DataType.FLOAT;
 
-/** A 3×3 depthwise convolution of %arg0 [48, 20, 40] (pads 1) with per-channel weights and a residual operand, as EPILOGUE_PREPARE_PASSES leave it. */
-function depthwiseIr(residualMap = '#id'): string[] {
-  const taps = [0, 1, 2].flatMap((i) => [0, 1, 2].map((j) => [i, j]));
-  const slices = taps.map(([i, j], k) => `  %t${k} = tensor.extract_slice %expanded[0, 0, ${i}, ${j}] [1, 48, 20, 40] [1, 1, 1, 1] : tensor<1x48x22x42xf32> to tensor<48x20x40xf32>`);
-  const ins = taps.map((_, k) => `%t${k}, %w`).join(', ');
-  const types = taps.map(() => 'tensor<48x20x40xf32>, tensor<48x3x3xf32>').join(', ');
+/**
+ * A k×k depthwise convolution of %arg0 [48, h, 40] (pads (k - 1) / 2) with
+ * per-channel weights and a residual operand, as EPILOGUE_PREPARE_PASSES
+ * leave it (3×3 over 20 rows unless told).
+ */
+function depthwiseIr(residualMap = '#id', h = 20, k = 3): string[] {
+  const p = (k - 1) / 2;
+  const [hp, wp] = [h + 2 * p, 40 + 2 * p];
+  const out = `tensor<48x${h}x40xf32>`;
+  const kernel = [...Array(k).keys()];
+  const taps = kernel.flatMap((i) => kernel.map((j) => [i, j]));
+  const slices = taps.map(([i, j], n) => `  %t${n} = tensor.extract_slice %expanded[0, 0, ${i}, ${j}] [1, 48, ${h}, 40] [1, 1, 1, 1] : tensor<1x48x${hp}x${wp}xf32> to ${out}`);
+  const ins = taps.map((_, n) => `%t${n}, %w`).join(', ');
+  const types = taps.map(() => `${out}, tensor<48x${k}x${k}xf32>`).join(', ');
   const maps = taps.map(([i, j]) => `#id, affine_map<(d0, d1, d2) -> (d0, ${i}, ${j})>`).join(', ');
   return [
     '#id = affine_map<(d0, d1, d2) -> (d0, d1, d2)>',
     'module {',
-    '  func.func @f(%arg0: tensor<48x20x40xf32>, %w: tensor<48x3x3xf32>, %res: tensor<48x20x40xf32>) -> tensor<48x20x40xf32> {',
+    `  func.func @f(%arg0: ${out}, %w: tensor<48x${k}x${k}xf32>, %res: ${out}) -> ${out} {`,
     '    %cst = arith.constant 0.000000e+00 : f32',
-    '    %padded = tensor.pad %arg0 low[0, 1, 1] high[0, 1, 1] {',
+    `    %padded = tensor.pad %arg0 low[0, ${p}, ${p}] high[0, ${p}, ${p}] {`,
     '    ^bb0(%a: index, %b: index, %c: index):',
     '      tensor.yield %cst : f32',
-    '    } : tensor<48x20x40xf32> to tensor<48x22x42xf32>',
-    '    %expanded = tensor.expand_shape %padded [[0, 1], [2], [3]] output_shape [1, 48, 22, 42] : tensor<48x22x42xf32> into tensor<1x48x22x42xf32>',
+    `    } : ${out} to tensor<48x${hp}x${wp}xf32>`,
+    `    %expanded = tensor.expand_shape %padded [[0, 1], [2], [3]] output_shape [1, 48, ${hp}, ${wp}] : tensor<48x${hp}x${wp}xf32> into tensor<1x48x${hp}x${wp}xf32>`,
     ...slices.map((l) => `  ${l}`),
-    '    %e = tensor.empty() : tensor<48x20x40xf32>',
-    `    %y = linalg.generic {indexing_maps = [${maps}, ${residualMap}, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(${ins}, %res : ${types}, tensor<48x20x40xf32>) outs(%e : tensor<48x20x40xf32>) {`,
-    `    ^bb0(${taps.map((_, k) => `%x${k}: f32, %w${k}: f32`).join(', ')}, %r: f32, %out: f32):`,
+    `    %e = tensor.empty() : ${out}`,
+    `    %y = linalg.generic {indexing_maps = [${maps}, ${residualMap}, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(${ins}, %res : ${types}, ${out}) outs(%e : ${out}) {`,
+    `    ^bb0(${taps.map((_, n) => `%x${n}: f32, %w${n}: f32`).join(', ')}, %r: f32, %out: f32):`,
     '      %p0 = arith.mulf %x0, %w0 : f32',
-    ...taps.slice(1).map((_, k) => `      %p${k + 1} = math.fma %x${k + 1}, %w${k + 1}, %p${k} : f32`),
+    ...taps.slice(1).map((_, n) => `      %p${n + 1} = math.fma %x${n + 1}, %w${n + 1}, %p${n} : f32`),
     `      %s = arith.addf %p${taps.length - 1}, %r : f32`,
     '      linalg.yield %s : f32',
-    '    } -> tensor<48x20x40xf32>',
-    '    return %y : tensor<48x20x40xf32>',
+    `    } -> ${out}`,
+    `    return %y : ${out}`,
     '  }',
     '}',
   ];
@@ -90,6 +98,19 @@ describe('padded depthwise convolutions in channel blocks', () => {
     assert.doesNotMatch(out, /insert_slice %ortmlir_dw0_rows/);
   });
 
+  it('leaves out the terms of taps that read only padding rows (5×5 over 2 rows: 2 of 5 kernel rows per output row)', () => {
+    // At two threads: 48 channels of 2-row slabs would fit one block.
+    const out = blockPaddedDepthwise(depthwiseIr('affine_map<(d0, d1, d2) -> (d0, 0, 0)>', 2, 5), 2).lines.join('\n');
+    assert.match(out, /%ortmlir_dw0_rows:2 = linalg\.generic /);
+    // Slab rows 2 and 3 hold the image: 2 rows at 5 column offsets are the only views.
+    assert.equal((out.match(/= tensor\.extract_slice %ortmlir_dw0_pad\[/g) ?? []).length, 10);
+    assert.doesNotMatch(out, /%ortmlir_dw0_pad\[0, [0145], /);
+    // Per row 10 terms: one multiply and nine fused multiply-adds, then the residual add.
+    assert.equal((out.match(/= arith\.mulf %ortmlir_dw0_v/g) ?? []).length, 2);
+    assert.equal((out.match(/= math\.fma %ortmlir_dw0_v/g) ?? []).length, 18);
+    assert.doesNotMatch(out, /_zt|arith\.constant 0\.0+e\+00 : f32\n\s+%ortmlir_dw0_r/);
+  });
+
   it('leaves the convolution whole when an operand mixes the channel into other dimensions', () => {
     const r = blockPaddedDepthwise(depthwiseIr('affine_map<(d0, d1, d2) -> (d1, d0, d2)>'), 1);
     assert.equal(r.summary.length, 0);
@@ -127,6 +148,9 @@ describe('padded depthwise convolutions in channel blocks', () => {
     ['3×3 + residual Add of the input', () => model([1, 24, 16, 70], 3, { pads: [1, 1, 1, 1] }, true)],
     ['3×3 over 6 rows (three rows per iteration)', () => model([1, 40, 6, 48], 3, { pads: [1, 1, 1, 1] })],
     ['5×5 over 2 rows (cls)', () => model([1, 64, 2, 96], 5, { pads: [2, 2, 2, 2] })],
+    ['5×5 with strides (2, 1) over 3 rows (cls: two output rows at once, padding terms left out)', () => model([1, 104, 3, 96], 5, { pads: [2, 2, 2, 2], strides: [2, 1] })],
+    ['3×3 with strides (2, 1) over 6 rows, then a 1×1 convolution', () => model([1, 32, 6, 96], 3, { pads: [1, 1, 1, 1], strides: [2, 1] }, false, 16)],
+    ['3×3 with strides (2, 1) over 16 rows (plain form)', () => model([1, 32, 16, 48], 3, { pads: [1, 1, 1, 1], strides: [2, 1] })],
     ['a batch of two (not blocked)', () => model([2, 16, 20, 40], 3, { pads: [1, 1, 1, 1] })],
     ['3×3 with strides 2, then a 1×1 convolution (epilogue joined)', () => model([1, 32, 24, 64], 3, { pads: [1, 1, 1, 1], strides: [2, 2] }, false, 48)],
     ['5×5 in rows, then a 1×1 convolution (epilogue apart)', () => model([1, 48, 12, 40], 5, { pads: [2, 2, 2, 2] }, false, 32)],

@@ -213,13 +213,15 @@ interface BlockInputs {
   slices: string[];
   /** Whole-block views of the taps: only the plain generic reads them (the row form makes its own). */
   tapViews: string[];
+  /** The taps' row strides (one, for the row form). */
+  rowStrides: Set<number>;
 }
 
 /** Each input of the generic within the block, or null when one cannot be blocked. */
 function blockInputs(g: Block): BlockInputs | null {
   const { c, id, body, cb, unit, unitSize } = g;
   const [, oh, ow] = g.outDims;
-  const out: BlockInputs = { operands: [], slices: [], tapViews: [] };
+  const out: BlockInputs = { operands: [], slices: [], tapViews: [], rowStrides: new Set() };
   for (const [k, name] of g.ins.entries()) {
     const tap = c.taps.get(name);
     const map = g.maps[k];
@@ -229,8 +231,10 @@ function blockInputs(g: Block): BlockInputs | null {
       const type = f32Tensor([cb, oh, ow]);
       const where = `[${[...unit, '0', ...tap.offsets].join(', ')}] [${[...unitSize, cb, oh, ow].join(', ')}] [${[...unitSize, 1, ...tap.strides].join(', ')}]`;
       out.tapViews.push(`${body}${view} = tensor.extract_slice ${id}_pad${where} : ${g.padded} to ${type}`);
-      const unitStride = tap.strides.every((v) => v === 1);
-      out.operands.push({ name: view, type, map, ...(unitStride ? { tap: tap.offsets } : {}) });
+      // The row form takes taps that read whole column runs; rowLines checks their row strides agree.
+      const columnRuns = tap.strides[1] === 1;
+      out.operands.push({ name: view, type, map, ...(columnRuns ? { tap: tap.offsets } : {}) });
+      out.rowStrides.add(tap.strides[0]);
       continue;
     }
     const slicing = operandSlicing(map);
@@ -250,10 +254,14 @@ function blockInputs(g: Block): BlockInputs | null {
 /** The row form's lines (depthwise-rows.ts), writing into the output buffer `${id}_m`; null when the block does not qualify. */
 function rowLines(g: Block, inputs: BlockInputs, region: readonly string[]): string[] | null {
   const { id, body, cb, outDims } = g;
-  const stride1 = g.ins.every((name, k) => !g.c.taps.has(name) || inputs.operands[k].tap);
-  if (!stride1) return null;
+  const columnRuns = g.ins.every((name, k) => !g.c.taps.has(name) || inputs.operands[k].tap);
+  const [rowStride, ...others] = inputs.rowStrides;
+  if (!columnRuns || others.length > 0) return null;
   const [channels, oh, ow] = outDims;
+  const lead = g.unit.length + 1;
+  const top = g.c.pad.low[lead];
   return rowBlockedConvolution({
+    imageRows: [top, top + g.c.pad.from[lead]], rowStride,
     id, indent: body, slab: `${id}_pad`, slabType: g.padded, unitSize: g.unitSize, shape: [cb, oh, ow],
     operands: inputs.operands, region: [...region], dest: `${id}_m`, destShape: [channels, oh, ow], channel: `${id}_c`,
   });
@@ -318,9 +326,10 @@ function blockLoop(lines: readonly string[], c: Candidate, aliases: ReadonlyMap<
 }
 
 /**
- * `lines` with the collapsed epilogue of each padded depthwise convolution
- * that keeps the plain form (strided taps) joined into it
- * (depthwise-epilogue.ts). The row form keeps its epilogue apart: R rows of
+ * `lines` with the collapsed epilogue of each strided padded depthwise
+ * convolution joined into it (depthwise-epilogue.ts): those keep the plain
+ * form, or take the row form only where all their output rows (4 at most)
+ * are one iteration. The stride-1 row form keeps its epilogue apart: R rows of
  * taps already hold the registers (25 weights and 4 accumulators on a 5×5
  * kernel), and with the epilogue's constants the loop spilled; rec's
  * 240-channel layers ran 0.1 ms slower each than with the separate pass.

@@ -10,6 +10,10 @@
 // the block's output (rows r, r + R, ...), and each tap of row r a
 // row-strided view of the padded slab; the body is the original one R
 // times over (taps, then the fused epilogue), sharing the weights.
+// A convolution strided along rows (PP-OCR cls's (2, 1)) takes this form
+// when its few output rows are one iteration: row r then reads slab rows
+// from r · stride, and the taps that fall wholly in the padding are left out
+// (zero-terms.ts).
 //
 // The R results are written straight into the convolution's output buffer
 // (a memref allocated before the block loop, each row set a
@@ -20,6 +24,7 @@
 // malloc and a strided copy each).
 import { f32Memref, f32Tensor, identityMap } from '../mlir-builder.js';
 import { isIdentityMap, mapResults, readsOutput, regionBody, renamedOps } from './ir-scan.js';
+import { withoutZeroTerms } from './zero-terms.js';
 
 /** Output rows per iteration to aim for: the first of these dividing the block's rows. */
 const ROWS_PER_ITERATION = [4, 3, 2];
@@ -31,7 +36,7 @@ export interface BlockOperand {
   type: string;
   /** Its indexing map (aliases resolved). */
   map: string;
-  /** For a tap of the padded slab: its row and column offset (stride 1). */
+  /** For a tap of the padded slab: its row and column offset (column stride 1; rows RowBlockInput.rowStride apart). */
   tap?: [number, number];
 }
 
@@ -54,12 +59,25 @@ export interface RowBlockInput {
   destShape: [number, number, number];
   /** The block's first channel (an index SSA name). */
   channel: string;
+  /** The slab rows holding the image, [first, end): the others are zero padding. */
+  imageRows: [number, number];
+  /** The convolution's row stride: output row r reads slab rows from r · rowStride. */
+  rowStride: number;
 }
 
 /** The type of the row set `[cb, OH / R, OW]` of a [C, OH, OW] memref, rows r, r + R, ... */
 function rowSetType(part: readonly number[], dest: readonly number[], rows: number): string {
   const [, oh, ow] = dest;
   return `memref<${part.join('x')}xf32, strided<[${oh * ow}, ${rows * ow}, 1], offset: ?>>`;
+}
+
+/** Whether the row set starting at slab row `first` (every `step`-th row, `count` of them) lies wholly in the zero padding. */
+function paddingOnly(first: number, step: number, count: number, [top, end]: readonly [number, number]): boolean {
+  for (let k = 0; k < count; k++) {
+    const row = first + k * step;
+    if (row >= top && row < end) return false;
+  }
+  return true;
 }
 
 /** Whether a map reads along the output rows or columns (d1, d2), or may (one that does not parse). */
@@ -72,6 +90,9 @@ function spatial(map: string): boolean {
 export function rowBlockedConvolution(b: RowBlockInput): string[] | null {
   const [cb, oh, ow] = b.shape;
   const rows = ROWS_PER_ITERATION.find((r) => oh % r === 0);
+  // Strided, the form pays only where it drops padding terms: every output row in one iteration.
+  if (b.rowStride !== 1 && rows !== oh) return null;
+  const sh = b.rowStride;
   const body = regionBody(b.region);
   if (rows === undefined || !body || body.args.length !== b.operands.length + 1 || readsOutput(body)) return null;
   const taps = b.operands.filter((o) => o.tap);
@@ -87,7 +108,7 @@ export function rowBlockedConvolution(b: RowBlockInput): string[] | null {
     if (!v) {
       v = `${b.id}_v${views.size}`;
       views.set(key, v);
-      lines.push(`${v} = tensor.extract_slice ${b.slab}[${[...lead, 0, row, col].join(', ')}] [${[...b.unitSize, ...part].join(', ')}] [${[...b.unitSize, 1, rows, 1].join(', ')}] : ${b.slabType} to ${f32Tensor(part)}`);
+      lines.push(`${v} = tensor.extract_slice ${b.slab}[${[...lead, 0, row, col].join(', ')}] [${[...b.unitSize, ...part].join(', ')}] [${[...b.unitSize, 1, rows * sh, 1].join(', ')}] : ${b.slabType} to ${f32Tensor(part)}`);
     }
     return v;
   };
@@ -96,16 +117,24 @@ export function rowBlockedConvolution(b: RowBlockInput): string[] | null {
   const copies: string[] = [];
   const yields: string[] = [];
   const shared = b.operands.map((o, k) => ({ o, arg: body.args[k] })).filter(({ o }) => !o.tap);
+  // A tap whose rows are all padding reads this instead of a view, and its terms are left out.
+  const zeroTap = `${b.id}_zt`;
   for (let r = 0; r < rows; r++) {
     const rename = new Map<string, string>();
     b.operands.forEach((o, k) => {
       if (!o.tap) return;
-      const view = viewOf(r + o.tap[0], o.tap[1]);
+      if (paddingOnly(r * sh + o.tap[0], rows * sh, part[1], b.imageRows)) {
+        rename.set(body.args[k], zeroTap);
+        return;
+      }
+      const view = viewOf(r * sh + o.tap[0], o.tap[1]);
       if (!viewArg.has(view)) viewArg.set(view, `${view}_a`);
       rename.set(body.args[k], viewArg.get(view) ?? '');
     });
-    copies.push(...renamedOps(body.ops, rename, `${b.id}_r${r}_`).map((l) => `  ${l}`));
-    yields.push(rename.get(body.yielded) ?? body.yielded);
+    const ops = renamedOps(body.ops, rename, `${b.id}_r${r}_`);
+    const kept = withoutZeroTerms(ops, rename.get(body.yielded) ?? body.yielded, new Set([zeroTap]), `${b.id}_r${r}_zero`);
+    copies.push(...kept.ops.map((l) => `  ${l}`));
+    yields.push(kept.yielded);
   }
   const outs = Array.from({ length: rows }, (_, r) => `${b.id}_q${r}`);
   const empty = `${b.id}_e`;

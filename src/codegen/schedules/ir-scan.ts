@@ -228,7 +228,7 @@ export interface RegionBody {
   yielded: string;
 }
 
-const SSA_TOKEN = /%[\w.$-]+/g;
+export const SSA_TOKEN = /%[\w.$-]+/g;
 
 /** `region` (`^bb0(...)`, the body, `linalg.yield %v : f32`) taken apart, or null when it is not of that form. */
 export function regionBody(region: readonly string[]): RegionBody | null {
