@@ -154,13 +154,17 @@ function* allDrafts(d: Draft): Generator<Draft> {
 interface NativeOutcome {
   library: Uint8Array | null;
   toolchain: string;
+  /** Symbols of the partitions whose code has loops run on several threads. */
+  parallel: ReadonlySet<string>;
 }
+
+const NO_PARALLEL: ReadonlySet<string> = new Set();
 
 /** Compiles every emitted partition of the draft tree into one library; failed units fall back to the CPU EP. */
 async function compileNative(req: CompileRequest, root: Draft, label: string): Promise<NativeOutcome> {
   const owners = new Map<string, { draft: Draft; p: Partition; m: PartitionModule }>();
   for (const d of allDrafts(root)) for (const [p, m] of d.modules) owners.set(m.symbol, { draft: d, p, m });
-  if (owners.size === 0) return { library: null, toolchain: '' };
+  if (owners.size === 0) return { library: null, toolchain: '', parallel: NO_PARALLEL };
   const tc = new Toolchain(req.options.toolchainHome);
   const o = req.options;
   let toolchain = '';
@@ -184,7 +188,7 @@ async function compileNative(req: CompileRequest, root: Draft, label: string): P
       return { index: p.index, nodes: p.nodes.map(nodeLabel), mlir: m.mlir, onnxModel: safeCut(req.model, p) };
     });
     root.reasons.push(await toolchainFailure(parts, e, toolchain, o.fallback));
-    return { library: null, toolchain };
+    return { library: null, toolchain, parallel: NO_PARALLEL };
   }
   for (const f of result.failures) {
     const owner = owners.get(f.id);
@@ -198,7 +202,7 @@ async function compileNative(req: CompileRequest, root: Draft, label: string): P
     root.reasons.push(msg);
   }
   req.onProgress?.(1, 'linked');
-  return { library: result.library, toolchain };
+  return { library: result.library, toolchain, parallel: result.parallelUnits };
 }
 
 /** Plans every draft's sequences over the units that compiled; their drivers' LLVM IR (null when there are none). */
@@ -257,7 +261,7 @@ export async function compileModel(request: CompileRequest): Promise<CompiledMod
   try {
     const blobs = new BlobTable();
     const library = native.library ? blobs.add(native.library) : -1;
-    const plan = assemble({ req, blobs, library, toolchain: native.toolchain }, root);
+    const plan = assemble({ req, blobs, library, toolchain: native.toolchain, parallel: native.parallel }, root);
     return { plan: { ...plan, report: { ...plan.report, fallbackReasons: root.reasons } }, blobs: blobs.blobs };
   } catch (e) {
     if (e instanceof CodegenError) return wholeModelOnCpu(req, graph, [...root.reasons, e.message]);
@@ -270,6 +274,7 @@ interface AssemblyContext {
   blobs: BlobTable;
   library: number;
   toolchain: string;
+  parallel: ReadonlySet<string>;
 }
 
 interface NodeCounts {
@@ -290,7 +295,7 @@ function assemble(ac: AssemblyContext, d: Draft): ExecutionPlan {
     const seq = d.sequences.get(p);
     if (seq) {
       sequenceEnd = i + seq.members.length - 1;
-      steps.push(sequenceStep(blobs, seq));
+      steps.push(sequenceStep(blobs, seq, stepThreads(ac, seq.driver.members)));
       for (const q of seq.members) counts.compiled += q.nodes.length;
       return;
     }
@@ -303,7 +308,7 @@ function assemble(ac: AssemblyContext, d: Draft): ExecutionPlan {
     if (m) {
       counts.compiled += p.nodes.length;
       const args: NativeArg[] = m.args.map((a) => (a.role === 'weight' ? { ...a, blob: weightBlob(blobs, m, a.name) } : a));
-      steps.push({ kind: 'native', symbol: m.symbol, nodes, args, work: workEstimate(p.nodes) });
+      steps.push({ kind: 'native', symbol: m.symbol, nodes, args, work: workEstimate(p.nodes), threads: stepThreads(ac, [m.symbol]) });
     } else if (p.placement === 'deferred') {
       counts.compiled += p.nodes.length;
       steps.push(segmentStep(req.model, p, d.status, blobs));
@@ -353,12 +358,17 @@ function addCounts(into: NodeCounts, c: NodeCounts): void {
   into.fallback += c.fallback;
 }
 
+/** Threads a native step calling the partitions `symbols` keeps busy (PlanStep.threads). */
+function stepThreads(ac: AssemblyContext, symbols: readonly string[]): number {
+  return symbols.some((s) => ac.parallel.has(s)) ? ac.req.options.threads : 1;
+}
+
 /** One native step calling a sequence's driver, with its members' weights packed into one blob. */
-function sequenceStep(blobs: BlobTable, seq: Sequence): PlanStep {
+function sequenceStep(blobs: BlobTable, seq: Sequence, threads: number): PlanStep {
   const pack = seq.driver.weights.length ? blobs.add(packWeights(seq.driver)) : -1;
   const args: NativeArg[] = seq.driver.args.map((a) => (a.role === 'weight' ? { ...a, blob: pack } : a));
   const nodes = seq.members.flatMap((p) => p.nodes.map(nodeLabel));
-  return { kind: 'native', symbol: seq.driver.symbol, nodes, args, work: seq.members.reduce((n, p) => n + workEstimate(p.nodes), 0) };
+  return { kind: 'native', symbol: seq.driver.symbol, nodes, args, work: seq.members.reduce((n, p) => n + workEstimate(p.nodes), 0), threads };
 }
 
 function weightBlob(blobs: BlobTable, m: PartitionModule, name: string): number {

@@ -28,8 +28,8 @@ export interface SessionInit {
 }
 
 /** How runs wait for their native calls: turning the event loop unless spinning is off. */
-function spinWait(options: ResolvedOptions, init: SessionInit): ExecutorHooks['spinWait'] {
-  return init.allowSpinning === false ? undefined : { threads: options.threads };
+function spinWait(init: SessionInit): boolean {
+  return init.allowSpinning !== false;
 }
 
 const cpuFallback: FallbackFactory = async (model) => CpuSession.create(model);
@@ -112,7 +112,7 @@ export class MlirSession implements MlirSessionApi {
       throw new EpError(`module ${path} was compiled for other input shapes and this session cannot compile`);
     };
     const session = new MlirSession(null, new Uint8Array(), options, init, io, noCompile);
-    const executor = await Executor.load(module, cpuFallback, { spinWait: spinWait(options, init) });
+    const executor = await Executor.load(module, cpuFallback, { spinWait: spinWait(init) });
     session.executors.set(signatureKeyOf(module.plan.inputs.map((s) => ({ name: s.name, dataType: s.dataType, dims: s.dims }))), Promise.resolve(executor));
     session.lastReport = module.plan.report;
     session.lastExecutor = executor;
@@ -135,7 +135,7 @@ export class MlirSession implements MlirSessionApi {
     }
     const model = this.model;
     ex = this.compile(model, this.bytes, types, this.options).then(async (m) => {
-      const e = await Executor.load(m, cpuFallback, { ...bodyCompileHooks(model, this.options), spinWait: spinWait(this.options, this.init) });
+      const e = await Executor.load(m, cpuFallback, { ...bodyCompileHooks(model, this.options), spinWait: spinWait(this.init) });
       this.lastReport = m.plan.report;
       this.lastExecutor = e;
       return e;

@@ -11,8 +11,9 @@ export const MODULE_MAGIC = 'ORTMLIR\0';
 /**
  * 3: native outputs may be trimmed to a run-time count (NativeArg.trim).
  * 4: native steps carry `work` (element-equivalents, multiply-adds included) in place of `flops`.
+ * 5: native steps carry `threads`, how many threads their code keeps busy.
  */
-export const MODULE_FORMAT_VERSION = 4;
+export const MODULE_FORMAT_VERSION = 5;
 export const BLOB_ALIGNMENT = 64;
 const MAGIC_BYTES = 8;
 const U32_BYTES = 4;
@@ -94,7 +95,8 @@ export interface ScanElement {
 export type OutputName = string;
 
 export type PlanStep =
-  | { kind: 'native'; symbol: string; nodes: string[]; args: NativeArg[]; work: number }
+  /** `threads`: 1 when the step's code has no loop run on several threads, else the team size it was compiled for. */
+  | { kind: 'native'; symbol: string; nodes: string[]; args: NativeArg[]; work: number; threads: number }
   | { kind: 'cpu'; model: number; nodes: string[]; inputs: string[]; outputs: string[] }
   | { kind: 'if'; nodes: string[]; cond: string; thenBranch: BodyRef; elseBranch: BodyRef; outputs: OutputName[] }
   | {

@@ -64,11 +64,11 @@ export type BodyCompiler = (req: BodyCompileRequest) => Promise<CompiledModule>;
 export interface ExecutorHooks {
   compileBody?: BodyCompiler;
   /**
-   * When set, short native calls on a worker thread are awaited with the
-   * event loop turning (runtime/awake-wait.ts); `threads` is how many
-   * threads each such call keeps busy (the module's thread count).
+   * When true, short native calls on a worker thread are awaited with the
+   * event loop turning (runtime/awake-wait.ts), where a core is free beside
+   * the threads the step keeps busy (PlanStep.threads).
    */
-  spinWait?: { threads: number };
+  spinWait?: boolean;
 }
 
 /**
@@ -291,7 +291,7 @@ async function runNative(step: Extract<PlanStep, { kind: 'native' }>, kernel: Ke
   });
   const spin = env.hooks.spinWait;
   if (step.work <= SYNC_CALL_MAX_WORK) kernel.callSync(args);
-  else if (spin && step.work <= SPIN_WAIT_MAX_WORK) await whileAwake(spin.threads, () => kernel.callAsync(args));
+  else if (spin && step.work <= SPIN_WAIT_MAX_WORK) await whileAwake(step.threads, () => kernel.callAsync(args));
   else await kernel.callAsync(args);
   const overrun = outputs.find(([, t]) => !guardIntact(t.data));
   if (overrun) throw new ExecutionError(`${step.symbol} (${step.nodes.join(', ')}): native code wrote past the end of output '${overrun[0].name}' (${overrun[1].data.byteLength} bytes)`);

@@ -200,6 +200,8 @@ export interface CompileResult {
   notes: string[];
   /** Whether the ExtraIr (if any) is in the library. */
   extraLinked: boolean;
+  /** Ids of the linked units whose code has loops run on several threads. */
+  parallelUnits: ReadonlySet<string>;
 }
 
 /** Where intermediates of every compile go (ORT_MLIR_DUMP_DIR), if anywhere. */
@@ -246,9 +248,13 @@ async function compileUnit(c: UnitContext, u: CompileUnit, commands: string[]): 
     if (direct !== fused) await writeFile(f('fused.mlir'), direct);
     await step('mlir-opt', [f('fused.mlir'), ...bufferizePasses(threads, usesBf16(u.mlir)), ...t.extraFlags.mlirOpt, '-o', f('llvm.mlir')]);
   };
+  // The OpenMP team size the unit was lowered for: 1 unless a scheduled loop runs on several threads.
+  let team = 1;
   if (scheduled) {
     try {
-      await lower([f('sched.input.mlir')], scheduled.transform === null ? null : f('transform.mlir'), scheduled.parallel ? c.threads : 1);
+      const threads = scheduled.parallel ? c.threads : 1;
+      await lower([f('sched.input.mlir')], scheduled.transform === null ? null : f('transform.mlir'), threads);
+      team = threads;
       c.notes.push(...scheduled.summary.map((s) => `${u.id}: ${s}`));
     } catch (e) {
       // A schedule is an optimisation: if it does not apply, the unit still compiles unscheduled.
@@ -266,7 +272,7 @@ async function compileUnit(c: UnitContext, u: CompileUnit, commands: string[]): 
   await step('opt', [o, ...targetFlags(t), ...t.extraFlags.opt, f('ll'), '-S', '-o', f('opt.ll')]);
   if (dumpDir()) await step('llc', [o, ...targetFlags(t), '-relocation-model=pic', f('opt.ll'), '-o', f('s')]);
   await step('llc', [o, ...targetFlags(t), '-relocation-model=pic', '-filetype=obj', ...t.extraFlags.llc, f('opt.ll'), '-o', f('o')]);
-  return { object: f('o'), ir: f('opt.ll'), parallel: scheduled?.parallel === true && c.threads > 1 };
+  return { object: f('o'), ir: f('opt.ll'), parallel: team > 1 };
 }
 
 /**
@@ -420,13 +426,17 @@ export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: r
     const objects: string[] = [];
     const irs: string[] = [];
     const parallelIr: string[] = [];
+    const parallelUnits = new Set<string>();
     settled.forEach((r, i) => {
       const ir = unitIrs[i];
       if (r.error) failures.push({ id: r.u.id, error: r.error, mlir: r.u.mlir, commands: r.commands });
       else if (r.out && ir !== null) {
         objects.push(r.out.object);
         irs.push(ir);
-        if (r.out.parallel) parallelIr.push(ir);
+        if (r.out.parallel) {
+          parallelIr.push(ir);
+          parallelUnits.add(r.u.id);
+        }
       }
     });
     const ir = objects.length && extra ? extra(new Set(settled.flatMap((r) => (r.out ? [r.u.id] : [])))) : null;
@@ -450,7 +460,7 @@ export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: r
       c.runs.push(await tc.run('ld.lld', ['-shared', '-o', lib, ...objects, ...omp]));
       library = new Uint8Array(await readFile(lib));
     }
-    return { library, failures, runs: c.runs, notes: c.notes, extraLinked };
+    return { library, failures, runs: c.runs, notes: c.notes, extraLinked, parallelUnits };
   } finally {
     await runtime.settled();
     await dumpIntermediates(dir, label, c.notes);

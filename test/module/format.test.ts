@@ -10,7 +10,7 @@ function sample(): CompiledModule {
     plan: {
       inputs: [{ name: 'x', dataType: DataType.FLOAT, dims: [2, 'N'] }],
       outputs: [{ name: 'y', dataType: DataType.FLOAT, dims: [2, 3] }],
-      steps: [{ kind: 'native', symbol: 'ortmlir_p0', nodes: ['Relu'], args: [], work: 6 }],
+      steps: [{ kind: 'native', symbol: 'ortmlir_p0', nodes: ['Relu'], args: [], work: 6, threads: 1 }],
       constants: [],
       library: 0,
       report: { totalNodes: 1, compiledNodes: 1, fallbackNodes: 0, fallbackReasons: [] },

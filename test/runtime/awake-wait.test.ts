@@ -1,18 +1,25 @@
 // Waiting for a native call with the event loop turning: only while a call
-// is in flight, only where a core is free beside the call's threads, and
-// without blocking the loop (timers still fire during the wait).
+// is in flight, only where a core is free beside the call's threads, only
+// soon after another call, and without blocking the loop (timers still fire
+// during the wait).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SPIN_MAX_MS, isTurning, whileAwake } from '../../src/runtime/awake-wait.js';
+import { IDLE_AFTER_MS, SPIN_MAX_MS, isTurning, whileAwake } from '../../src/runtime/awake-wait.js';
 
 /** Lets pending setImmediate chains see the state change and stop. */
 const settleLoop = () => sleep(5);
 
 describe('whileAwake', () => {
-  it('turns the loop while a call runs, with timers still firing, and stops after', async (t) => {
+  it('waits asleep for a call after an idle spell', async () => {
+    await sleep(IDLE_AFTER_MS + 5);
+    assert.equal(await whileAwake(1, async () => isTurning()), false);
+  });
+
+  it('turns the loop while a call soon after another runs, with timers still firing, and stops after', async (t) => {
     if (availableParallelism() < 2) return t.skip('needs a free core');
+    await whileAwake(1, async () => undefined);
     const seen: boolean[] = [];
     // Resolves only once an interval has fired three times during the wait: a blocked loop would hang here.
     const value = await whileAwake(1, async () => {

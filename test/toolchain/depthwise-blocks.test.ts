@@ -14,17 +14,17 @@ import { assertMatchesOrt, randomTensor } from '../helpers/differential.js';
 const F = DataType.FLOAT;
 
 /**
- * A k×k depthwise convolution of %arg0 [48, h, 40] (pads (k - 1) / 2) with
+ * A k×k depthwise convolution of %arg0 [48, h, w] (pads (k - 1) / 2) with
  * per-channel weights and a residual operand, as EPILOGUE_PREPARE_PASSES
- * leave it (3×3 over 20 rows unless told).
+ * leave it (3×3 over 20 rows of 40 unless told).
  */
-function depthwiseIr(residualMap = '#id', h = 20, k = 3): string[] {
+function depthwiseIr(residualMap = '#id', h = 20, k = 3, w = 40): string[] {
   const p = (k - 1) / 2;
-  const [hp, wp] = [h + 2 * p, 40 + 2 * p];
-  const out = `tensor<48x${h}x40xf32>`;
+  const [hp, wp] = [h + 2 * p, w + 2 * p];
+  const out = `tensor<48x${h}x${w}xf32>`;
   const kernel = [...Array(k).keys()];
   const taps = kernel.flatMap((i) => kernel.map((j) => [i, j]));
-  const slices = taps.map(([i, j], n) => `  %t${n} = tensor.extract_slice %expanded[0, 0, ${i}, ${j}] [1, 48, ${h}, 40] [1, 1, 1, 1] : tensor<1x48x${hp}x${wp}xf32> to ${out}`);
+  const slices = taps.map(([i, j], n) => `  %t${n} = tensor.extract_slice %expanded[0, 0, ${i}, ${j}] [1, 48, ${h}, ${w}] [1, 1, 1, 1] : tensor<1x48x${hp}x${wp}xf32> to ${out}`);
   const ins = taps.map((_, n) => `%t${n}, %w`).join(', ');
   const types = taps.map(() => `${out}, tensor<48x${k}x${k}xf32>`).join(', ');
   const maps = taps.map(([i, j]) => `#id, affine_map<(d0, d1, d2) -> (d0, ${i}, ${j})>`).join(', ');
@@ -63,12 +63,14 @@ describe('padded depthwise convolutions in channel blocks', () => {
     assert.equal(blockChannels(8, 400 * 1024, 1), 1, 'a slab larger than the budget: one channel per block');
   });
 
-  it('pads, slices and computes each block inside one forall, slicing the channel-indexed operands', () => {
+  it('pads, slices and computes each block inside one loop, slicing the channel-indexed operands', () => {
     const r = blockPaddedDepthwise(depthwiseIr(), 1);
     const out = r.lines.join('\n');
     assert.equal(r.summary.length, 1);
     assert.match(r.summary[0], /depthwise 48x20x40: 3 blocks of 16 channels/);
-    assert.match(out, /%y = scf\.forall \(%ortmlir_dw0_i\) in \(3\) shared_outs\(%ortmlir_dw0_o = %e\)/);
+    assert.equal(r.parallel, false);
+    assert.match(out, /%ortmlir_dw0_hi = arith\.constant 3 : index/);
+    assert.match(out, /%y = scf\.for %ortmlir_dw0_i = %ortmlir_dw0_lo to %ortmlir_dw0_hi step %ortmlir_dw0_step iter_args\(%ortmlir_dw0_o = %e\) -> \(tensor<48x20x40xf32>\)/);
     assert.match(out, /tensor\.extract_slice %arg0\[%ortmlir_dw0_c, 0, 0\] \[16, 20, 40\]/);
     // The slab: its four borders zeroed, the block's source copied into the interior (no memset of the whole slab).
     assert.equal((out.match(/= linalg\.fill ins\(%cst : f32\) outs\(%ortmlir_dw0_z\d_s : /g) ?? []).length, 4);
@@ -78,7 +80,8 @@ describe('padded depthwise convolutions in channel blocks', () => {
     assert.match(out, /tensor\.extract_slice %ortmlir_dw0_pad\[0, 2, 1\] \[16, 20, 40\] \[1, 1, 1\]/);
     assert.match(out, /tensor\.extract_slice %w\[%ortmlir_dw0_c, 0, 0\] \[16, 3, 3\]/);
     assert.match(out, /tensor\.extract_slice %res\[%ortmlir_dw0_c, 0, 0\] \[16, 20, 40\]/);
-    assert.match(out, /tensor\.parallel_insert_slice %ortmlir_dw0_y into %ortmlir_dw0_o\[%ortmlir_dw0_c, 0, 0\] \[16, 20, 40\]/);
+    assert.match(out, /%ortmlir_dw0_next = tensor\.insert_slice %ortmlir_dw0_y into %ortmlir_dw0_o\[%ortmlir_dw0_c, 0, 0\] \[16, 20, 40\]/);
+    assert.match(out, /scf\.yield %ortmlir_dw0_next : tensor<48x20x40xf32>/);
     // The whole pad, its view and the whole-size taps are gone.
     assert.doesNotMatch(out, /%padded = |%expanded = |%t0 = /);
   });
@@ -91,7 +94,7 @@ describe('padded depthwise convolutions in channel blocks', () => {
     assert.match(out, /tensor\.extract_slice %ortmlir_dw0_pad\[0, 5, 2\] \[16, 5, 40\] \[1, 4, 1\]/);
     // The rows go straight into the output buffer: rows 3, 7, ... of the block are one strided subview.
     assert.match(out, /%ortmlir_dw0_m = memref\.alloc\(\) \{alignment = 64 : i64\} : memref<48x20x40xf32>/);
-    assert.match(out, /scf\.forall \(%ortmlir_dw0_i\) in \(3\) \{/);
+    assert.match(out, /scf\.for %ortmlir_dw0_i = %ortmlir_dw0_lo to %ortmlir_dw0_hi step %ortmlir_dw0_step \{/);
     assert.match(out, /%ortmlir_dw0_q3 = memref\.subview %ortmlir_dw0_m\[%ortmlir_dw0_c, 3, 0\] \[16, 5, 40\] \[1, 4, 1\] : memref<48x20x40xf32> to memref<16x5x40xf32, strided<\[800, 160, 1\], offset: \?>>/);
     assert.match(out, /bufferization\.materialize_in_destination %ortmlir_dw0_rows#3 in restrict writable %ortmlir_dw0_q3 /);
     assert.match(out, /%y = bufferization\.to_tensor %ortmlir_dw0_m restrict writable : memref<48x20x40xf32> to tensor<48x20x40xf32>/);
@@ -99,8 +102,8 @@ describe('padded depthwise convolutions in channel blocks', () => {
   });
 
   it('leaves out the terms of taps that read only padding rows (5×5 over 2 rows: 2 of 5 kernel rows per output row)', () => {
-    // At two threads: 48 channels of 2-row slabs would fit one block.
-    const out = blockPaddedDepthwise(depthwiseIr('affine_map<(d0, d1, d2) -> (d0, 0, 0)>', 2, 5), 2).lines.join('\n');
+    // 64 columns: 48 channels of 2-row slabs of 40 would fit one block.
+    const out = blockPaddedDepthwise(depthwiseIr('affine_map<(d0, d1, d2) -> (d0, 0, 0)>', 2, 5, 64), 1).lines.join('\n');
     assert.match(out, /%ortmlir_dw0_rows:2 = linalg\.generic /);
     // Slab rows 2 and 3 hold the image: 2 rows at 5 column offsets are the only views.
     assert.equal((out.match(/= tensor\.extract_slice %ortmlir_dw0_pad\[/g) ?? []).length, 10);
@@ -109,6 +112,20 @@ describe('padded depthwise convolutions in channel blocks', () => {
     assert.equal((out.match(/= arith\.mulf %ortmlir_dw0_v/g) ?? []).length, 2);
     assert.equal((out.match(/= math\.fma %ortmlir_dw0_v/g) ?? []).length, 18);
     assert.doesNotMatch(out, /_zt|arith\.constant 0\.0+e\+00 : f32\n\s+%ortmlir_dw0_r/);
+  });
+
+  it('shares blocks out across threads only when the convolution has the work to pay for a fork', () => {
+    // 5×5 over 40 rows of 64: 2 · 25 · 48 · 40 · 64 = 6.1 MFLOP; 3×3 over 20 rows of 40: 0.7 MFLOP.
+    const large = blockPaddedDepthwise(depthwiseIr('#id', 40, 5, 64), 2);
+    assert.equal(large.parallel, true);
+    assert.match(large.summary[0], /: \d+ parallel blocks of /);
+    const out = large.lines.join('\n');
+    assert.match(out, /%y = scf\.forall \(%ortmlir_dw0_i\) in \(\d+\) shared_outs\(%ortmlir_dw0_o = %e\)/);
+    assert.match(out, /tensor\.parallel_insert_slice %ortmlir_dw0_y into %ortmlir_dw0_o\[%ortmlir_dw0_c, 0, 0\]/);
+    const small = blockPaddedDepthwise(depthwiseIr(), 2);
+    assert.equal(small.parallel, false);
+    assert.match(small.summary[0], /: 3 blocks of 16 channels/, 'sized as on one thread');
+    assert.match(small.lines.join('\n'), /%y = scf\.for %ortmlir_dw0_i = /);
   });
 
   it('leaves the convolution whole when an operand mixes the channel into other dimensions', () => {
@@ -144,6 +161,9 @@ describe('padded depthwise convolutions in channel blocks', () => {
 
   const cases: [string, () => ReturnType<typeof model>][] = [
     ['5×5, pads 2, in blocks of channels', () => model([1, 48, 20, 40], 5, { pads: [2, 2, 2, 2] })],
+    // 6.1 MFLOP: the blocks are shared out at two threads (plain form, then rows at a time).
+    ['5×5 over 40 rows of 64 (parallel blocks)', () => model([1, 48, 40, 64], 5, { pads: [2, 2, 2, 2] }, true)],
+    ['5×5 over 40 rows of 64, rows at a time (parallel blocks)', () => model([1, 48, 40, 64], 5, { pads: [2, 2, 2, 2] })],
     ['3×3 with strides 2 and uneven pads', () => model([1, 32, 31, 64], 3, { pads: [1, 0, 1, 1], strides: [2, 2] })],
     ['3×3 + residual Add of the input', () => model([1, 24, 16, 70], 3, { pads: [1, 1, 1, 1] }, true)],
     ['3×3 over 6 rows (three rows per iteration)', () => model([1, 40, 6, 48], 3, { pads: [1, 1, 1, 1] })],

@@ -88,9 +88,10 @@ describe('epilogue fusion', () => {
   });
 
   it('packs a computed B into panels where they are whole, and lifts the epilogue into them', () => {
-    const s = scheduleOps({ mlir: matmulWithEpilogue(), summary: [], parallel: false }, ctx);
+    // 1024 columns: 6.3 MFLOP, enough to share out across threads (PARALLEL_MIN_FLOPS).
+    const s = scheduleOps({ mlir: matmulWithEpilogue(1, true, 1024), summary: [], parallel: false }, ctx);
     assert.ok(s);
-    assert.match(s.summary.join('\n'), /^packed matmul 64x128x48 \+ epilogue/m);
+    assert.match(s.summary.join('\n'), /^packed matmul 64x1024x48 \+ epilogue/m);
     assert.match(s.mlir, /%ortmlir_pack_0_panels = linalg\.generic \{ortmlir\.panels = 32 : i64, indexing_maps = \[affine_map<\(d0, d1, d2\) -> \(d1, d0 \* 32 \+ d2\)>/);
     assert.doesNotMatch(s.transform ?? '', /apply_licm/, 'with threads the panels are copied whole, before the forall (untagged: parallel-generic.ts may share it out)');
     // On one thread each panel tile is copied inside the panels' loop, hoisted out of the rows' loop.

@@ -6,9 +6,10 @@
 // convolution (with the epilogue fused into it by then) becomes a loop over
 // blocks of channels whose padded slab fits in L2: each iteration pads its
 // block of the source, computes the block's taps and epilogue from it while
-// it is hot, and inserts the block into the output. The loop is an
-// scf.forall: with threads its blocks are shared out (and the pad runs in
-// parallel with them); on one thread it becomes a plain loop.
+// it is hot, and inserts the block into the output. With threads and enough
+// work (PARALLEL_MIN_FLOPS) the loop is an scf.forall whose blocks are shared
+// out (the pad runs in parallel with them); otherwise an scf.for: a fork
+// costs more than a small convolution gains from it (PP-OCR cls, 2 threads).
 //
 // Matched in mlir-opt's printed form (after EPILOGUE_PREPARE_PASSES):
 //   %p = tensor.pad %src low[0, 0, a, b] high[0, 0, c, d] { ... } : tensor<1xCxHxWxf32> to tensor<1xCxHpxWpxf32>
@@ -24,6 +25,7 @@ import { GENERIC_LINE, genericHeader, genericTail, isIdentityMap, mapAliases, ma
 import { PAD_LINES, zeroPadAt, type ZeroPad } from './pad-split.js';
 import { rowBlockedConvolution, type BlockOperand } from './depthwise-rows.js';
 import { foldCollapsedEpilogue } from './depthwise-epilogue.js';
+import { PARALLEL_MIN_FLOPS } from './plan.js';
 
 /** A block's padded slab stays within this (L2 holds it with the taps' output block). */
 export const DEPTHWISE_BLOCK_BYTES = 64 * 1024;
@@ -145,6 +147,8 @@ interface Block {
   outDims: number[];
   channels: number;
   cb: number;
+  /** Whether the block loop is shared out across threads (scf.forall) or runs as an scf.for. */
+  parallel: boolean;
   /** ['0'] and [1] when the pad has the unit batch dimension, else []. */
   unit: string[];
   unitSize: number[];
@@ -153,6 +157,11 @@ interface Block {
 }
 
 const ones = (n: number) => Array(n).fill(1).join(', ');
+
+/** Flops of a depthwise convolution: a multiply and an add per tap and output element. */
+function depthwiseFlops(outDims: readonly number[], taps: number): number {
+  return 2 * taps * outDims.reduce((a, d) => a * d, 1);
+}
 
 /** The block geometry of candidate `c`, or null when its generic is not one a block loop can take. */
 function blockOf(c: Candidate, aliases: ReadonlyMap<string, string>, threads: number, id: string): Block | null {
@@ -164,11 +173,12 @@ function blockOf(c: Candidate, aliases: ReadonlyMap<string, string>, threads: nu
   const [channels, hp, wp] = c.pad.to.slice(lead);
   if (outs.length !== 1 || !outDims || outDims.length !== 3 || outDims[0] !== channels || iterators.some((t) => t !== '"parallel"')) return null;
   if (maps.length !== ins.length + 1 || inTypes.length !== ins.length || !isIdentityMap(maps[ins.length], 3)) return null;
-  const cb = blockChannels(channels, hp * wp * F32_BYTES, threads);
+  const parallel = threads > 1 && depthwiseFlops(outDims, c.taps.size) >= PARALLEL_MIN_FLOPS;
+  const cb = blockChannels(channels, hp * wp * F32_BYTES, parallel ? threads : 1);
   if (cb === channels) return null;
   const unitSize = lead === 1 ? [1] : [];
   return {
-    c, id, body: `${indent}  `, attrs, maps, ins, inTypes, init: outs[0], outDims, channels, cb,
+    c, id, body: `${indent}  `, attrs, maps, ins, inTypes, init: outs[0], outDims, channels, cb, parallel,
     unit: unitSize.map(() => '0'), unitSize, padded: f32Tensor([...unitSize, cb, hp, wp]),
   };
 }
@@ -281,13 +291,24 @@ function plainLines(g: Block, inputs: BlockInputs, region: readonly string[]): s
   ];
 }
 
+/** The head of the block loop as an scf.for over the blocks (`result` and `iterArgs` for the plain form's carried output). */
+function serialHead(g: Block, indent: string, result: string, iterArgs = ''): string[] {
+  const { id } = g;
+  return [
+    `${indent}${id}_lo = arith.constant 0 : index`,
+    `${indent}${id}_hi = arith.constant ${g.channels / g.cb} : index`,
+    `${indent}${id}_step = arith.constant 1 : index`,
+    `${indent}${result}scf.for ${id}_i = ${id}_lo to ${id}_hi step ${id}_step${iterArgs} {`,
+  ];
+}
+
 /** The row form's loop: no results, each block writing its rows into the buffer `${id}_m` allocated before it. */
 function rowLoop(g: Block, inputs: BlockInputs, rows: readonly string[], result: string, indent: string): string[] {
   const { id, cb, outDims } = g;
   const buffer = f32Memref(outDims);
   return [
     `${indent}${id}_m = memref.alloc() {alignment = ${BUFFER_ALIGNMENT} : i64} : ${buffer}`,
-    `${indent}scf.forall (${id}_i) in (${g.channels / cb}) {`,
+    ...(g.parallel ? [`${indent}scf.forall (${id}_i) in (${g.channels / cb}) {`] : serialHead(g, indent, '')),
     ...slabLines(g), ...inputs.slices, ...rows,
     `${indent}}`,
     // The only tensor view of the buffer, taken once every block is written.
@@ -300,29 +321,34 @@ function sharedLoop(g: Block, inputs: BlockInputs, region: readonly string[], re
   const { id, body, cb, outDims } = g;
   const outPart = [cb, ...outDims.slice(1)];
   const outSlice = `[${id}_c, 0, 0] [${outPart.join(', ')}] [1, 1, 1]`;
+  const types = `${f32Tensor(outPart)} into ${f32Tensor(outDims)}`;
+  const head = g.parallel
+    ? [`${indent}${result} = scf.forall (${id}_i) in (${g.channels / cb}) shared_outs(${id}_o = ${g.init}) -> (${f32Tensor(outDims)}) {`]
+    : serialHead(g, indent, `${result} = `, ` iter_args(${id}_o = ${g.init}) -> (${f32Tensor(outDims)})`);
+  const insert = g.parallel
+    ? [`${body}scf.forall.in_parallel {`, `${body}  tensor.parallel_insert_slice ${id}_y into ${id}_o${outSlice} : ${types}`, `${body}}`]
+    : [`${body}${id}_next = tensor.insert_slice ${id}_y into ${id}_o${outSlice} : ${types}`, `${body}scf.yield ${id}_next : ${f32Tensor(outDims)}`];
   return [
-    `${indent}${result} = scf.forall (${id}_i) in (${g.channels / cb}) shared_outs(${id}_o = ${g.init}) -> (${f32Tensor(outDims)}) {`,
+    ...head,
     ...slabLines(g), ...inputs.slices,
     `${body}${id}_out = tensor.extract_slice ${id}_o${outSlice} : ${f32Tensor(outDims)} to ${f32Tensor(outPart)}`,
     ...plainLines(g, inputs, region),
-    `${body}scf.forall.in_parallel {`,
-    `${body}  tensor.parallel_insert_slice ${id}_y into ${id}_o${outSlice} : ${f32Tensor(outPart)} into ${f32Tensor(outDims)}`,
-    `${body}}`,
+    ...insert,
     `${indent}}`,
   ];
 }
 
 /** The block loop that replaces candidate `c` (rows at a time where they can), or null when an operand cannot be blocked. */
-function blockLoop(lines: readonly string[], c: Candidate, aliases: ReadonlyMap<string, string>, threads: number, id: string): { text: string[]; summary: string } | null {
+function blockLoop(lines: readonly string[], c: Candidate, aliases: ReadonlyMap<string, string>, threads: number, id: string): { text: string[]; summary: string; parallel: boolean } | null {
   const g = blockOf(c, aliases, threads, id);
   const inputs = g && blockInputs(g);
   if (!g || !inputs) return null;
   const [, indent, result] = c.generic;
   const region = lines.slice(c.head + 1, c.tail);
-  const summary = `depthwise ${g.outDims.join('x')}: ${g.channels / g.cb} blocks of ${g.cb} channels, each padding its own slab`;
+  const summary = `depthwise ${g.outDims.join('x')}: ${g.channels / g.cb} ${g.parallel ? 'parallel ' : ''}blocks of ${g.cb} channels, each padding its own slab`;
   const rows = rowLines(g, inputs, region);
-  if (rows) return { text: rowLoop(g, inputs, rows, result, indent), summary: `${summary}, rows at a time` };
-  return { text: sharedLoop(g, inputs, region, result, indent), summary };
+  if (rows) return { text: rowLoop(g, inputs, rows, result, indent), summary: `${summary}, rows at a time`, parallel: g.parallel };
+  return { text: sharedLoop(g, inputs, region, result, indent), summary, parallel: g.parallel };
 }
 
 /**
@@ -357,6 +383,7 @@ export function blockPaddedDepthwise(input: readonly string[], threads: number):
   const replaced = new Map<number, string[]>();
   const dropped = new Set<number>();
   const summary: string[] = [];
+  let parallel = false;
   for (let i = 0; i < lines.length; i++) {
     const c = candidateAt(lines, i);
     const loop = c && blockLoop(lines, c, aliases, threads, `%ortmlir_dw${summary.length}`);
@@ -367,6 +394,7 @@ export function blockPaddedDepthwise(input: readonly string[], threads: number):
     for (let l = c.head + 1; l <= c.tail; l++) dropped.add(l);
     replaced.set(c.head, loop.text);
     summary.push(loop.summary);
+    parallel ||= loop.parallel;
   }
   const out: string[] = [];
   lines.forEach((l, i) => {
@@ -374,5 +402,5 @@ export function blockPaddedDepthwise(input: readonly string[], threads: number):
     if (text) out.push(...text);
     else if (!dropped.has(i)) out.push(l);
   });
-  return { lines: out, summary, parallel: threads > 1 && summary.length > 0 };
+  return { lines: out, summary, parallel };
 }

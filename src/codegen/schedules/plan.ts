@@ -39,13 +39,13 @@ export interface PlannedOp {
 export type Planner = (op: StructuredOp, ctx: ScheduleContext, lines: readonly string[]) => PlannedOp | null;
 
 /**
- * Below this much work (flops) a forall stays sequential: handing out shares
- * costs more. With the fork-join runtime a fork costs a few microseconds and
- * never waits for a sleeping worker, so 0.4 MFLOP (rec's attention matmuls,
- * cls's late layers) already gains: rec 0.974, cls 0.963, det 0.969 of the
- * time at 4 MFLOP, 2 threads (scripts/compare-builds.mjs).
+ * Below this much work (flops) a loop stays sequential: handing out shares
+ * costs more than it gains. At 0.4 MFLOP PP-OCR cls ran every layer forked
+ * and took longer at two threads than at one; at 4 MFLOP (no loop of cls
+ * forks) cls took 0.83 of the time, rec 1.01, det 0.98 (2 threads, Zen 5,
+ * scripts/compare-builds.mjs against the 0.4 MFLOP build).
  */
-export const PARALLEL_MIN_FLOPS = 400_000;
+export const PARALLEL_MIN_FLOPS = 4_000_000;
 
 /** Forall iterations per thread to aim for, so uneven tiles still balance. */
 export const TILES_PER_THREAD = 4;
