@@ -47,6 +47,21 @@ export function fillSliceLines(name: string, into: string, intoType: string, zer
   ];
 }
 
+/**
+ * The head of `scf.for ${id}_i` over [0, trips) with its bound constants
+ * (`${id}_lo`, `${id}_hi`, `${id}_step`): a loop's serial form where its
+ * parallel form is an scf.forall. `result` prefixes the loop (e.g. '%y = ');
+ * `iterArgs` follows the step (e.g. ' iter_args(%o = %init) -> (T)').
+ */
+export function serialLoopHead(id: string, trips: number, result = '', iterArgs = ''): string[] {
+  return [
+    `${id}_lo = arith.constant 0 : index`,
+    `${id}_hi = arith.constant ${trips} : index`,
+    `${id}_step = arith.constant 1 : index`,
+    `${result}scf.for ${id}_i = ${id}_lo to ${id}_hi step ${id}_step${iterArgs} {`,
+  ];
+}
+
 export function tensorType(t: TensorType): string {
   return tensorTypeOf(t.dataType, t.shape.map((d) => (typeof d === 'number' ? d : -1)));
 }

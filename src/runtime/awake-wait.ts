@@ -15,9 +15,10 @@
 // waits for (PP-OCR cls after 100 ms idle, alternating in one process:
 // 1.86 ms turning, 1.34 ms asleep at one thread; 1.98 / 1.39 ms at two), as
 // if the woken worker thread had to share the loop's core; a call soon after
-// another still gains (0.49 / 0.57 ms back to back). It is onnxruntime's spinning policy (its intra-op threads spin
-// while waiting unless session.intra_op.allow_spinning is '0'), applied to
-// the thread that waits for the run.
+// another still gains (0.49 / 0.57 ms back to back). It is onnxruntime's
+// spinning policy (its intra-op threads spin while waiting unless
+// session.intra_op.allow_spinning is '0'), applied to the thread that waits
+// for the run.
 import { availableParallelism } from 'node:os';
 
 /**

@@ -19,7 +19,7 @@
 // epilogue into the contraction (recomputing it once per output channel).
 import { denseIntsAttr, operandNames, scanStructuredOps, OP_LINE_PARTS, type StructuredOp } from './ir-scan.js';
 import { PARALLEL_MIN_FLOPS } from './plan.js';
-import { f32Tensor } from '../mlir-builder.js';
+import { f32Tensor, serialLoopHead } from '../mlir-builder.js';
 
 const CONV = 'linalg.conv_2d_nchw_fchw';
 const F32_BYTES = 4;
@@ -136,10 +136,7 @@ export function emitChunkLoop(e: Emit, loop: ChunkLoop, body: (inner: Emit) => s
   if (loop.parallel) {
     e.line(`${loop.out} = scf.forall (${id}_i) in (${loop.chunks}) shared_outs(${id}_o = ${loop.acc}) -> (${accType}) {`);
   } else {
-    e.line(`${id}_lo = arith.constant 0 : index`);
-    e.line(`${id}_hi = arith.constant ${loop.chunks} : index`);
-    e.line(`${id}_step = arith.constant 1 : index`);
-    e.line(`${loop.out} = scf.for ${id}_i = ${id}_lo to ${id}_hi step ${id}_step iter_args(${id}_o = ${loop.acc}) -> (${accType}) {`);
+    for (const l of serialLoopHead(id, loop.chunks, `${loop.out} = `, ` iter_args(${id}_o = ${loop.acc}) -> (${accType})`)) e.line(l);
   }
   const inner: Emit = { ...e, line: (t) => e.line(`  ${t}`) };
   inner.line(`${id}_r = affine.apply affine_map<(d0) -> (d0 * ${loop.rowStep})>(${id}_i)`);

@@ -20,7 +20,7 @@
 // The taps must be the pad's only uses and the generic their only one;
 // every other operand is indexed by the channel only in its first dimension
 // (weights, biases) or not at all.
-import { BUFFER_ALIGNMENT, f32Memref, f32Tensor, fillSliceLines } from '../mlir-builder.js';
+import { BUFFER_ALIGNMENT, f32Memref, f32Tensor, fillSliceLines, serialLoopHead } from '../mlir-builder.js';
 import { GENERIC_LINE, genericHeader, genericTail, isIdentityMap, mapAliases, mapResults, staticTensor, TAG_ATTR, useLines } from './ir-scan.js';
 import { PAD_LINES, zeroPadAt, type ZeroPad } from './pad-split.js';
 import { rowBlockedConvolution, type BlockOperand } from './depthwise-rows.js';
@@ -292,14 +292,8 @@ function plainLines(g: Block, inputs: BlockInputs, region: readonly string[]): s
 }
 
 /** The head of the block loop as an scf.for over the blocks (`result` and `iterArgs` for the plain form's carried output). */
-function serialHead(g: Block, indent: string, result: string, iterArgs = ''): string[] {
-  const { id } = g;
-  return [
-    `${indent}${id}_lo = arith.constant 0 : index`,
-    `${indent}${id}_hi = arith.constant ${g.channels / g.cb} : index`,
-    `${indent}${id}_step = arith.constant 1 : index`,
-    `${indent}${result}scf.for ${id}_i = ${id}_lo to ${id}_hi step ${id}_step${iterArgs} {`,
-  ];
+function serialHead(g: Block, indent: string, result = '', iterArgs = ''): string[] {
+  return serialLoopHead(g.id, g.channels / g.cb, result, iterArgs).map((l) => indent + l);
 }
 
 /** The row form's loop: no results, each block writing its rows into the buffer `${id}_m` allocated before it. */
@@ -308,7 +302,7 @@ function rowLoop(g: Block, inputs: BlockInputs, rows: readonly string[], result:
   const buffer = f32Memref(outDims);
   return [
     `${indent}${id}_m = memref.alloc() {alignment = ${BUFFER_ALIGNMENT} : i64} : ${buffer}`,
-    ...(g.parallel ? [`${indent}scf.forall (${id}_i) in (${g.channels / cb}) {`] : serialHead(g, indent, '')),
+    ...(g.parallel ? [`${indent}scf.forall (${id}_i) in (${g.channels / cb}) {`] : serialHead(g, indent)),
     ...slabLines(g), ...inputs.slices, ...rows,
     `${indent}}`,
     // The only tensor view of the buffer, taken once every block is written.
