@@ -11,7 +11,7 @@ import { returnUnreshaped } from '../codegen/result-reshapes.js';
 import { PACKED_ATTR } from '../codegen/schedules/ir-scan.js';
 import { EPILOGUE_PREPARE_PASSES, rewriteConvs, scheduleOps, vectorTarget, type ConvStage, type ScheduledModule } from '../codegen/schedules/index.js';
 import { Toolchain, ToolchainError, type ToolName, type ToolRun } from './tools.js';
-import { SUPPORT_LLVM_IR, SUPPORT_SYMBOLS } from './runtime-support.js';
+import { needsSupport, SUPPORT_LLVM_IR } from './runtime-support.js';
 import { POOL_LLVM_IR } from './buffer-pool.js';
 import { distinctReturnOperands, mayRepeatResults } from './distinct-results.js';
 import { FORK_JOIN_LLVM_IR } from './fork-join-ir.js';
@@ -93,7 +93,8 @@ const MATH_APPROXIMATION_PASSES: readonly string[] = ['--test-math-polynomial-ap
  * Truncation to bf16 as integer arithmetic (round to nearest even, NaN kept
  * a NaN). Without AVX512-BF16 LLVM lowers it to a call of __truncsfbf2,
  * which neither the library nor the process provides: on a Zen 3 host the
- * library of any unit casting to bf16 failed to load. Only for units that
+ * library of any unit casting to bf16 failed to load (the support object
+ * defines it too, for the backend's own calls: runtime-support.ts). Only for units that
  * use bf16: the pass also expands other arith ops (maximumf, minimumf, ...)
  * into compare-and-select.
  */
@@ -269,10 +270,24 @@ async function compileUnit(c: UnitContext, u: CompileUnit, commands: string[]): 
   await step('mlir-translate', ['--mlir-to-llvmir', f('llvm.mlir'), '-o', f('ll')]);
   await writeFile(f('ll'), markPoolAllocators(await readFile(f('ll'), 'utf8')));
   const o = `-O${t.optLevel}`;
-  await step('opt', [o, ...targetFlags(t), ...t.extraFlags.opt, f('ll'), '-S', '-o', f('opt.ll')]);
+  await step('opt', [o, ...targetFlags(t), ...unrollFlags(t.extraFlags.opt), ...t.extraFlags.opt, f('ll'), '-S', '-o', f('opt.ll')]);
   if (dumpDir()) await step('llc', [o, ...targetFlags(t), '-relocation-model=pic', f('opt.ll'), '-o', f('s')]);
   await step('llc', [o, ...targetFlags(t), '-relocation-model=pic', '-filetype=obj', ...t.extraFlags.llc, f('opt.ll'), '-o', f('o')]);
   return { object: f('o'), ir: f('opt.ll'), parallel: team > 1 };
+}
+
+/**
+ * LLVM's loop unroller's size budget at -O2/-O3 (300 by default). The
+ * schedules unroll their kernels already (register tiles, vector.contract
+ * unrolled to FMAs); LLVM's unroller mostly copied the scalar and epilogue
+ * loops around them, tripling det's head in size: its opt and llc took
+ * 4.7 s at the default and 1.4 s at this budget.
+ */
+const UNROLL_THRESHOLD = 50;
+
+/** The unroll budget, unless the user's extra opt flags set their own (LLVM takes an option once). */
+export function unrollFlags(extra: readonly string[]): string[] {
+  return extra.some((f) => f.includes('unroll-threshold')) ? [] : [`-unroll-threshold=${UNROLL_THRESHOLD}`];
 }
 
 /**
@@ -372,7 +387,7 @@ class RuntimeObjects {
 
   /** Queues what a compiled unit's optimised IR will need linked. */
   noteUnit(ir: string, parallel: boolean): void {
-    if (!this.queued.has(SUPPORT_OBJECT.name) && needsSupport([ir])) this.queue(SUPPORT_OBJECT);
+    if (!this.queued.has(SUPPORT_OBJECT.name) && needsSupport(ir)) this.queue(SUPPORT_OBJECT);
     if (!this.queued.has(FORK_JOIN_OBJECT.name) && parallel && forkJoinTarget() && keepsToForkJoinAbi(ir)) this.queue(FORK_JOIN_OBJECT);
   }
 
@@ -452,7 +467,7 @@ export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: r
     }
     let library: Uint8Array | null = null;
     if (objects.length) {
-      if (needsSupport(irs)) objects.push(await runtime.object(SUPPORT_OBJECT));
+      if (irs.some(needsSupport)) objects.push(await runtime.object(SUPPORT_OBJECT));
       // Units and drivers allocate through the pool; an unused copy costs a few hundred bytes.
       objects.push(await runtime.object(POOL_OBJECT));
       const lib = join(dir, 'module.so');
@@ -484,11 +499,12 @@ async function compileOrFail(c: UnitContext, u: CompileUnit): Promise<UnitOutcom
  * its schedule's kernels are many times its one line of input. A 3×3 one
  * also becomes Winograd's transforms and a batch of small matmuls
  * (schedules/conv-winograd.ts). Fitted to det's units at two threads (tool
- * time ≈ 1.0 s + 0.07 s per convolution + 0.45 s per 3×3 one, where 50 KB of
- * MLIR without convolutions took 1.0 s).
+ * time ≈ 15 ms per KB of MLIR + 70 ms per convolution + 0.6 s per 3×3 one);
+ * at half this 3×3 cost its head unit started second and compiled alone for
+ * the last 1.8 s.
  */
 const CONV_COMPILE_CHARS = 4_000;
-const CONV3X3_COMPILE_CHARS = 20_000;
+const CONV3X3_COMPILE_CHARS = 40_000;
 const CONV_OP = /linalg\.conv_2d_nchw_fchw\b.*$/gm;
 const FILTER_3X3 = /x3x3x[a-z]+\d+>/;
 
@@ -522,11 +538,6 @@ async function linkOpenmp(c: UnitContext, irs: readonly string[], runtimeObjects
   }
   if (runtime?.kind === 'libomp') return [`-L${runtime.dir}`, '-lomp', '-rpath', runtime.dir];
   throw new ToolchainError(`parallel loops call OpenMP functions that the fork-join runtime does not implement, and ${c.tc.home}/lib has no libomp.so`, 'ld.lld');
-}
-
-/** Whether any unit calls a symbol of the runtime support code. */
-function needsSupport(irs: readonly string[]): boolean {
-  return irs.some((ir) => SUPPORT_SYMBOLS.some((s) => ir.includes(`declare void ${s}(`)));
 }
 
 /** LLVM IR text → object file (llc only: hand-written IR needs no opt). */

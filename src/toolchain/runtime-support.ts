@@ -15,10 +15,40 @@
 // memref.copy do not overlap). A pad's interior starts a column or two into
 // its row, and every unaligned 64-byte store there crossed two cache lines.
 
-/** Symbols this support code defines, as they appear in LLVM IR. */
-export const SUPPORT_SYMBOLS: readonly string[] = ['@memrefCopy'];
+//
+// It also defines __truncsfbf2 (f32 → bf16, round to nearest even, NaN kept
+// a quiet NaN), which compiler-rt would provide. Casts to bf16 are integer
+// arithmetic already (pipeline.ts, BF16_EXPAND_PASSES), but without
+// AVX512-BF16 the x86 backend widens a select of bf16 vectors (LLVM's
+// vectorizer moves the cast's NaN select after the bitcast to bf16) to f32
+// and truncates the result back by calling it: a 13-element cast, whose
+// vector loop is masked, failed to load for the missing symbol.
+
+/** Symbols this support code defines that LLVM IR calls by name. */
+const CALLED_SYMBOLS: readonly string[] = ['@memrefCopy'];
+
+/** Whether a unit's optimised LLVM IR may need this support code: it calls one of its functions, or uses bf16 (whose legalization may). */
+export function needsSupport(ir: string): boolean {
+  return CALLED_SYMBOLS.some((s) => ir.includes(`declare void ${s}(`)) || /\bbfloat\b/.test(ir);
+}
 
 export const SUPPORT_LLVM_IR = `declare void @llvm.memcpy.p0.p0.i64(ptr, ptr, i64, i1)
+
+define hidden bfloat @__truncsfbf2(float %x) {
+  %b = bitcast float %x to i32
+  %nan = fcmp uno float %x, %x
+  %high = lshr i32 %b, 16
+  %odd = and i32 %high, 1
+  %bias = add i32 %odd, 32767
+  %rounded = add i32 %b, %bias
+  %top = lshr i32 %rounded, 16
+  %even = trunc i32 %top to i16
+  %truncated = trunc i32 %high to i16
+  %quiet = or i16 %truncated, 64
+  %v = select i1 %nan, i16 %quiet, i16 %even
+  %r = bitcast i16 %v to bfloat
+  ret bfloat %r
+}
 
 define internal void @ortmlir_copy_dim(i64 %dim, i64 %rank, i64 %esz, ptr %sizes, ptr %sstr, ptr %dstr, ptr %sp, ptr %dp) {
 entry:

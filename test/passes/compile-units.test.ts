@@ -1,10 +1,12 @@
 // How a run of compiled nodes is cut into compile units: cuts only before
 // heavy nodes, units of about equal size (they compile in parallel, so the
-// largest bounds the compile), and one unit per dispatch region when asked.
+// largest bounds the compile) by expected compile time, and one unit per
+// dispatch region when asked.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { IrNode } from '../../src/ir/graph.js';
-import { splitIntoUnits } from '../../src/passes/compile-units.js';
+import { Value, type IrNode } from '../../src/ir/graph.js';
+import { DataType } from '../../src/onnx/model.js';
+import { compileWeight, splitIntoUnits } from '../../src/passes/compile-units.js';
 
 function node(id: number, op: string): IrNode {
   return {
@@ -50,5 +52,33 @@ describe('splitIntoUnits', () => {
   it('does not cut off a unit much smaller than the minimum', () => {
     // Heavy nodes only near the ends: no cut leaves both sides at least half a unit.
     assert.deepEqual(sizes(splitIntoUnits(nodes('.C' + '.'.repeat(36) + 'C.'), { minNodes: 10, maxUnits: 99 })), [40]);
+  });
+});
+
+describe('splitIntoUnits by expected compile time', () => {
+  /** A Conv whose filter is k×k (`group` convolutions when grouped). */
+  function conv(id: number, k: number, group = 1): IrNode {
+    const base = node(id, 'Conv');
+    const w = new Value(`w${id}`);
+    w.type = { dataType: DataType.FLOAT, shape: [8, 8 / group, k, k] };
+    return { ...base, inputs: [null, w], attributes: new Map([['group', { kind: 'int', value: group }]]) };
+  }
+
+  it('weighs a dense 3×3 convolution above a 1×1 or a grouped one, and both above a cheap node', () => {
+    const relu = compileWeight(node(0, 'Relu'));
+    const pointwise = compileWeight(conv(1, 1));
+    assert.ok(relu < pointwise);
+    assert.equal(compileWeight(conv(2, 3, 8)), pointwise);
+    assert.ok(pointwise < compileWeight(conv(3, 3)));
+  });
+
+  it('gives the 3×3 convolutions\' end of a run fewer nodes', () => {
+    // 8 regions of 1×1 convolutions, then 8 of 3×3 ones, 6 nodes each: the cut falls inside the 3×3 half.
+    let id = 0;
+    const region = (k: number) => [conv(id++, k), ...Array.from({ length: 5 }, () => node(id++, 'Relu'))];
+    const run = [...Array.from({ length: 8 }, () => region(1)), ...Array.from({ length: 8 }, () => region(3))].flat();
+    const units = splitIntoUnits(run, { minNodes: 40, maxUnits: 2 });
+    assert.equal(units.length, 2);
+    assert.ok(units[0].length > 48 + 6, `sizes ${sizes(units)}`);
   });
 });
