@@ -6,7 +6,7 @@
 // a fused elementwise chain (measured on PP-OCR cls, 16 G elements/s, and a
 // 512³ MatMul, 180 G multiply-adds/s, at one thread).
 import { elementCount } from '../onnx/model.js';
-import type { IrNode, Value } from '../ir/graph.js';
+import { intAttribute, type IrNode, type Value } from '../ir/graph.js';
 import { isStatic } from '../ir/types.js';
 
 export const MACS_PER_ELEMENT = 10;
@@ -16,11 +16,6 @@ type StaticShape = readonly number[];
 function shapeOf(v: Value | null | undefined): StaticShape | null {
   if (!v?.type || !isStatic(v.type.shape)) return null;
   return v.type.shape;
-}
-
-function intAttribute(node: IrNode, name: string): number {
-  const a = node.attributes.get(name);
-  return a?.kind === 'int' ? a.value : 0;
 }
 
 /** Multiply-adds per element of the node's output (or, for ConvTranspose, input); null when unknown. */

@@ -51,6 +51,12 @@ export class Graph {
   }
 }
 
+/** A node's int attribute, or `fallback` when it is absent or of another kind. */
+export function intAttribute(node: IrNode, name: string, fallback = 0): number {
+  const a = node.attributes.get(name);
+  return a?.kind === 'int' ? a.value : fallback;
+}
+
 export function nodeLabel(n: { op: string; name: string }): string {
   return n.name ? `${n.op}(${n.name})` : n.op;
 }

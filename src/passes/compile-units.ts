@@ -11,7 +11,7 @@
 // never broken; the value crossing a cut is the heavy op's input, which is
 // materialized in memory anyway.
 import { availableParallelism } from 'node:os';
-import type { IrNode } from '../ir/graph.js';
+import { intAttribute, type IrNode } from '../ir/graph.js';
 
 /** Below this many nodes a run stays one unit: each unit costs a few tool processes. */
 export const MIN_UNIT_NODES = 40;
@@ -59,23 +59,19 @@ function isHeavy(n: IrNode): boolean {
  * A node's expected share of its unit's compile time, in plain nodes: a
  * convolution's schedule emits kernels many times an elementwise op's code,
  * and a dense 3×3 one also Winograd's transforms and their small matmuls.
- * Fitted to det's units at two threads (tool time ≈ 0.013 s per node, 0.07 s
- * more per convolution, 0.45 s more per 3×3 one): balanced by node count, its
- * head (24 convolutions, five of them 3×3) compiled for 6.4 s beside units of
- * 1.8 – 3.1 s.
+ * The fit of toolchain/pipeline.ts's compileCost (which orders the units by
+ * their MLIR: 15 ms per KB, 70 ms more per convolution, 0.6 s more per 3×3
+ * one) in nodes, at det's 1.2 KB of MLIR per node. Balanced by node count,
+ * det's head (24 convolutions, five of them 3×3) compiled for 6.4 s beside
+ * units of 1.8 – 3.1 s.
  */
 const CONV_WEIGHT = 6;
 const CONV3X3_WEIGHT = 40;
 
-function groupOf(n: IrNode): number {
-  const g = n.attributes.get('group');
-  return g?.kind === 'int' ? g.value : 1;
-}
-
 /** Whether `n` is a dense (not grouped) convolution with a 3×3 filter. */
 function isDenseConv3x3(n: IrNode): boolean {
   const shape = n.inputs[1]?.type?.shape;
-  return groupOf(n) === 1 && shape?.length === 4 && shape[2] === 3 && shape[3] === 3;
+  return intAttribute(n, 'group', 1) === 1 && shape?.length === 4 && shape[2] === 3 && shape[3] === 3;
 }
 
 export function compileWeight(n: IrNode): number {

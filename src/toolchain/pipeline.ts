@@ -387,8 +387,13 @@ class RuntimeObjects {
 
   /** Queues what a compiled unit's optimised IR will need linked. */
   noteUnit(ir: string, parallel: boolean): void {
-    if (!this.queued.has(SUPPORT_OBJECT.name) && needsSupport(ir)) this.queue(SUPPORT_OBJECT);
-    if (!this.queued.has(FORK_JOIN_OBJECT.name) && parallel && forkJoinTarget() && keepsToForkJoinAbi(ir)) this.queue(FORK_JOIN_OBJECT);
+    if (!this.has(SUPPORT_OBJECT) && needsSupport(ir)) this.queue(SUPPORT_OBJECT);
+    if (!this.has(FORK_JOIN_OBJECT) && parallel && forkJoinTarget() && keepsToForkJoinAbi(ir)) this.queue(FORK_JOIN_OBJECT);
+  }
+
+  /** Whether `o` is queued (noteUnit found a unit that needs it). */
+  has(o: RuntimeObject): boolean {
+    return this.queued.has(o.name);
   }
 
   /** `o`'s object file: the queued compile's, else compiled now. */
@@ -439,7 +444,6 @@ export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: r
     await Promise.all(started);
     const failures: UnitFailure[] = [];
     const objects: string[] = [];
-    const irs: string[] = [];
     const parallelIr: string[] = [];
     const parallelUnits = new Set<string>();
     settled.forEach((r, i) => {
@@ -447,7 +451,6 @@ export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: r
       if (r.error) failures.push({ id: r.u.id, error: r.error, mlir: r.u.mlir, commands: r.commands });
       else if (r.out && ir !== null) {
         objects.push(r.out.object);
-        irs.push(ir);
         if (r.out.parallel) {
           parallelIr.push(ir);
           parallelUnits.add(r.u.id);
@@ -467,7 +470,7 @@ export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: r
     }
     let library: Uint8Array | null = null;
     if (objects.length) {
-      if (irs.some(needsSupport)) objects.push(await runtime.object(SUPPORT_OBJECT));
+      if (runtime.has(SUPPORT_OBJECT)) objects.push(await runtime.object(SUPPORT_OBJECT));
       // Units and drivers allocate through the pool; an unused copy costs a few hundred bytes.
       objects.push(await runtime.object(POOL_OBJECT));
       const lib = join(dir, 'module.so');

@@ -14,7 +14,6 @@
 // 64-byte boundary (rewriting a few bytes twice; source and destination of a
 // memref.copy do not overlap). A pad's interior starts a column or two into
 // its row, and every unaligned 64-byte store there crossed two cache lines.
-
 //
 // It also defines __truncsfbf2 (f32 → bf16, round to nearest even, NaN kept
 // a quiet NaN), which compiler-rt would provide. Casts to bf16 are integer
