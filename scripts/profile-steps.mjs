@@ -21,9 +21,9 @@ import { dimsOf, median, parseModelArgs } from './script-args.mjs';
 
 const dist = new URL('../dist/esm/src/', import.meta.url);
 const load = (p) => import(new URL(p, dist).href);
-const [{ decodeModel }, { byteLength, elementCount }, { resolveOptions }, { compileModel }, { Executor }, { CpuSession }, { randomFeeds }, { ortToHost }, { NativeLibrary }] = await Promise.all([
+const [{ decodeModel }, { byteLength, elementCount }, { resolveOptions }, { compileModel }, { Executor }, { CpuSession }, { randomFeeds }, { ortToHost }, { NativeLibrary }, { aligned, alignedBytes }] = await Promise.all([
   load('onnx/decode.js'), load('onnx/model.js'), load('ep/options.js'), load('ep/compile.js'), load('runtime/executor.js'),
-  load('ep/cpu-session.js'), load('cli/perf-command.js'), load('ep/ort-tensor.js'), load('native/library.js'),
+  load('ep/cpu-session.js'), load('cli/perf-command.js'), load('ep/ort-tensor.js'), load('native/library.js'), load('native/host-memory.js'),
 ]);
 
 const { values, modelPath } = parseModelArgs({
@@ -49,16 +49,17 @@ for (const r of module.plan.report.fallbackReasons) console.log(`  fallback: ${r
 /**
  * The native kernels in plan order, each call timed: --runs rounds over the
  * plan, median per kernel. Values are zero-filled buffers shared by name, so
- * that a kernel reads what its producer just wrote, from cache as in a run.
+ * that a kernel reads what its producer just wrote, from cache as in a run;
+ * they and the weights start on cache lines, as the runtime's do.
  */
 function timeKernels() {
   const lib = new NativeLibrary(module.blobs[module.plan.library]);
   const buffers = new Map();
-  const bufferOf = (a) => buffers.get(a.name) ?? buffers.set(a.name, new Uint8Array(byteLength(a.dataType, elementCount(a.dims)))).get(a.name);
+  const bufferOf = (a) => buffers.get(a.name) ?? buffers.set(a.name, alignedBytes(byteLength(a.dataType, elementCount(a.dims))).fill(0)).get(a.name);
   const steps = module.plan.steps.filter((s) => s.kind === 'native').map((step) => ({
     step,
     kernel: lib.kernel(step.symbol, step.args.length),
-    args: step.args.map((a) => (a.role === 'weight' ? module.blobs[a.blob] : bufferOf(a))),
+    args: step.args.map((a) => (a.role === 'weight' ? aligned(module.blobs[a.blob]) : bufferOf(a))),
     ms: [],
   }));
   for (let round = -1; round < Number(values.runs); round++) {

@@ -7,6 +7,7 @@ import { decodeModel } from '../onnx/decode.js';
 import { DataType, byteLength, elementCount, type OnnxModel, type OnnxValueInfo } from '../onnx/model.js';
 import type { TensorType } from '../ir/types.js';
 import { deserializeModule, type CompiledModule } from '../module/format.js';
+import { readFileAligned } from '../native/host-memory.js';
 import { Executor, type ExecutorHooks, type Destinations, type FallbackFactory, type StepObserver } from '../runtime/executor.js';
 import type { HostTensor } from '../runtime/host-tensor.js';
 import type { MlirSessionApi, SessionReport } from './session-api.js';
@@ -106,7 +107,7 @@ export class MlirSession implements MlirSessionApi {
 
   /** Runtime-only: a precompiled module file, no toolchain and no compiler code involved. */
   static async fromModuleFile(path: string, options: ResolvedOptions, init: SessionInit): Promise<MlirSession> {
-    const module = deserializeModule(new Uint8Array(await readFile(path)), path);
+    const module = deserializeModule(await readFileAligned(path), path);
     const io = { inputs: module.plan.inputs.map((s) => s.name), outputs: module.plan.outputs.map((s) => s.name) };
     const noCompile: CompileFn = async () => {
       throw new EpError(`module ${path} was compiled for other input shapes and this session cannot compile`);

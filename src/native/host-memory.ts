@@ -9,6 +9,7 @@
 // mapped up to a bound. It is process-wide (mallopt), set once, and a no-op
 // where the C library is not glibc.
 import koffi from 'koffi';
+import { open } from 'node:fs/promises';
 
 /** mallopt parameters (glibc malloc.h). */
 const M_TRIM_THRESHOLD = -1;
@@ -40,5 +41,73 @@ function applyMallopt(): boolean {
   } catch {
     // Not glibc (musl has no libc.so.6 or no mallopt): keep the system's behaviour.
     return false;
+  }
+}
+
+/**
+ * Where native code streams through a host buffer (packed weights, outputs),
+ * it should start on a cache line: Node's large ArrayBuffers come from
+ * malloc, 16 bytes past one, and then every 64-byte vector load or store of
+ * the kernels spans two lines. 64 = a cache line = an AVX-512 vector.
+ */
+export const HOST_ALIGNMENT = 64;
+
+type Identity = (view: Uint8Array, value: number, count: number) => unknown;
+let identity: Identity | null | undefined;
+
+/** memset(p, 0, 0): writes nothing and returns p, which koffi gives back as a pointer whose address it reads. */
+function pointerIdentity(): Identity | null {
+  if (identity !== undefined) return identity;
+  try {
+    identity = koffi.load(process.platform === 'linux' ? 'libc.so.6' : 'libc.dylib').func('void *memset(void *p, int value, size_t count)') as Identity;
+  } catch {
+    identity = null;
+  }
+  return identity;
+}
+
+/** The address of `view`'s first byte, or null where the C library cannot be reached. */
+export function addressOf(view: Uint8Array): bigint | null {
+  const fn = pointerIdentity();
+  if (!fn || view.byteLength === 0) return null;
+  return koffi.address(fn(view, 0, 0));
+}
+
+/** Bytes past the last HOST_ALIGNMENT boundary at or before `view`'s start (0 where the address is unknown). */
+function misalignment(view: Uint8Array): number {
+  const address = addressOf(view);
+  return address === null ? 0 : Number(address % BigInt(HOST_ALIGNMENT));
+}
+
+/** A fresh, uninitialised buffer of `bytes` starting on a HOST_ALIGNMENT boundary (a view into a slightly larger ArrayBuffer). */
+export function alignedBytes(bytes: number): Uint8Array {
+  const raw = Buffer.allocUnsafeSlow(bytes + HOST_ALIGNMENT);
+  const whole = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+  const off = misalignment(whole);
+  return whole.subarray(off === 0 ? 0 : HOST_ALIGNMENT - off, (off === 0 ? 0 : HOST_ALIGNMENT - off) + bytes);
+}
+
+/** `view` itself if it starts on a HOST_ALIGNMENT boundary, else an aligned copy. */
+export function aligned(view: Uint8Array): Uint8Array {
+  if (misalignment(view) === 0) return view;
+  const copy = alignedBytes(view.byteLength);
+  copy.set(view);
+  return copy;
+}
+
+/** The whole file at `path` in a buffer from alignedBytes (a module file's blobs sit at aligned offsets in it, so they need no copy). */
+export async function readFileAligned(path: string): Promise<Uint8Array> {
+  const file = await open(path, 'r');
+  try {
+    const { size } = await file.stat();
+    const out = alignedBytes(size);
+    for (let at = 0; at < size;) {
+      const { bytesRead } = await file.read(out, at, size - at, at);
+      if (bytesRead === 0) return out.subarray(0, at);
+      at += bytesRead;
+    }
+    return out;
+  } finally {
+    await file.close();
   }
 }

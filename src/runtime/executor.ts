@@ -5,6 +5,7 @@
 import { DataType, byteLength, elementCount } from '../onnx/model.js';
 import type { BodyRef, CompiledModule, ConstantValue, ControlStep, ExecutionPlan, NativeArg, PlanStep, TensorSignature } from '../module/format.js';
 import { NativeLibrary, type Kernel } from '../native/library.js';
+import { aligned } from '../native/host-memory.js';
 import type { HostTensor } from './host-tensor.js';
 import { bindControlStep, type BodyHost, type BodyRunner, type ControlRunner } from './control-flow.js';
 import { EMPTY_REPORT, addReports, type PlanReport } from './run-report.js';
@@ -219,7 +220,9 @@ export class Executor {
   ) {}
 
   static async load(module: CompiledModule, fallback: FallbackFactory, hooks: ExecutorHooks = {}): Promise<Executor> {
-    const { plan, blobs } = module;
+    const { plan } = module;
+    // Weights are streamed by vector loads: each starts on a cache line (the library's bytes only go to a file).
+    const blobs = module.blobs.map((b, i) => (i === plan.library ? b : aligned(b)));
     const library = plan.library >= 0 ? new NativeLibrary(blobs[plan.library]) : null;
     try {
       const runner = await PlanRunner.bind(plan, { blobs, library, fallback, hooks });

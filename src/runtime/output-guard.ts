@@ -4,6 +4,8 @@
 // heap and crash the process later, far from the cause. The guard absorbs a
 // short overrun and the check after each call turns it into an error that
 // names the step and the output.
+import { alignedBytes } from '../native/host-memory.js';
+
 const GUARD_BYTES = 64;
 const GUARD_VALUE = 0xa5;
 /** The views guardedBuffer made: only they have a guard (a caller's buffer may sit inside a larger one). */
@@ -16,8 +18,7 @@ const guarded = new WeakSet<Uint8Array>();
  * output per run (rec's 1 MB scores, det's 1.6 MB map).
  */
 export function guardedBuffer(bytes: number): Uint8Array {
-  const raw = Buffer.allocUnsafeSlow(bytes + GUARD_BYTES);
-  const whole = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+  const whole = alignedBytes(bytes + GUARD_BYTES);
   whole.fill(GUARD_VALUE, bytes);
   const view = whole.subarray(0, bytes);
   guarded.add(view);

@@ -3,7 +3,8 @@
 // loading one means running it — so the directory is private (0700), entries
 // are written atomically and verified (checksum) before use.
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readFileAligned } from '../native/host-memory.js';
 import { join } from 'node:path';
 
 export const CACHE_DIR_MODE = 0o700;
@@ -41,7 +42,7 @@ export class CompileCache {
   /** The entry's bytes, or null when absent or unreadable. */
   async get(key: string): Promise<Uint8Array | null> {
     try {
-      return new Uint8Array(await readFile(this.path(key)));
+      return await readFileAligned(this.path(key));
     } catch {
       return null;
     }
