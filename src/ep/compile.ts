@@ -8,6 +8,7 @@ import '../import/ops/index.js';
 import { inlineFunctions } from '../passes/inline-functions.js';
 import { inferShapes, type NodeStatus } from '../passes/infer-shapes.js';
 import { partitionGraph, type Partition } from '../passes/partition-graph.js';
+import { flushDenormalWeights } from '../passes/flush-denormal-weights.js';
 import { emitPartitionModule, type PartitionModule } from '../codegen/partition-module.js';
 import { cutFallbackModel } from '../codegen/fallback-model.js';
 import { CodegenError } from '../codegen/mlir-builder.js';
@@ -119,6 +120,8 @@ function symbolPrefix(key: string): string {
 }
 
 function draftGraph(graph: Graph, status: ReadonlyMap<IrNode, NodeStatus>, key: string, target: LoweringTarget): Draft {
+  // After shape inference, which folds Constant nodes into the values the contractions read.
+  flushDenormalWeights(graph);
   const reasons = fallbackReasons(status, graph);
   const partitions = partitionGraph(graph, status);
   const prefix = symbolPrefix(key);
