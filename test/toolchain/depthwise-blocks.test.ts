@@ -122,6 +122,8 @@ describe('padded depthwise convolutions in channel blocks', () => {
     const out = large.lines.join('\n');
     assert.match(out, /%y = scf\.forall \(%ortmlir_dw0_i\) in \(\d+\) shared_outs\(%ortmlir_dw0_o = %e\)/);
     assert.match(out, /tensor\.parallel_insert_slice %ortmlir_dw0_y into %ortmlir_dw0_o\[%ortmlir_dw0_c, 0, 0\]/);
+    // A depthwise flop costs about four matmul flops: 3×3 over 24 rows of 80 (1.7 MFLOP) is worth a fork too.
+    assert.equal(blockPaddedDepthwise(depthwiseIr('#id', 24, 3, 80), 2).parallel, true);
     const small = blockPaddedDepthwise(depthwiseIr(), 2);
     assert.equal(small.parallel, false);
     assert.match(small.summary[0], /: 3 blocks of 16 channels/, 'sized as on one thread');

@@ -7,7 +7,7 @@
 // blocks of channels whose padded slab fits in L2: each iteration pads its
 // block of the source, computes the block's taps and epilogue from it while
 // it is hot, and inserts the block into the output. With threads and enough
-// work (PARALLEL_MIN_FLOPS) the loop is an scf.forall whose blocks are shared
+// work (DEPTHWISE_PARALLEL_MIN_FLOPS) the loop is an scf.forall whose blocks are shared
 // out (the pad runs in parallel with them); otherwise an scf.for: a fork
 // costs more than a small convolution gains from it (PP-OCR cls, 2 threads).
 //
@@ -29,6 +29,16 @@ import { PARALLEL_MIN_FLOPS } from './plan.js';
 
 /** A block's padded slab stays within this (L2 holds it with the taps' output block). */
 export const DEPTHWISE_BLOCK_BYTES = 64 * 1024;
+/**
+ * PARALLEL_MIN_FLOPS is sized for matmul-like loops; a depthwise flop costs
+ * about four times as long (each tap is a strided read of the padded slab,
+ * and every block pads its own), so the same time is a quarter of the flops.
+ * At PARALLEL_MIN_FLOPS PP-OCRv4 rec's three 3×3 depthwise convolutions of
+ * 2.2 MFLOP (0.13 – 0.19 ms each) ran on one of two threads; shared out,
+ * its run took 9.76 ms instead of 10.34 (2 threads, Xeon, AVX-512), while
+ * cls and det stayed within noise.
+ */
+const DEPTHWISE_PARALLEL_MIN_FLOPS = PARALLEL_MIN_FLOPS / 4;
 /** Blocks per thread to aim for, so that uneven blocks still balance. */
 const BLOCKS_PER_THREAD = 2;
 const F32_BYTES = 4;
@@ -173,7 +183,7 @@ function blockOf(c: Candidate, aliases: ReadonlyMap<string, string>, threads: nu
   const [channels, hp, wp] = c.pad.to.slice(lead);
   if (outs.length !== 1 || !outDims || outDims.length !== 3 || outDims[0] !== channels || iterators.some((t) => t !== '"parallel"')) return null;
   if (maps.length !== ins.length + 1 || inTypes.length !== ins.length || !isIdentityMap(maps[ins.length], 3)) return null;
-  const parallel = threads > 1 && depthwiseFlops(outDims, c.taps.size) >= PARALLEL_MIN_FLOPS;
+  const parallel = threads > 1 && depthwiseFlops(outDims, c.taps.size) >= DEPTHWISE_PARALLEL_MIN_FLOPS;
   const cb = blockChannels(channels, hp * wp * F32_BYTES, parallel ? threads : 1);
   if (cb === channels) return null;
   const unitSize = lead === 1 ? [1] : [];
