@@ -202,6 +202,13 @@ function im2colMatmul(indent: string, result: string, x: string, w: string, init
     e.line(`${cols} = tensor.collapse_shape ${x} [[0, 1], [2, 3]] : ${f32Tensor([1, g.c, g.h, g.w])} into ${f32Tensor([k, p])}`);
     mm = `${id}_mm`;
     e.line(`${mm} = linalg.matmul ins(${id}_w, ${cols} : ${f32Tensor([g.f, k])}, ${f32Tensor([k, p])}) outs(${id}_acc : ${f32Tensor([g.f, p])}) -> ${f32Tensor([g.f, p])}`);
+  } else if (g.oh === chunkRows(g)) {
+    // One chunk: no loop around it, so the matmul is an ordinary one, whose schedule may share
+    // its tiles out across threads (nested in a one-iteration loop, rec's 1×3 convolutions over
+    // 960 channels ran on one of two threads) and take the epilogue into them.
+    const cols = emitPatches(e, x, g.h, g.oh, '');
+    mm = `${id}_mm`;
+    e.line(`${mm} = linalg.matmul ins(${id}_w, ${cols} : ${f32Tensor([g.f, k])}, ${f32Tensor([k, p])}) outs(${id}_acc : ${f32Tensor([g.f, p])}) -> ${f32Tensor([g.f, p])}`);
   } else {
     mm = emitChunked(e, x, `${id}_w`, `${id}_acc`, chunkRows(g), parallel);
   }
@@ -255,7 +262,7 @@ export function rewriteConvsToMatmul(lines: readonly string[], threads: number, 
     if (keep(g)) return null;
     const chunks = g.oh / chunkRows(g);
     const parallel = !isPointwise(g) && threads > 1 && chunks > 1 && convFlops(g) >= PARALLEL_MIN_FLOPS;
-    const how = isPointwise(g) ? '' : `${chunks} ${parallel ? 'parallel ' : ''}chunks of im2col + `;
+    const how = isPointwise(g) ? '' : chunks === 1 ? 'im2col + ' : `${chunks} ${parallel ? 'parallel ' : ''}chunks of im2col + `;
     return {
       lines: im2colMatmul(indent, result, x, w, init, g, parallel),
       summary: `${CONV} ${g.f}x${g.c}x${g.kh}x${g.kw} → ${how}matmul ${g.f}x${g.oh * g.ow}x${g.c * g.kh * g.kw}`,

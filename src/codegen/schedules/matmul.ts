@@ -61,16 +61,35 @@ function matmulShape(op: StructuredOp): MatmulShape | null {
   return null;
 }
 
-/** Halves the larger cache tile dimension (keeping micro-kernel multiples) until every thread has work. */
+/**
+ * About half of tile `t` (a multiple of `step`) for a dimension of `extent`;
+ * where `t` divides the extent, only a size that divides it too (null if
+ * none): a remainder tile is masked, and costs about a full tile.
+ */
+function halfTile(extent: number, t: number, step: number): number | null {
+  if (t <= step) return null;
+  const half = roundDownTo(Math.ceil(t / 2), step);
+  if (extent % t !== 0) return half;
+  for (let h = half; h >= step; h -= step) if (extent % h === 0) return h;
+  return null;
+}
+
+/**
+ * Halves the larger cache tile dimension (keeping micro-kernel multiples,
+ * and exact tiles exact) until every thread has work. rec's 1×3
+ * convolutions (60 × 40 outputs) took 1.7 times as long on two threads in
+ * [12, 32] tiles, a third of them masked, as on one; in [12, 40] they share
+ * out five exact tiles.
+ */
 function splitForThreads(s: MatmulShape, cache: [number, number], micro: [number, number], threads: number): [number, number] {
   let [tm, tn] = cache;
   const tiles = () => s.batch * Math.ceil(s.m / tm) * Math.ceil(s.n / tn);
   while (tiles() < threads * TILES_PER_THREAD) {
-    const canM = tm > micro[0];
-    const canN = tn > micro[1];
-    if (!canM && !canN) break;
-    if (canM && (tm >= tn || !canN)) tm = roundDownTo(Math.ceil(tm / 2), micro[0]);
-    else tn = roundDownTo(Math.ceil(tn / 2), micro[1]);
+    const m = halfTile(s.m, tm, micro[0]);
+    const n = halfTile(s.n, tn, micro[1]);
+    if (m === null && n === null) break;
+    if (m !== null && (tm >= tn || n === null)) tm = m;
+    else if (n !== null) tn = n;
   }
   return [tm, tn];
 }
