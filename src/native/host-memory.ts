@@ -1,3 +1,6 @@
+// Host buffers that native code reads and writes: where they come from and
+// where they start.
+//
 // Host buffers of a run (graph outputs, values passed between steps) are
 // fresh ArrayBuffers, which Node allocates with calloc. glibc serves large
 // allocations with fresh mmap()s and hands freed heap tops back to the
@@ -83,8 +86,8 @@ function misalignment(view: Uint8Array): number {
 export function alignedBytes(bytes: number): Uint8Array {
   const raw = Buffer.allocUnsafeSlow(bytes + HOST_ALIGNMENT);
   const whole = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
-  const off = misalignment(whole);
-  return whole.subarray(off === 0 ? 0 : HOST_ALIGNMENT - off, (off === 0 ? 0 : HOST_ALIGNMENT - off) + bytes);
+  const start = (HOST_ALIGNMENT - misalignment(whole)) % HOST_ALIGNMENT;
+  return whole.subarray(start, start + bytes);
 }
 
 /** `view` itself if it starts on a HOST_ALIGNMENT boundary, else an aligned copy. */

@@ -4,8 +4,8 @@
 // are written atomically and verified (checksum) before use.
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { readFileAligned } from '../native/host-memory.js';
 import { join } from 'node:path';
+import { readFileAligned } from '../native/host-memory.js';
 
 export const CACHE_DIR_MODE = 0o700;
 const ENTRY_MODE = 0o600;

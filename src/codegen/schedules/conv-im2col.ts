@@ -9,7 +9,8 @@
 // runs along the output row, so it vectorizes for stride 1), built and
 // consumed per block of output rows so it stays in cache (one copy of the
 // whole image is ~90 MB for det's largest layers, and page faults dominated);
-// the blocks are the unit of parallelism. A 1×1 stride-1 convolution needs
+// the blocks are the unit of parallelism. Patches that fit in one block are
+// copied whole, for one ordinary matmul. A 1×1 stride-1 convolution needs
 // no copy, its input already is the matrix [C, H·W].
 //
 // Why here and not in the Conv lowering: the matmul must reach the schedule
@@ -196,19 +197,21 @@ function im2colMatmul(indent: string, result: string, x: string, w: string, init
   const e: Emit = { id, g, line: (text) => out.push(indent + text) };
   e.line(`${id}_w = tensor.collapse_shape ${w} [[0], [1, 2, 3]] : ${f32Tensor([g.f, g.c, g.kh, g.kw])} into ${f32Tensor([g.f, k])}`);
   e.line(`${id}_acc = tensor.collapse_shape ${init} [[0, 1], [2, 3]] : ${f32Tensor([1, g.f, g.oh, g.ow])} into ${f32Tensor([g.f, p])}`);
+  /** The whole product by one matmul of the weights and `cols` [K, OH·OW]. */
+  const wholeMatmul = (cols: string): string => {
+    e.line(`${id}_mm = linalg.matmul ins(${id}_w, ${cols} : ${f32Tensor([g.f, k])}, ${f32Tensor([k, p])}) outs(${id}_acc : ${f32Tensor([g.f, p])}) -> ${f32Tensor([g.f, p])}`);
+    return `${id}_mm`;
+  };
   let mm: string;
   if (isPointwise(g)) {
     const cols = `${id}_cols`;
     e.line(`${cols} = tensor.collapse_shape ${x} [[0, 1], [2, 3]] : ${f32Tensor([1, g.c, g.h, g.w])} into ${f32Tensor([k, p])}`);
-    mm = `${id}_mm`;
-    e.line(`${mm} = linalg.matmul ins(${id}_w, ${cols} : ${f32Tensor([g.f, k])}, ${f32Tensor([k, p])}) outs(${id}_acc : ${f32Tensor([g.f, p])}) -> ${f32Tensor([g.f, p])}`);
+    mm = wholeMatmul(cols);
   } else if (g.oh === chunkRows(g)) {
     // One chunk: no loop around it, so the matmul is an ordinary one, whose schedule may share
     // its tiles out across threads (nested in a one-iteration loop, rec's 1×3 convolutions over
     // 960 channels ran on one of two threads) and take the epilogue into them.
-    const cols = emitPatches(e, x, g.h, g.oh, '');
-    mm = `${id}_mm`;
-    e.line(`${mm} = linalg.matmul ins(${id}_w, ${cols} : ${f32Tensor([g.f, k])}, ${f32Tensor([k, p])}) outs(${id}_acc : ${f32Tensor([g.f, p])}) -> ${f32Tensor([g.f, p])}`);
+    mm = wholeMatmul(emitPatches(e, x, g.h, g.oh, ''));
   } else {
     mm = emitChunked(e, x, `${id}_w`, `${id}_acc`, chunkRows(g), parallel);
   }
