@@ -55,14 +55,19 @@ function applyMallopt(): boolean {
  */
 export const HOST_ALIGNMENT = 64;
 
-type Identity = (view: Uint8Array, value: number, count: number) => unknown;
+type Identity = (view: Uint8Array, value: number, count: number) => number | bigint;
 let identity: Identity | null | undefined;
 
-/** memset(p, 0, 0): writes nothing and returns p, which koffi gives back as a pointer whose address it reads. */
+/**
+ * memset(p, 0, 0): writes nothing and returns p, declared as an integer so
+ * that koffi hands back the address as a number (a pointer result would be
+ * an object for koffi.address and a BigInt: three times the cost, on every
+ * run output).
+ */
 function pointerIdentity(): Identity | null {
   if (identity !== undefined) return identity;
   try {
-    identity = koffi.load(process.platform === 'linux' ? 'libc.so.6' : 'libc.dylib').func('void *memset(void *p, int value, size_t count)') as Identity;
+    identity = koffi.load(process.platform === 'linux' ? 'libc.so.6' : 'libc.dylib').func('uintptr_t memset(void *p, int value, size_t count)') as Identity;
   } catch {
     identity = null;
   }
@@ -70,16 +75,17 @@ function pointerIdentity(): Identity | null {
 }
 
 /** The address of `view`'s first byte, or null where the C library cannot be reached. */
-export function addressOf(view: Uint8Array): bigint | null {
+export function addressOf(view: Uint8Array): number | null {
   const fn = pointerIdentity();
   if (!fn || view.byteLength === 0) return null;
-  return koffi.address(fn(view, 0, 0));
+  // User-space addresses fit a double exactly; koffi gives a BigInt only past 2^53.
+  return Number(fn(view, 0, 0));
 }
 
 /** Bytes past the last HOST_ALIGNMENT boundary at or before `view`'s start (0 where the address is unknown). */
 function misalignment(view: Uint8Array): number {
   const address = addressOf(view);
-  return address === null ? 0 : Number(address % BigInt(HOST_ALIGNMENT));
+  return address === null ? 0 : address % HOST_ALIGNMENT;
 }
 
 /** A fresh, uninitialised buffer of `bytes` starting on a HOST_ALIGNMENT boundary (a view into a slightly larger ArrayBuffer). */

@@ -42,10 +42,6 @@ export function flushedTensor(t: OnnxTensor): OnnxTensor | null {
   return { ...t, data: new Uint8Array(out.buffer) };
 }
 
-function flushable(v: Value): boolean {
-  return v.constant !== null && v.users.length > 0 && v.users.every(isContraction);
-}
-
 /** Flushes the subnormal weights of `graph`'s contractions in place (Value.constant); returns how many tensors changed. */
 export function flushDenormalWeights(graph: Graph): number {
   const seen = new Set<Value>();
@@ -55,7 +51,8 @@ export function flushDenormalWeights(graph: Graph): number {
     for (const v of node.inputs) {
       if (!v || seen.has(v)) continue;
       seen.add(v);
-      const flushed = flushable(v) && v.constant ? flushedTensor(v.constant) : null;
+      // v is read by this contraction; it is flushed only if every other reader is one too.
+      const flushed = v.constant && v.users.every(isContraction) ? flushedTensor(v.constant) : null;
       if (!flushed) continue;
       v.constant = flushed;
       changed++;

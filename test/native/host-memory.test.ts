@@ -15,14 +15,14 @@ describe('host memory (enableCpuMemArena)', () => {
   });
 });
 
-const offset = (v: Uint8Array) => Number((addressOf(v) ?? 0n) % BigInt(HOST_ALIGNMENT));
+const offset = (v: Uint8Array) => (addressOf(v) ?? 0) % HOST_ALIGNMENT;
 
 describe('aligned host buffers', { skip: process.platform !== 'linux' }, () => {
   it('reads the address of a view (a subarray is that many bytes further)', () => {
     const whole = new Uint8Array(4096);
     const base = addressOf(whole);
-    assert.ok(base !== null && base > 0n);
-    assert.equal(addressOf(whole.subarray(40)), base + 40n);
+    assert.ok(base !== null && base > 0);
+    assert.equal(addressOf(whole.subarray(40)), base + 40);
   });
 
   it('alignedBytes starts on a cache line, whatever the size (Node hands out large buffers 16 bytes past one)', () => {
