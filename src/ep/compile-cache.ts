@@ -10,15 +10,8 @@ import { compilerFingerprint } from './compiler-fingerprint.js';
 /** The format of cache keys; the compiler's own code is keyed by compilerFingerprint(). */
 export const COMPILER_VERSION = '0.1.0';
 
-const toolchainVersions = new Map<string, Promise<string>>();
-
 function toolchainVersion(home: string): Promise<string> {
-  let v = toolchainVersions.get(home);
-  if (!v) {
-    v = new Toolchain(home).version().catch(() => 'unavailable');
-    toolchainVersions.set(home, v);
-  }
-  return v;
+  return new Toolchain(home).version().catch(() => 'unavailable');
 }
 
 async function keyFor(req: CompileRequest): Promise<string> {

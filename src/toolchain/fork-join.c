@@ -1,7 +1,7 @@
 // The fork-join runtime linked into compiled libraries with parallel loops:
 // the part of libomp's ABI that MLIR's OpenMP lowering calls
 // (--convert-scf-to-openmp: one omp.parallel around one static omp.wsloop).
-// Source of src/toolchain/fork-join-ir.ts (scripts/gen-fork-join.mjs); the
+// Source of src/toolchain/fork-join-ir.ts (scripts/gen-c-ir.mjs); the
 // toolchain has no C compiler, only llc, so the build ships LLVM IR.
 //
 // Why not libomp: its fork-join waits at the join barrier for every thread of

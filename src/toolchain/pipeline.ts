@@ -426,6 +426,8 @@ export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: r
   const c: UnitContext = { tc, t, dir, threads: openmpAvailable(tc.home) ? Math.max(1, t.threads ?? 1) : 1, runs: [], notes: [] };
   const slots = new TaskSlots(availableParallelism());
   const runtime = new RuntimeObjects(c, slots);
+  // Tool servers pay off from a compile's later runs when it has several units, else from the process's next compile.
+  if (units.length > 1) tc.serveTools();
   try {
     // One unit per core at a time, the largest started first: the last unit to start bounds the compile.
     const settled = new Array<UnitOutcome>(units.length);
@@ -480,6 +482,7 @@ export async function compileToLibrary(tc: Toolchain, t: TargetOptions, units: r
     }
     return { library, failures, runs: c.runs, notes: c.notes, extraLinked, parallelUnits };
   } finally {
+    tc.serveTools();
     await runtime.settled();
     await dumpIntermediates(dir, label, c.notes);
     if (!process.env.ORT_MLIR_KEEP_WORKDIR) await rm(dir, { recursive: true, force: true }).catch(() => undefined);

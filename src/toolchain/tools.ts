@@ -1,9 +1,11 @@
 // Locating and running the LLVM/MLIR 22 command-line tools. Every tool runs in
 // a child process with a timeout, so a crash or hang of the compiler can only
-// fail a compile, never the user's process.
+// fail a compile, never the user's process: a child of the tool's server
+// (tool-server.ts) where there is one, else a process of its own.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { ToolServers, killGroup, type ToolExit } from './tool-server.js';
 
 export type ToolName = 'mlir-opt' | 'mlir-translate' | 'opt' | 'llc' | 'ld.lld';
 
@@ -32,6 +34,8 @@ export interface ToolRun {
   ms: number;
 }
 
+const VERSIONS = new Map<string, Promise<string>>();
+
 export class Toolchain {
   constructor(readonly home: string) {}
 
@@ -51,46 +55,61 @@ export class Toolchain {
     }
   }
 
-  run(tool: ToolName, argv: readonly string[], timeoutMs = toolTimeoutMs()): Promise<ToolRun> {
+  async run(tool: ToolName, argv: readonly string[], timeoutMs = toolTimeoutMs()): Promise<ToolRun> {
     const start = performance.now();
-    return new Promise((resolve, reject) => {
-      // Own process group (detached), so a timeout kills whatever the tool started too (a wrapper script's children).
-      const child = spawn(this.path(tool), argv, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-      const stdout = new Collector();
-      const stderr = new Collector();
-      let why: string | null = null;
-      const kill = (reason: string) => {
-        why ??= reason;
-        killGroup(child.pid);
-      };
-      child.stdout.on('data', (b: Buffer) => stdout.add(b) || kill(`printed more than ${MAX_TOOL_OUTPUT_BYTES} bytes`));
-      child.stderr.on('data', (b: Buffer) => stderr.add(b) || kill(`printed more than ${MAX_TOOL_OUTPUT_BYTES} bytes`));
-      const timer = setTimeout(() => kill(`timed out after ${timeoutMs} ms (ORT_MLIR_TOOL_TIMEOUT_MS)`), timeoutMs);
-      let spawnError: NodeJS.ErrnoException | null = null;
-      child.on('error', (e: NodeJS.ErrnoException) => {
-        spawnError = e;
-      });
-      child.on('close', (code, signal) => {
-        clearTimeout(timer);
-        const ms = performance.now() - start;
-        const err = stderr.text();
-        if (spawnError) {
-          reject(new ToolchainError(`${tool} could not be run (${spawnError.code ?? spawnError.message}) from ${this.path(tool)}`, tool, err));
-        } else if (why === null && code === 0) {
-          resolve({ tool, argv: [...argv], stdout: stdout.text(), stderr: err, ms });
-        } else {
-          const what = why ?? (signal ? `crashed with ${signal}` : `exited with code ${String(code)}`);
-          reject(new ToolchainError(`${tool} ${what}: ${firstLines(err)}`, tool, err));
-        }
-      });
-    });
+    const path = this.path(tool);
+    const exit = (await SERVERS.run(this.home, path, argv, timeoutMs)) ?? (await runDirect(path, argv, timeoutMs));
+    const ms = performance.now() - start;
+    if (exit.spawnError !== undefined) throw new ToolchainError(`${tool} could not be run (${exit.spawnError}) from ${path}`, tool, exit.stderr);
+    if (exit.why === null && exit.code === 0) return { tool, argv: [...argv], stdout: exit.stdout, stderr: exit.stderr, ms };
+    const what = exit.why ?? (exit.signal ? `crashed with ${exit.signal}` : `exited with code ${String(exit.code)}`);
+    throw new ToolchainError(`${tool} ${what}: ${firstLines(exit.stderr)}`, tool, exit.stderr);
   }
 
-  async version(): Promise<string> {
-    const r = await this.run('mlir-opt', ['--version']);
-    return r.stdout.trim().split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+  /** Lets later runs of the tools go through tool servers (ToolServers.want: for large or repeated compiles). */
+  serveTools(): void {
+    SERVERS.want(this.home, toolTimeoutMs());
+  }
+
+  /** mlir-opt's version line(s), asked once per process and home (a failure is asked again next time). */
+  version(): Promise<string> {
+    let v = VERSIONS.get(this.home);
+    if (!v) {
+      v = this.run('mlir-opt', ['--version']).then((r) => r.stdout.trim().split('\n').map((l) => l.trim()).filter(Boolean).join(' '));
+      VERSIONS.set(this.home, v);
+      v.catch(() => VERSIONS.delete(this.home));
+    }
+    return v;
   }
 }
+
+/** Spawns the tool itself: how every run went before tool servers, and still goes where there is none. */
+export function runDirect(path: string, argv: readonly string[], timeoutMs: number): Promise<ToolExit> {
+  return new Promise((resolve) => {
+    // Own process group (detached), so a timeout kills whatever the tool started too (a wrapper script's children).
+    const child = spawn(path, argv, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const stdout = new Collector();
+    const stderr = new Collector();
+    let why: string | null = null;
+    const kill = (reason: string) => {
+      why ??= reason;
+      killGroup(child.pid);
+    };
+    child.stdout.on('data', (b: Buffer) => stdout.add(b) || kill(`printed more than ${MAX_TOOL_OUTPUT_BYTES} bytes`));
+    child.stderr.on('data', (b: Buffer) => stderr.add(b) || kill(`printed more than ${MAX_TOOL_OUTPUT_BYTES} bytes`));
+    const timer = setTimeout(() => kill(`timed out after ${timeoutMs} ms (ORT_MLIR_TOOL_TIMEOUT_MS)`), timeoutMs);
+    let spawnError: string | undefined;
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      spawnError = e.code ?? e.message;
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout: stdout.text(), stderr: stderr.text(), why, spawnError });
+    });
+  });
+}
+
+const SERVERS = new ToolServers(runDirect, MAX_TOOL_OUTPUT_BYTES);
 
 /** Collects a child's output up to MAX_TOOL_OUTPUT_BYTES; add() returns false once over. */
 class Collector {
@@ -106,15 +125,6 @@ class Collector {
 
   text(): string {
     return Buffer.concat(this.chunks).toString('utf8');
-  }
-}
-
-function killGroup(pid: number | undefined): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    // Already gone.
   }
 }
 

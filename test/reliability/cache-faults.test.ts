@@ -35,7 +35,7 @@ const EXPECTED = [0.1, 0.4, 0.9, 1.6].map(Math.tanh);
 
 interface Rig {
   cacheDir: string;
-  /** Number of compiles so far (ld.lld runs: one link per compile, however many mlir-opt steps its units take). */
+  /** Number of compiles so far (ld.lld runs: one link per compile, however many mlir-opt steps its units take; not the tool server's own). */
   compiles(): Promise<number>;
   /** Creates a session, checks its output, disposes it. */
   session(): Promise<void>;
@@ -51,7 +51,7 @@ async function rig(cacheDir?: string): Promise<Rig> {
     cacheDir: dir,
     async compiles() {
       const text = await readFile(log, 'utf8').catch(() => '');
-      return text.split('\n').filter((l) => l === 'ld.lld').length;
+      return text.split('\n').filter((l) => l.startsWith('ld.lld ') && !l.includes('tool-server')).length;
     },
     async session() {
       const s = await createMlirSession(model(), { toolchainHome: home, cacheDir: dir });

@@ -61,12 +61,12 @@ export async function fakeToolchain(faults: Partial<Record<ToolName, ToolFault>>
   return home;
 }
 
-/** A toolchainHome that logs each tool invocation (one line per run) to `log` and runs the real tool. */
+/** A toolchainHome that logs each tool invocation (a line per run: the tool and its arguments) to `log` and runs the real tool. */
 export async function countingToolchain(log: string): Promise<string> {
   const home = await mkdtemp(join(tmpdir(), 'counting-llvm-'));
   await mkdir(join(home, 'bin'));
   for (const tool of TOOLS) {
-    const body = ['#!/bin/sh', `case "$1" in --version) ;; *) echo ${tool} >> '${log}';; esac`, `exec ${join(REAL_HOME, 'bin', tool)} "$@"`, ''];
+    const body = ['#!/bin/sh', `case "$1" in --version) ;; *) echo "${tool} $*" >> '${log}';; esac`, `exec ${join(REAL_HOME, 'bin', tool)} "$@"`, ''];
     await writeFile(join(home, 'bin', tool), body.join('\n'), { mode: EXECUTABLE });
   }
   return home;

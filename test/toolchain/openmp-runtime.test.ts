@@ -91,8 +91,8 @@ describe('fork-join runtime', { skip: !forkJoinTarget() && 'x86_64 only' }, () =
     outs.forEach((o, i) => assert.ok(first.equals(o), `call ${i} differs`));
   });
 
-  it('ships the IR that fork-join.c compiles to', { skip: !existsSync(join(HOME, 'bin', 'clang')) && 'no clang in the toolchain' }, () => {
-    const script = new URL('../../../../scripts/gen-fork-join.mjs', import.meta.url);
+  it('ships the IR that fork-join.c and tool-server.c compile to', { skip: !existsSync(join(HOME, 'bin', 'clang')) && 'no clang in the toolchain' }, () => {
+    const script = new URL('../../../../scripts/gen-c-ir.mjs', import.meta.url);
     execFileSync(process.execPath, [script.pathname, '--check'], { env: { ...process.env, ORT_MLIR_TOOLCHAIN_HOME: HOME } });
   });
 });
