@@ -47,6 +47,8 @@ const READY_TIMEOUT_MS = 3_000;
 
 /** Fields are tab-separated and requests newline-terminated; an empty field would vanish (strtok). */
 const UNSENDABLE = /[\t\n]|^$/;
+/** tool-server.c's MAX_ARGS: a request carries at most this many arguments. */
+const MAX_SERVED_ARGS = 1024;
 
 /** Spawns `path` with `argv` and collects how it ended: the server-less way, also used to build the preload library. */
 export type DirectRunner = (path: string, argv: readonly string[], timeoutMs: number) => Promise<ToolExit>;
@@ -262,7 +264,7 @@ export class ToolServers {
    * starting the tool directly costs) instead of starting both.
    */
   async run(home: string, toolPath: string, argv: readonly string[], timeoutMs: number): Promise<ToolExit | null> {
-    if (!ToolServers.enabled() || this.broken.has(toolPath) || argv.some((a) => UNSENDABLE.test(a))) return null;
+    if (!ToolServers.enabled() || this.broken.has(toolPath) || argv.length > MAX_SERVED_ARGS || argv.some((a) => UNSENDABLE.test(a))) return null;
     const lib = this.libraries.get(home)?.lib;
     if (!lib) return null;
     const server = this.server(toolPath, lib);

@@ -81,6 +81,7 @@ describe('tool servers', { skip: !HAVE_TOOLS && 'no toolchain' }, () => {
     assert.equal(await servers.run(dir, echo, ['a\tb'], TIMEOUT_MS), null);
     assert.equal(await servers.run(dir, echo, ['a\nb'], TIMEOUT_MS), null);
     assert.equal(await servers.run(dir, echo, [''], TIMEOUT_MS), null);
+    assert.equal(await servers.run(dir, echo, new Array<string>(1025).fill('x'), TIMEOUT_MS), null);
     const other = await home({});
     assert.equal(await servers.run(other, join(other, 'bin', 'mlir-opt'), ['--version'], TIMEOUT_MS), null);
   });
