@@ -13,7 +13,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { dimsOf, median, parseModelArgs } from './script-args.mjs';
+import { dimsOf, inputTypesOf, median, parseModelArgs } from './script-args.mjs';
 
 const { values, modelPath } = parseModelArgs({
   base: { type: 'string' },
@@ -40,10 +40,7 @@ async function prepare(label, root) {
     ['onnx/decode.js', 'ep/options.js', 'ep/compile.js', 'runtime/executor.js', 'ep/cpu-session.js'].map(load),
   );
   const model = decodeModel(bytes, { baseDir: dirname(modelPath) });
-  const inits = new Set(model.graph.initializers.map((t) => t.name));
-  const inputTypes = new Map(model.graph.inputs.filter((vi) => !inits.has(vi.name)).map((vi) => [
-    vi.name, { dataType: vi.type.elemType, shape: vi.type.shape.map((d) => (typeof d === 'number' ? d : dims.get(d) ?? 1)) },
-  ]));
+  const inputTypes = inputTypesOf(model, dims);
   const module = await compileModel({ model, modelBytes: bytes, inputTypes, options: resolveOptions({ cacheDir: '', threads }) });
   const ex = await Executor.load(module, (m) => CpuSession.create(m, { intraOpNumThreads: threads }));
   const feeds = await hostFeeds(load);

@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { dimsOf, median, parseModelArgs } from './script-args.mjs';
+import { dimsOf, inputTypesOf, median, parseModelArgs } from './script-args.mjs';
 
 const { values, modelPath } = parseModelArgs({
   rounds: { type: 'string', default: '4' },
@@ -30,10 +30,7 @@ async function compileRepeatedly() {
   const dims = dimsOf(values);
   const bytes = new Uint8Array(await readFile(modelPath));
   const model = decodeModel(bytes, { baseDir: dirname(modelPath) });
-  const inits = new Set(model.graph.initializers.map((t) => t.name));
-  const inputTypes = new Map(model.graph.inputs.filter((vi) => !inits.has(vi.name)).map((vi) => [
-    vi.name, { dataType: vi.type.elemType, shape: vi.type.shape.map((d) => (typeof d === 'number' ? d : dims.get(d) ?? 1)) },
-  ]));
+  const inputTypes = inputTypesOf(model, dims);
   const options = resolveOptions({ cacheDir: '', threads: Number(values.threads) });
   const times = [];
   for (let i = 0; i < Number(values.compiles); i++) {

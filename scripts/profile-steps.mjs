@@ -17,7 +17,7 @@
 // against onnxruntime-node with scripts/bench.mjs.
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { dimsOf, median, parseModelArgs } from './script-args.mjs';
+import { dimsOf, inputTypesOf, median, parseModelArgs } from './script-args.mjs';
 
 const dist = new URL('../dist/esm/src/', import.meta.url);
 const load = (p) => import(new URL(p, dist).href);
@@ -36,10 +36,7 @@ process.env.ORT_MLIR_SEQUENCES ??= '0';
 const dims = dimsOf(values);
 const bytes = new Uint8Array(await readFile(modelPath));
 const model = decodeModel(bytes, { baseDir: dirname(modelPath) });
-const inits = new Set(model.graph.initializers.map((t) => t.name));
-const inputTypes = new Map(model.graph.inputs.filter((vi) => !inits.has(vi.name)).map((vi) => [
-  vi.name, { dataType: vi.type.elemType, shape: vi.type.shape.map((d) => (typeof d === 'number' ? d : dims.get(d) ?? 1)) },
-]));
+const inputTypes = inputTypesOf(model, dims);
 const threads = Number(values.threads);
 const t0 = performance.now();
 const module = await compileModel({ model, modelBytes: bytes, inputTypes, options: resolveOptions({ cacheDir: '', threads }) });

@@ -230,8 +230,8 @@ async function buildLibrary(home: string, dir: string, direct: DirectRunner, tim
 /** The servers of one process, by tool path; each toolchain home builds its preload library once. */
 /** The servers of one process, by tool path; each toolchain home builds its preload library once. */
 export class ToolServers {
-  /** Per toolchain home: the preload library once built (null: it cannot be; undefined while building). */
-  private readonly libraries = new Map<string, { lib: string | null | undefined }>();
+  /** Per toolchain home whose library build started: the library once built (null: it cannot be; undefined while building). */
+  private readonly libraries = new Map<string, string | null | undefined>();
   private readonly servers = new Map<string, ToolServer>();
   /** Tools whose server failed: spawned directly from then on. */
   private readonly broken = new Set<string>();
@@ -254,7 +254,13 @@ export class ToolServers {
    * the cores: on two cores, starting them during it slowed it by a fifth.
    */
   want(home: string, timeoutMs: number): void {
-    if (ToolServers.enabled()) this.library(home, timeoutMs);
+    if (!ToolServers.enabled() || this.libraries.has(home)) return;
+    this.libraries.set(home, undefined);
+    const dir = mkdtempSync(join(this.workDir(), 'lib-'));
+    void buildLibrary(home, dir, this.direct, timeoutMs).then(
+      (lib) => this.libraries.set(home, lib),
+      () => this.libraries.set(home, null),
+    );
   }
 
   /**
@@ -265,7 +271,7 @@ export class ToolServers {
    */
   async run(home: string, toolPath: string, argv: readonly string[], timeoutMs: number): Promise<ToolExit | null> {
     if (!ToolServers.enabled() || this.broken.has(toolPath) || argv.length > MAX_SERVED_ARGS || argv.some((a) => UNSENDABLE.test(a))) return null;
-    const lib = this.libraries.get(home)?.lib;
+    const lib = this.libraries.get(home);
     if (!lib) return null;
     const server = this.server(toolPath, lib);
     if (!(await server.ready)) return null;
@@ -285,19 +291,6 @@ export class ToolServers {
       this.dir = dir;
     }
     return this.dir;
-  }
-
-  /** `home`'s preload library when built; the first call starts the build. */
-  private library(home: string, timeoutMs: number): string | null | undefined {
-    let state = this.libraries.get(home);
-    if (!state) {
-      const entry: { lib: string | null | undefined } = { lib: undefined };
-      const dir = mkdtempSync(join(this.workDir(), 'lib-'));
-      void buildLibrary(home, dir, this.direct, timeoutMs).then((lib) => (entry.lib = lib), () => (entry.lib = null));
-      this.libraries.set(home, entry);
-      state = entry;
-    }
-    return state.lib;
   }
 
   private server(toolPath: string, lib: string): ToolServer {
